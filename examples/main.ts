@@ -1,0 +1,43 @@
+/**
+ * `npm start`: runs the seed's dynamic_graph job on a real Temporal dev server (with its Web UI)
+ * and a worker in this process, prints the result and where to see the run, then shuts down.
+ * With TEMPORAL_ADDRESS set, uses that server instead of starting one.
+ */
+import { executeInProcess, localDevServer, stopLocalDevServer, temporalTargetFromEnv } from 'opgraph';
+import { dynamicGraph } from './dynamic-graph.ts';
+
+async function main(): Promise<number> {
+  const external = temporalTargetFromEnv();
+  let uiUrl = external ? undefined : (await localDevServer({ ui: true })).uiUrl;
+  if (external) console.log(`Using the Temporal server at ${external.address} (TEMPORAL_ADDRESS)`);
+  else console.log(`Started a Temporal dev server; Web UI at ${uiUrl}`);
+  try {
+    const started = Date.now();
+    const result = await executeInProcess(dynamicGraph, {
+      onLaunched: ({ workflowId }) => console.log(`Running job dynamic_graph as workflow ${workflowId} …`),
+    });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const namespace = external?.namespace ?? 'default';
+    uiUrl ??= process.env.TEMPORAL_UI_URL;
+    if (!result.success) {
+      console.error(`Run ${result.runId} FAILED after ${seconds}s:`);
+      for (const f of result.failures) console.error(`  ${f.stepKey}: ${f.type}: ${f.message}`);
+      return 1;
+    }
+    const steps = Object.keys(result.stepStatuses()).length;
+    console.log(`Run ${result.runId} succeeded in ${seconds}s (${steps} steps).`);
+    console.log(`merge_and_analyze = ${JSON.stringify(await result.outputFor('merge_and_analyze'))}`);
+    if (uiUrl) console.log(`See the run in the Temporal Web UI: ${uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(result.workflowId)}`);
+    return 0;
+  } finally {
+    await stopLocalDevServer();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, CancelledFailure, type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { DEFAULT_TASK_QUEUE } from '../connection.ts';
+import type { JobDefinition } from '../dsl/job.ts';
+import { FailureType, ScopeResult, type JobWorkflowInput } from '../dsl/protocol.ts';
+import { resolveRunConfig, type RunConfig } from '../dsl/runConfig.ts';
+import { JobResult } from './result.ts';
+
+export interface LaunchOptions {
+  runConfig?: RunConfig;
+  /** Default: a fresh UUID. */
+  runId?: string;
+  /** Default: `<job>-<runId>`. */
+  workflowId?: string;
+  taskQueue?: string;
+}
+
+export interface LaunchedRun {
+  readonly jobName: string;
+  readonly runId: string;
+  readonly workflowId: string;
+  readonly handle: WorkflowHandle;
+}
+
+export function jobWorkflowId(jobName: string, runId: string): string {
+  return `${jobName}-${runId}`;
+}
+
+/** Validates run config, then starts the job's workflow (type = job name). Does not wait for it. */
+export async function launchRun(client: Client, job: JobDefinition, options: LaunchOptions = {}): Promise<LaunchedRun> {
+  const runConfig = resolveRunConfig(job, options.runConfig);
+  const runId = options.runId ?? randomUUID();
+  const workflowId = options.workflowId ?? jobWorkflowId(job.name, runId);
+  const input: JobWorkflowInput = { kind: 'job', runId, plan: job.plan, runConfig };
+  const handle = await client.workflow.start(job.name, {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowId,
+    args: [input],
+    staticSummary: `opgraph job ${job.name} · run ${runId}`,
+  });
+  return { jobName: job.name, runId, workflowId, handle };
+}
+
+/** Waits for a launched run and turns its outcome (success or failure) into a JobResult. */
+export async function awaitRun(run: LaunchedRun): Promise<JobResult> {
+  try {
+    const raw: unknown = await run.handle.result();
+    return new JobResult(run.jobName, run.runId, run.workflowId, 'SUCCESS', ScopeResult.parse(raw));
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure && cause.type === FailureType.RunFailed) {
+      const parsed = ScopeResult.safeParse(cause.details?.[0]);
+      if (parsed.success) return new JobResult(run.jobName, run.runId, run.workflowId, 'FAILURE', parsed.data);
+    }
+    const status = cause instanceof CancelledFailure ? 'CANCELED' : 'FAILURE';
+    return new JobResult(run.jobName, run.runId, run.workflowId, status, { steps: {} }, {
+      type: cause?.name ?? 'WorkflowFailed',
+      message: cause?.message ?? err.message,
+    });
+  }
+}
+
+/** Launches a run and waits for its result. */
+export async function runJob(client: Client, job: JobDefinition, options: LaunchOptions = {}): Promise<JobResult> {
+  return awaitRun(await launchRun(client, job, options));
+}

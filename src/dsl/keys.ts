@@ -1,0 +1,30 @@
+/** Mapping keys and step keys, as Dagster forms them (reference/dagster-semantics.md §1.2, §4.1). */
+
+export const MAPPING_KEY_PATTERN = /^[A-Za-z0-9_]+$/;
+export const MAX_MAPPING_KEY_LENGTH = 200;
+
+/** Returns why `key` is not a valid mapping key, or undefined when it is. */
+export function mappingKeyProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string') {
+    return `mapping key must be a string, got ${typeof key} (${String(key)}); use String(value)`;
+  }
+  if (!MAPPING_KEY_PATTERN.test(key)) {
+    return `mapping key ${JSON.stringify(key)} is not valid: keys must match ${MAPPING_KEY_PATTERN.source} (letters, digits, underscore); replace other characters, e.g. key.replace(/[^A-Za-z0-9_]/g, '_')`;
+  }
+  if (key.length > MAX_MAPPING_KEY_LENGTH) {
+    return `mapping key "${key.slice(0, 40)}…" is ${key.length} characters long; the limit is ${MAX_MAPPING_KEY_LENGTH}`;
+  }
+  return undefined;
+}
+
+/** `compute_piece` for a static step, `compute_piece[3]` mapped, `add[3,a]` nested. */
+export function stepKey(nodeId: string, mappingKeys: readonly string[]): string {
+  return mappingKeys.length === 0 ? nodeId : `${nodeId}[${mappingKeys.join(',')}]`;
+}
+
+/** The inverse of {@link stepKey}. */
+export function parseStepKey(key: string): { node: string; mappingKeys: string[] } {
+  const match = /^(.*)\[(.*)\]$/.exec(key);
+  if (!match) return { node: key, mappingKeys: [] };
+  return { node: match[1] ?? key, mappingKeys: (match[2] ?? '').split(',') };
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * The plan (IR): plain JSON produced by tracing a job. It travels as workflow input, so a run
+ * replays with the plan it started with even after the job's code changes.
+ */
+export const PLAN_VERSION = 1;
+
+const OutputRef = z.object({ node: z.string(), output: z.string() });
+export type OutputRef = z.infer<typeof OutputRef>;
+
+/** Where an op input gets its value. */
+export const InputSource = z.discriminatedUnion('kind', [
+  /** A regular output of a node in the same or an enclosing dimension. */
+  z.object({ kind: z.literal('output'), node: z.string(), output: z.string() }),
+  /** One item of a dynamic output: the consumer is mapped over that output's keys. */
+  z.object({ kind: z.literal('item'), node: z.string(), output: z.string() }),
+  /** All items (a dynamic output) or all clones (a mapped node), as a list in yield order. */
+  z.object({ kind: z.literal('collect'), node: z.string(), output: z.string() }),
+  /** A static fan-in list: `total([a, b, c])`. */
+  z.object({ kind: z.literal('fanin'), sources: z.array(OutputRef) }),
+  /** Not wired in the job: supplied by run config `ops.<node>.inputs.<name>`. */
+  z.object({ kind: z.literal('config') }),
+]);
+export type InputSource = z.infer<typeof InputSource>;
+
+export const PlanRetryPolicy = z.object({
+  maxRetries: z.number().int().min(0),
+  delay: z.number().min(0),
+  backoff: z.enum(['linear', 'exponential']).optional(),
+  jitter: z.enum(['full', 'plus_minus']).optional(),
+});
+export type PlanRetryPolicy = z.infer<typeof PlanRetryPolicy>;
+
+export const PlanTimeouts = z.object({
+  /** Longest one attempt may run. */
+  startToCloseMs: z.number().int().positive(),
+  /** A worker that stops heartbeating this long is presumed dead; the attempt is retried. */
+  heartbeatMs: z.number().int().positive(),
+});
+export type PlanTimeouts = z.infer<typeof PlanTimeouts>;
+
+export const PlanNode = z.object({
+  /** Dagster node path: `echo`, `echo_2`, `outer.inner.echo`. */
+  id: z.string(),
+  /** Op name = Temporal activity type. */
+  op: z.string(),
+  inputs: z.array(z.object({ name: z.string(), source: InputSource })),
+  outputs: z.array(z.object({ name: z.string(), dynamic: z.boolean(), required: z.boolean() })),
+  /**
+   * The dynamic outputs this node is mapped over, outermost first, each as `node:output`.
+   * Empty for a static node; one entry for `compute_piece`; two for a nested fan-out.
+   */
+  dim: z.array(z.string()),
+  retryPolicy: PlanRetryPolicy.nullable(),
+  timeouts: PlanTimeouts,
+  tags: z.record(z.string(), z.string()),
+});
+export type PlanNode = z.infer<typeof PlanNode>;
+
+export const JobPlan = z.object({
+  planVersion: z.literal(PLAN_VERSION),
+  job: z.string(),
+  description: z.string().optional(),
+  /** Topologically ordered. */
+  nodes: z.array(PlanNode),
+});
+export type JobPlan = z.infer<typeof JobPlan>;
+
+/** `load_pieces:result` — the id of a dynamic dimension. */
+export function dimensionId(ref: OutputRef): string {
+  return `${ref.node}:${ref.output}`;
+}
+
+export function parseDimensionId(id: string): OutputRef {
+  const at = id.lastIndexOf(':');
+  return { node: id.slice(0, at), output: id.slice(at + 1) };
+}

@@ -1,0 +1,163 @@
+import { durationMs } from './duration.ts';
+import { dimensionId, type InputSource, type JobPlan, PLAN_VERSION, type PlanNode } from './plan.ts';
+import type { TracedNode, Tracer } from './trace.ts';
+
+const DEFAULT_START_TO_CLOSE_MS = 24 * 3_600_000;
+const DEFAULT_HEARTBEAT_MS = 30_000;
+
+/**
+ * Turns what a job body recorded into a plan: computes each node's dynamic dimension from its
+ * data dependencies (Dagster maps by dependency, not by the lambda's scope) and records every
+ * definition problem on the tracer.
+ */
+export function buildPlan(tracer: Tracer, description: string | undefined): JobPlan {
+  const dims = new Map<string, string[]>();
+  const traced = new Map<string, TracedNode>();
+  const nodes: PlanNode[] = [];
+  for (const node of tracer.nodes) {
+    traced.set(node.id, node);
+    const dim = dimensionOf(node, traced, dims, tracer);
+    dims.set(node.id, dim);
+    const policy = node.spec.retryPolicy;
+    nodes.push({
+      id: node.id,
+      op: node.spec.name,
+      inputs: node.inputs.map((i) => ({ name: i.name, source: i.source })),
+      outputs: node.spec.outputs.map((o) => ({ name: o.name, dynamic: o.dynamic, required: o.required })),
+      dim,
+      retryPolicy: policy
+        ? {
+            maxRetries: policy.maxRetries,
+            delay: policy.delay,
+            ...(policy.backoff ? { backoff: policy.backoff } : {}),
+            ...(policy.jitter ? { jitter: policy.jitter } : {}),
+          }
+        : null,
+      timeouts: {
+        startToCloseMs: node.spec.timeouts.startToClose
+          ? durationMs(node.spec.timeouts.startToClose, `op "${node.spec.name}" timeouts.startToClose`)
+          : DEFAULT_START_TO_CLOSE_MS,
+        heartbeatMs: node.spec.timeouts.heartbeat
+          ? durationMs(node.spec.timeouts.heartbeat, `op "${node.spec.name}" timeouts.heartbeat`)
+          : DEFAULT_HEARTBEAT_MS,
+      },
+      tags: { ...node.spec.tags },
+    });
+  }
+  if (nodes.length === 0) {
+    tracer.issue('empty-job', undefined, 'the job body invoked no ops', 'call at least one op inside the job body');
+  }
+  return { planVersion: PLAN_VERSION, job: tracer.jobName, ...(description ? { description } : {}), nodes };
+}
+
+interface Candidate {
+  readonly dim: string[];
+  readonly via: string;
+}
+
+function dimensionOf(node: TracedNode, traced: Map<string, TracedNode>, dims: Map<string, string[]>, tracer: Tracer): string[] {
+  const candidates: Candidate[] = [];
+  const collected: { dim: string; input: string }[] = [];
+  for (const input of node.inputs) {
+    for (const candidate of candidatesFor(input.source, input.name, node, traced, dims, tracer, collected)) {
+      candidates.push(candidate);
+    }
+  }
+  let dim: string[] = [];
+  let deepest: Candidate | undefined;
+  for (const candidate of candidates) {
+    if (candidate.dim.length > dim.length) {
+      dim = candidate.dim;
+      deepest = candidate;
+    }
+  }
+  for (const candidate of candidates) {
+    if (!isPrefix(candidate.dim, dim)) {
+      tracer.issue(
+        'C7',
+        node.id,
+        `op "${node.spec.name}" cannot be downstream of more than one dynamic output. It is downstream of both "${last(dim)}" (via ${deepest?.via}) and "${last(candidate.dim)}" (via ${candidate.via})`,
+        'collect one of them first (x.collect()) and pass the list, or nest the second fan-out inside the first map',
+      );
+    }
+  }
+  for (const { dim: collectedDim, input } of collected) {
+    if (dim.includes(collectedDim)) {
+      tracer.issue(
+        'C12',
+        node.id,
+        `op "${node.spec.name}" cannot both collect over dynamic output "${collectedDim}" (input "${input}") and be downstream of that same dynamic output`,
+        'pass the collected list through a separate op outside the map, then use that op\'s output inside the map',
+      );
+    }
+  }
+  return dim;
+}
+
+function candidatesFor(
+  source: InputSource,
+  input: string,
+  node: TracedNode,
+  traced: Map<string, TracedNode>,
+  dims: Map<string, string[]>,
+  tracer: Tracer,
+  collected: { dim: string; input: string }[],
+): Candidate[] {
+  const via = `input "${input}"`;
+  switch (source.kind) {
+    case 'config':
+      return [];
+    case 'output':
+    case 'item': {
+      const producerDim = dims.get(source.node);
+      const output = traced.get(source.node)?.spec.outputs.find((o) => o.name === source.output);
+      if (!producerDim || !output) return [];
+      if (source.kind === 'item') return [{ dim: [...producerDim, dimensionId(source)], via }];
+      return [{ dim: producerDim, via }];
+    }
+    case 'collect': {
+      const producerDim = dims.get(source.node);
+      const output = traced.get(source.node)?.spec.outputs.find((o) => o.name === source.output);
+      if (!producerDim || !output) return [];
+      if (output.dynamic) {
+        // Collecting the raw items of a dynamic output: available as soon as the fan-out op finishes.
+        collected.push({ dim: dimensionId(source), input });
+        return [{ dim: producerDim, via }];
+      }
+      const collectedDim = producerDim[producerDim.length - 1];
+      if (collectedDim === undefined) {
+        tracer.issue(
+          'collect-static',
+          node.id,
+          `input "${input}" collects the output of "${source.node}", which is not mapped over any dynamic output`,
+          'call .collect() on a dynamic output or on the result of .map(); pass a static output directly',
+        );
+        return [];
+      }
+      collected.push({ dim: collectedDim, input });
+      return [{ dim: producerDim.slice(0, -1), via }];
+    }
+    case 'fanin': {
+      for (const ref of source.sources) {
+        const producerDim = dims.get(ref.node) ?? [];
+        if (producerDim.length > 0) {
+          tracer.issue(
+            'C5',
+            node.id,
+            `input "${input}" is a fan-in list containing output "${ref.node}:${ref.output}", downstream of dynamic output "${last(producerDim)}"; items in a fan-in list cannot be downstream of dynamic outputs`,
+            'use .collect() on the mapped result and pass that list directly',
+          );
+        }
+      }
+      return [];
+    }
+  }
+}
+
+function isPrefix(prefix: readonly string[], of: readonly string[]): boolean {
+  return prefix.length <= of.length && prefix.every((d, i) => of[i] === d);
+}
+
+function last(dim: readonly string[]): string {
+  return dim[dim.length - 1] ?? '(none)';
+}

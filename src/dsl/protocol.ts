@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { JobPlan } from './plan.ts';
+import { ResolvedRunConfig } from './runConfig.ts';
+
+/** What crosses Temporal between the interpreter (workflows), the op runner (activities) and clients. */
+
+/** Failure types: stable `ApplicationFailure.type` values. */
+export const FailureType = {
+  /** The op's own code threw. Retried per the op's RetryPolicy by the interpreter. */
+  UserError: 'OpUserError',
+  /** Outputs or inputs broke the op's contract (keys, schemas, JSON). Never retried. */
+  Validation: 'OpValidationError',
+  /** The worker does not know the op, or the task input is malformed. Never retried. */
+  Definition: 'OpDefinitionError',
+  /** A mapped-scope workflow had failed steps; details carry its ScopeResult. */
+  ScopeFailed: 'OpgraphScopeFailed',
+  /** A job workflow had failed steps; details carry its ScopeResult. */
+  RunFailed: 'OpgraphRunFailed',
+} as const;
+
+export const NON_RETRYABLE_TYPES: readonly string[] = [FailureType.UserError, FailureType.Validation, FailureType.Definition];
+
+export const OpTaskInput = z.object({
+  runId: z.string(),
+  job: z.string(),
+  node: z.string(),
+  op: z.string(),
+  stepKey: z.string(),
+  mappingKeys: z.array(z.string()),
+  inputs: z.record(z.string(), z.unknown()),
+  config: z.unknown().optional(),
+  /** 1-based user-retry attempt for this step key. */
+  attempt: z.number().int().positive(),
+});
+export type OpTaskInput = z.infer<typeof OpTaskInput>;
+
+export const TaskOutput = z.union([
+  z.object({ name: z.string(), value: z.unknown() }),
+  z.object({ name: z.string(), items: z.array(z.tuple([z.string(), z.unknown()])) }),
+]);
+export type TaskOutput = z.infer<typeof TaskOutput>;
+
+export const OpTaskResult = z.object({ outputs: z.array(TaskOutput) });
+export type OpTaskResult = z.infer<typeof OpTaskResult>;
+
+export const StepStatus = z.enum(['SUCCESS', 'FAILURE', 'SKIPPED', 'ABANDONED']);
+export type StepStatus = z.infer<typeof StepStatus>;
+
+export const StepError = z.object({ type: z.string(), message: z.string() });
+export type StepError = z.infer<typeof StepError>;
+
+export const StepRecord = z.object({
+  node: z.string(),
+  mappingKeys: z.array(z.string()),
+  status: StepStatus,
+  /** Produced outputs: plain value, or dynamic items in yield order. Absent outputs were not produced. */
+  outputs: z.array(TaskOutput).optional(),
+  error: StepError.optional(),
+  /** User-retry attempts used (1 = no retry). */
+  attempts: z.number().int().optional(),
+});
+export type StepRecord = z.infer<typeof StepRecord>;
+
+/** Every step of a scope and of the scopes below it, keyed by step key. */
+export const ScopeResult = z.object({ steps: z.record(z.string(), StepRecord) });
+export type ScopeResult = z.infer<typeof ScopeResult>;
+
+/** A bound value passed into a mapped scope from outside it. */
+export const Binding = z.discriminatedUnion('state', [
+  z.object({ state: z.literal('value'), value: z.unknown() }),
+  z.object({ state: z.literal('missing') }),
+  z.object({ state: z.literal('abandoned'), reason: z.string() }),
+]);
+export type Binding = z.infer<typeof Binding>;
+
+export const JobWorkflowInput = z.object({
+  kind: z.literal('job'),
+  runId: z.string(),
+  plan: JobPlan,
+  runConfig: ResolvedRunConfig,
+  taskQueue: z.string().optional(),
+});
+export type JobWorkflowInput = z.infer<typeof JobWorkflowInput>;
+
+export const ScopeWorkflowInput = z.object({
+  kind: z.literal('scope'),
+  runId: z.string(),
+  /** Only the nodes of this scope and the scopes below it. */
+  plan: JobPlan,
+  runConfig: ResolvedRunConfig,
+  /** The dimension path of this scope, outermost first. */
+  dim: z.array(z.string()),
+  /** The mapping key for each entry of `dim`. */
+  keys: z.array(z.string()),
+  /** Values from outside the scope, by `node:output`; the scope's own item is bound under its dimension id. */
+  bindings: z.record(z.string(), Binding),
+});
+export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
+
+export const WorkflowInput = z.discriminatedUnion('kind', [JobWorkflowInput, ScopeWorkflowInput]);
+export type WorkflowInput = z.infer<typeof WorkflowInput>;

@@ -1,0 +1,203 @@
+import { type DefinitionIssue, JobDefinitionError, OpgraphError } from './errors.ts';
+import { DynamicHandle, Handle } from './handles.ts';
+import type { OpSpec } from './op.ts';
+import type { InputSource, OutputRef } from './plan.ts';
+
+/** A node as recorded while a job body runs: which op, under which path, wired to what. */
+export interface TracedNode {
+  readonly id: string;
+  readonly spec: OpSpec;
+  readonly inputs: readonly { name: string; source: InputSource }[];
+}
+
+/**
+ * Records op invocations while a job body runs. Bodies run synchronously, once, at definition
+ * time, so one active tracer at a time is enough.
+ */
+export class Tracer {
+  readonly jobName: string;
+  readonly nodes: TracedNode[] = [];
+  readonly issues: DefinitionIssue[] = [];
+  private readonly prefixes: string[] = [''];
+  private readonly usedIds = new Set<string>();
+  private readonly invocationCounts = new Map<string, number>();
+
+  constructor(jobName: string) {
+    this.jobName = jobName;
+  }
+
+  issue(code: string, node: string | undefined, message: string, fix: string): void {
+    this.issues.push({ code, job: this.jobName, ...(node === undefined ? {} : { node }), message, fix });
+  }
+
+  /** An error to throw at once, for misuse that leaves nothing sensible to keep tracing (Dagster's invariant violations). */
+  misuse(code: string, node: string, message: string, fix: string): JobDefinitionError {
+    return new JobDefinitionError(this.jobName, [{ code, job: this.jobName, node, message, fix }]);
+  }
+
+  /** `echo`, then `echo_2`, `echo_3`… within the current graph prefix; explicit aliases must be unique. */
+  allocateNodeId(name: string, explicit: boolean): string {
+    const prefix = this.prefixes[this.prefixes.length - 1] ?? '';
+    let id = `${prefix}${name}`;
+    if (explicit) {
+      if (this.usedIds.has(id)) {
+        this.issue('duplicate-alias', id, `the name "${name}" is used by more than one invocation`, 'give each invocation a distinct alias');
+      }
+    } else {
+      let count = this.invocationCounts.get(id) ?? 0;
+      const base = id;
+      do {
+        count += 1;
+        id = count === 1 ? base : `${base}_${count}`;
+      } while (this.usedIds.has(id));
+      this.invocationCounts.set(base, count);
+    }
+    this.usedIds.add(id);
+    return id;
+  }
+
+  withPrefix<R>(prefix: string, body: () => R): R {
+    this.prefixes.push(prefix);
+    try {
+      return body();
+    } finally {
+      this.prefixes.pop();
+    }
+  }
+
+  /** Turns what a map callable returned into dynamic handles (Dagster composition.py `map`). */
+  wrapMapResult(result: unknown, mapped: DynamicHandle<unknown>): unknown {
+    if (result === undefined || result === null) return undefined;
+    if (result instanceof DynamicHandle) return result;
+    if (result instanceof Handle) {
+      if (result.kind === 'collect') {
+        this.issue(
+          'C13',
+          result.node,
+          `the callable passed to .map() on "${mapped.node}" returned a collected list, which cannot be mapped again`,
+          'return the handle of an op that consumes the item, or pass the collected list to an op',
+        );
+        return undefined;
+      }
+      return new DynamicHandle(result, result.kind === 'item', this);
+    }
+    if (Array.isArray(result) && result.every((r) => r instanceof Handle || r instanceof DynamicHandle)) {
+      return result.map((r: unknown) => this.wrapMapResult(r, mapped));
+    }
+    this.issue(
+      'C13',
+      mapped.node,
+      `could not handle what the callable passed to .map() on "${mapped.node}:${mapped.output}" returned (${describeValue(result)})`,
+      'return the handle(s) of the op(s) invoked inside the callable, or nothing',
+    );
+    return undefined;
+  }
+
+  /** The plan source for argument `index` of an invocation. */
+  sourceFor(arg: unknown, node: string, input: string): InputSource {
+    if (arg === undefined) return { kind: 'config' };
+    if (arg instanceof Handle) return { kind: arg.kind, node: arg.node, output: arg.output };
+    if (arg instanceof DynamicHandle) {
+      this.issue(
+        'C1',
+        node,
+        `input "${input}" received the dynamic output "${arg.output}" from op "${arg.node}" directly`,
+        'dynamic outputs must be unpacked: use .map(fn) to run per item or .collect() to pass the list',
+      );
+      return { kind: 'config' };
+    }
+    if (Array.isArray(arg)) return { kind: 'fanin', sources: this.fanInSources(arg, node, input) };
+    this.issue(
+      'not-a-handle',
+      node,
+      `input "${input}" received ${describeValue(arg)}, not the output of an op`,
+      'pass handles returned by op invocations; constant values belong in op config or run config inputs',
+    );
+    return { kind: 'config' };
+  }
+
+  private fanInSources(items: unknown[], node: string, input: string): OutputRef[] {
+    const sources: OutputRef[] = [];
+    items.forEach((item, index) => {
+      if (item instanceof Handle && item.kind === 'output') {
+        sources.push({ node: item.node, output: item.output });
+      } else if (item instanceof DynamicHandle || (item instanceof Handle && item.kind === 'item')) {
+        const ref = item as { node: string; output: string };
+        this.issue(
+          'C5',
+          node,
+          `input "${input}" is a fan-in list whose item ${index} depends on the dynamic output "${ref.node}:${ref.output}"; items in a fan-in list cannot be downstream of dynamic outputs`,
+          'collect the dynamic output with .collect() and pass that list directly instead of inside a list',
+        );
+      } else {
+        this.issue(
+          'C6',
+          node,
+          `input "${input}" received a list containing an invalid item at index ${index} (${item instanceof Handle ? 'a collected list' : describeValue(item)}); lists can only contain outputs of previous op invocations`,
+          'pass a collected list directly as the input, not wrapped in another list',
+        );
+      }
+    });
+    return sources;
+  }
+}
+
+let active: Tracer | undefined;
+
+export function currentTracer(what: string): Tracer {
+  if (!active) {
+    throw new OpgraphError(
+      `${what} was used outside of a job or graph body; op invocations, .map() and .collect() only describe wiring inside job(...) or graph(...)`,
+    );
+  }
+  return active;
+}
+
+/** Runs a job body with a fresh tracer and returns what it recorded. */
+export function trace(jobName: string, body: () => unknown): Tracer {
+  if (active) {
+    throw new OpgraphError(`job "${jobName}" was defined inside another job's body; define jobs at module level`);
+  }
+  const tracer = new Tracer(jobName);
+  active = tracer;
+  try {
+    body();
+  } finally {
+    active = undefined;
+  }
+  return tracer;
+}
+
+/** Records one op invocation and returns handles to its outputs. */
+export function invokeNode(spec: OpSpec, alias: string | undefined, args: readonly unknown[]): unknown {
+  const tracer = currentTracer(`op "${spec.name}"`);
+  const id = tracer.allocateNodeId(alias ?? spec.name, alias !== undefined);
+  if (args.length > spec.inputs.length) {
+    tracer.issue(
+      'too-many-arguments',
+      id,
+      `op "${spec.name}" takes ${spec.inputs.length} input(s) (${spec.inputs.map((i) => i.name).join(', ') || 'none'}) but was called with ${args.length}`,
+      'remove the extra arguments or declare more inputs on the op',
+    );
+  }
+  const inputs = spec.inputs.map((decl, i) => ({ name: decl.name, source: tracer.sourceFor(args[i], id, decl.name) }));
+  tracer.nodes.push({ id, spec, inputs });
+  return outputHandles(spec, id, tracer);
+}
+
+function outputHandles(spec: OpSpec, node: string, tracer: Tracer): unknown {
+  const handles = spec.outputs.map((o) =>
+    o.dynamic ? new DynamicHandle({ node, output: o.name }, true, tracer) : new Handle('output', { node, output: o.name }),
+  );
+  if (!spec.multiOutput) return handles[0];
+  const tuple: unknown[] = [...handles];
+  spec.outputs.forEach((o, i) => Object.defineProperty(tuple, o.name, { value: handles[i], enumerable: false }));
+  return Object.freeze(tuple);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
+  return `a ${typeof value} (${String(value).slice(0, 40)})`;
+}

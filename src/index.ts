@@ -1,0 +1,13 @@
+/** opgraph: Dagster's op/job DSL with dynamic graphs, running durably on Temporal. */
+export * from './dsl/index.ts';
+export { JobResult } from './client/result.ts';
+export type { RunStatus, StepFailure } from './client/result.ts';
+export { awaitRun, jobWorkflowId, launchRun, runJob } from './client/run.ts';
+export type { LaunchedRun, LaunchOptions } from './client/run.ts';
+export { executeInProcess, localDevServer, resolveTarget, stopLocalDevServer } from './execute.ts';
+export type { ExecuteOptions } from './execute.ts';
+export { createWorker, interpreterBundle } from './worker/createWorker.ts';
+export type { CreateWorkerOptions } from './worker/createWorker.ts';
+export { startDevServer } from './server/devServer.ts';
+export type { DevServer, DevServerOptions } from './server/devServer.ts';
+export { DEFAULT_TASK_QUEUE, temporalTargetFromEnv } from './connection.ts';

@@ -1,0 +1,70 @@
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Definitions } from '../dsl/job.ts';
+import { createOpActivities } from '../activities/runOp.ts';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, temporalTargetFromEnv } from '../connection.ts';
+import { OpgraphError } from '../dsl/errors.ts';
+
+/** The interpreter's workflow module (bundled by the worker with webpack). */
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+let bundle: Promise<{ code: string }> | undefined;
+
+/** Bundles the interpreter once per process; workers created afterwards start in milliseconds. */
+export function interpreterBundle(): Promise<{ code: string }> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }).catch((err: unknown) => {
+    bundle = undefined;
+    throw err;
+  });
+  return bundle;
+}
+
+export interface CreateWorkerOptions extends Partial<Omit<WorkerOptions, 'activities' | 'workflowsPath' | 'taskQueue' | 'connection'>> {
+  definitions: Definitions;
+  connection?: NativeConnection;
+  /** Used when no connection is given; default `TEMPORAL_ADDRESS`. */
+  address?: string;
+  taskQueue?: string;
+}
+
+/** A Temporal worker that runs the interpreter workflows and every op of `definitions`. */
+export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  const { definitions, connection, address, taskQueue, ...rest } = options;
+  const target = temporalTargetFromEnv();
+  const resolvedAddress = address ?? target?.address;
+  if (!connection && !resolvedAddress) {
+    throw new OpgraphError(
+      'createWorker: no Temporal server to connect to. Pass { connection } or { address }, set TEMPORAL_ADDRESS, or use executeInProcess() / `npm start`, which start a local dev server.',
+    );
+  }
+  const nativeConnection = connection ?? (await connectNative(resolvedAddress as string));
+  return Worker.create({
+    namespace: target?.namespace ?? DEFAULT_NAMESPACE,
+    ...rest,
+    connection: nativeConnection,
+    taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowBundle: rest.workflowBundle ?? (await interpreterBundle()),
+    activities: createOpActivities(definitions),
+  });
+}
+
+/** Connects a worker, failing within seconds with the address in the message when nothing answers. */
+export async function connectNative(address: string): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ address });
+  } catch (err) {
+    throw new OpgraphError(
+      `cannot reach the Temporal server at ${address}: ${(err as Error).message}. Is it running? Start one with \`npm run dev\`, or point TEMPORAL_ADDRESS at a running server.`,
+      { cause: err },
+    );
+  }
+}
+
+const quietBundlerLogger = {
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (message: string, meta?: Record<string, unknown>) => console.warn(message, meta ?? ''),
+  error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta ?? ''),
+  log: () => {},
+};

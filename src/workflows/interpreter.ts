@@ -1,0 +1,359 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  executeChild,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  sleep,
+  TimeoutFailure,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { stepKey } from '../dsl/keys.ts';
+import { dimensionId, type InputSource, type JobPlan, type OutputRef, parseDimensionId, type PlanNode } from '../dsl/plan.ts';
+import {
+  type Binding,
+  FailureType,
+  NON_RETRYABLE_TYPES,
+  type OpTaskInput,
+  OpTaskResult,
+  ScopeResult,
+  type ScopeWorkflowInput,
+  type StepError,
+  type StepRecord,
+} from '../dsl/protocol.ts';
+import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
+import { retryDelayMs } from './retry.ts';
+import { forEachWindowed } from './window.ts';
+
+/** Most children (or activities) one workflow keeps pending at once (DESIGN §4 Limits). */
+export const DEFAULT_MAX_CONCURRENCY = 500;
+
+export interface ScopeContext {
+  readonly runId: string;
+  readonly plan: JobPlan;
+  readonly runConfig: ResolvedRunConfig;
+  /** Dimension path of this scope; empty for the job's top level. */
+  readonly dim: readonly string[];
+  /** Mapping key per entry of `dim`. */
+  readonly keys: readonly string[];
+  readonly bindings: Readonly<Record<string, Binding>>;
+}
+
+type DimensionOutcome =
+  | { state: 'abandoned'; reason: string }
+  | { state: 'skipped' }
+  | { state: 'done'; keys: string[] };
+
+const missing: Binding = { state: 'missing' };
+
+/**
+ * Interprets one scope of a plan: the static top level of a job, or one mapping key of a dynamic
+ * dimension. Nodes run as soon as their inputs are known (ready nodes run concurrently); each
+ * dimension directly below this scope runs as one child workflow per mapping key.
+ * Skip / abandon propagation follows Dagster's ActiveExecution (reference/dagster-semantics.md §6).
+ */
+export class ScopeInterpreter {
+  private readonly nodes = new Map<string, PlanNode>();
+  private readonly steps: Record<string, StepRecord> = {};
+  private readonly nodeRuns = new Map<string, Promise<StepRecord>>();
+  private readonly dimensionRuns = new Map<string, Promise<DimensionOutcome>>();
+  /** Child results per dimension, in yield order. */
+  private readonly childResults = new Map<string, ScopeResult[]>();
+
+  constructor(private readonly scope: ScopeContext) {
+    for (const node of scope.plan.nodes) this.nodes.set(node.id, node);
+  }
+
+  async run(): Promise<ScopeResult> {
+    const here = this.scope.plan.nodes.filter((n) => this.isHere(n));
+    const below = new Set<string>();
+    for (const node of this.scope.plan.nodes) {
+      const next = node.dim[this.scope.dim.length];
+      if (next !== undefined && startsWith(node.dim, this.scope.dim)) below.add(next);
+    }
+    await Promise.all([...here.map((n) => this.runNode(n.id)), ...[...below].map((d) => this.runDimension(d))]);
+    // Report steps in plan order, clones in yield order, whatever order they finished in.
+    const ordered: Record<string, StepRecord> = {};
+    for (const node of here) {
+      const key = stepKey(node.id, this.scope.keys);
+      const record = this.steps[key];
+      if (record) ordered[key] = record;
+    }
+    for (const dim of below) for (const child of this.childResults.get(dim) ?? []) Object.assign(ordered, child.steps);
+    return { steps: ordered };
+  }
+
+  private isHere(node: PlanNode): boolean {
+    return sameDim(node.dim, this.scope.dim);
+  }
+
+  private node(id: string): PlanNode {
+    const node = this.nodes.get(id);
+    if (!node) throw ApplicationFailure.nonRetryable(`plan has no node "${id}"`, FailureType.Definition);
+    return node;
+  }
+
+  private runNode(id: string): Promise<StepRecord> {
+    let run = this.nodeRuns.get(id);
+    if (!run) {
+      run = this.evaluateNode(this.node(id));
+      this.nodeRuns.set(id, run);
+    }
+    return run;
+  }
+
+  private runDimension(dim: string): Promise<DimensionOutcome> {
+    let run = this.dimensionRuns.get(dim);
+    if (!run) {
+      run = this.evaluateDimension(dim);
+      this.dimensionRuns.set(dim, run);
+    }
+    return run;
+  }
+
+  private async evaluateNode(node: PlanNode): Promise<StepRecord> {
+    const key = stepKey(node.id, this.scope.keys);
+    const base = { node: node.id, mappingKeys: [...this.scope.keys] };
+    const bindings = await Promise.all(node.inputs.map((input) => this.resolveInput(node, input.name, input.source)));
+    const abandoned = bindings.find((b) => b.state === 'abandoned');
+    let record: StepRecord;
+    if (abandoned && abandoned.state === 'abandoned') {
+      record = { ...base, status: 'ABANDONED', error: { type: 'Abandoned', message: `Dependencies for step ${key} failed: ${abandoned.reason}. Not executing.` } };
+    } else if (bindings.some((b) => b.state === 'missing')) {
+      record = { ...base, status: 'SKIPPED' };
+    } else {
+      const inputs: Record<string, unknown> = {};
+      node.inputs.forEach((input, i) => {
+        const binding = bindings[i];
+        inputs[input.name] = binding?.state === 'value' ? binding.value : undefined;
+      });
+      record = await this.execute(node, key, inputs);
+    }
+    this.steps[key] = record;
+    return record;
+  }
+
+  private async resolveInput(node: PlanNode, name: string, source: InputSource): Promise<Binding> {
+    switch (source.kind) {
+      case 'config':
+        return { state: 'value', value: this.scope.runConfig[node.id]?.inputs[name] };
+      case 'output':
+        return this.valueOf(source);
+      case 'item':
+        return this.bound(dimensionId(source));
+      case 'collect':
+        return this.collect(source);
+      case 'fanin': {
+        const parts = await Promise.all(source.sources.map((ref) => this.valueOf(ref)));
+        return gather(parts, source.sources.length);
+      }
+    }
+  }
+
+  private bound(name: string): Binding {
+    return this.scope.bindings[name] ?? { state: 'abandoned', reason: `internal error: "${name}" was not passed into this scope` };
+  }
+
+  /** The value of `ref`: from a node of this scope, or bound from an enclosing scope. */
+  private async valueOf(ref: OutputRef): Promise<Binding> {
+    const producer = this.node(ref.node);
+    if (!this.isHere(producer)) return this.bound(`${ref.node}:${ref.output}`);
+    return outputBinding(await this.runNode(ref.node), ref.output);
+  }
+
+  private async collect(ref: OutputRef): Promise<Binding> {
+    const producer = this.node(ref.node);
+    const output = producer.outputs.find((o) => o.name === ref.output);
+    if (output?.dynamic) {
+      // The raw items of a fan-out op in this scope: known once that op finishes.
+      const record = await this.runNode(producer.id);
+      const produced = outputBinding(record, ref.output, (o) => ('items' in o ? o.items.map(([, v]) => v) : undefined));
+      return produced;
+    }
+    const dim = producer.dim[producer.dim.length - 1];
+    if (dim === undefined) return { state: 'abandoned', reason: `internal error: "${ref.node}" is not mapped` };
+    const outcome = await this.runDimension(dim);
+    if (outcome.state === 'abandoned') return outcome;
+    if (outcome.state === 'skipped') return missing;
+    const parts = outcome.keys.map((k) => {
+      const record = this.steps[stepKey(producer.id, [...this.scope.keys, k])];
+      return record ? outputBinding(record, ref.output) : missing;
+    });
+    return gather(parts, parts.length);
+  }
+
+  private async evaluateDimension(dim: string): Promise<DimensionOutcome> {
+    const source = parseDimensionId(dim);
+    const fanOut = await this.runNode(source.node);
+    const fanOutKey = stepKey(source.node, this.scope.keys);
+    if (fanOut.status === 'FAILURE') return { state: 'abandoned', reason: `[${fanOutKey}] failed` };
+    if (fanOut.status === 'ABANDONED') return { state: 'abandoned', reason: `[${fanOutKey}] was not executed` };
+    const produced = fanOut.outputs?.find((o) => o.name === source.output);
+    if (fanOut.status === 'SKIPPED' || !produced || !('items' in produced)) return { state: 'skipped' };
+
+    const childDim = [...this.scope.dim, dim];
+    const subPlan: JobPlan = { ...this.scope.plan, nodes: this.scope.plan.nodes.filter((n) => startsWith(n.dim, childDim)) };
+    const shared = await this.bindingsFor(subPlan, childDim);
+    const keys = produced.items.map(([key]) => key);
+    const results: ScopeResult[] = [];
+    this.childResults.set(dim, results);
+    await forEachWindowed(produced.items, DEFAULT_MAX_CONCURRENCY, async ([key, value], index) => {
+      const result = await this.runChild(subPlan, childDim, source, key, { ...shared, [dim]: { state: 'value', value } });
+      results[index] = result;
+      Object.assign(this.steps, result.steps);
+    });
+    return { state: 'done', keys };
+  }
+
+  /** Values from this scope (or above) that the nodes of a child dimension consume. */
+  private async bindingsFor(subPlan: JobPlan, childDim: readonly string[]): Promise<Record<string, Binding>> {
+    const inside = new Set(subPlan.nodes.map((n) => n.id));
+    const needed = new Map<string, OutputRef>();
+    const passThrough = new Set<string>();
+    for (const node of subPlan.nodes) {
+      for (const { source } of node.inputs) {
+        const refs = source.kind === 'output' ? [source] : source.kind === 'fanin' ? source.sources : [];
+        for (const ref of refs) if (!inside.has(ref.node)) needed.set(`${ref.node}:${ref.output}`, ref);
+        if (source.kind === 'item' && this.scope.dim.includes(dimensionId(source))) passThrough.add(dimensionId(source));
+      }
+    }
+    const bindings: Record<string, Binding> = {};
+    for (const name of passThrough) bindings[name] = this.bound(name);
+    for (const [name, ref] of needed) bindings[name] = await this.valueOf(ref);
+    return bindings;
+  }
+
+  private async runChild(
+    subPlan: JobPlan,
+    childDim: string[],
+    source: OutputRef,
+    key: string,
+    bindings: Record<string, Binding>,
+  ): Promise<ScopeResult> {
+    const keys = [...this.scope.keys, key];
+    const itemKey = stepKey(source.node, keys);
+    const input: ScopeWorkflowInput = {
+      kind: 'scope',
+      runId: this.scope.runId,
+      plan: subPlan,
+      runConfig: this.scope.runConfig,
+      dim: childDim,
+      keys,
+      bindings,
+    };
+    try {
+      const raw = await executeChild(`${this.scope.plan.job}/${source.node}[*]`, {
+        workflowId: `${workflowInfo().workflowId}/${itemKey}`,
+        args: [input],
+        staticSummary: `${this.scope.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`,
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+      });
+      return ScopeResult.parse(raw);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const reported = scopeResultOf(err);
+      if (reported) return reported;
+      // The child ended without reporting its steps (terminated, timed out): blame its top steps.
+      const error = errorOf(err);
+      const steps: Record<string, StepRecord> = {};
+      for (const node of subPlan.nodes) {
+        if (sameDim(node.dim, childDim)) steps[stepKey(node.id, keys)] = { node: node.id, mappingKeys: keys, status: 'FAILURE', error };
+      }
+      return { steps };
+    }
+  }
+
+  private async execute(node: PlanNode, key: string, inputs: Record<string, unknown>): Promise<StepRecord> {
+    const base = { node: node.id, mappingKeys: [...this.scope.keys] };
+    const activities = proxyActivities<Record<string, (input: OpTaskInput) => Promise<unknown>>>({
+      activityId: key,
+      summary: key,
+      startToCloseTimeout: node.timeouts.startToCloseMs,
+      heartbeatTimeout: node.timeouts.heartbeatMs,
+      // Infrastructure failures (lost worker, timeouts) retry forever: that is the durability promise.
+      // User-code failures are retried below, per the op's RetryPolicy, counted per step key.
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
+    });
+    const runOp = activities[node.op];
+    if (!runOp) throw ApplicationFailure.nonRetryable(`no activity proxy for op "${node.op}"`, FailureType.Definition);
+    for (let attempt = 1; ; attempt++) {
+      const task: OpTaskInput = {
+        runId: this.scope.runId,
+        job: this.scope.plan.job,
+        node: node.id,
+        op: node.op,
+        stepKey: key,
+        mappingKeys: [...this.scope.keys],
+        inputs,
+        config: this.scope.runConfig[node.id]?.config,
+        attempt,
+      };
+      try {
+        const result = OpTaskResult.parse(await runOp(task));
+        return { ...base, status: 'SUCCESS', outputs: result.outputs, attempts: attempt };
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const error = errorOf(err);
+        const policy = node.retryPolicy;
+        if (error.type === FailureType.UserError && policy && attempt <= policy.maxRetries) {
+          const delay = retryDelayMs(policy, attempt, Math.random);
+          if (delay > 0) await sleep(delay);
+          continue;
+        }
+        return { ...base, status: 'FAILURE', error, attempts: attempt };
+      }
+    }
+  }
+}
+
+/** The binding for one output of a finished step. */
+function outputBinding(
+  record: StepRecord,
+  output: string,
+  pick: (o: NonNullable<StepRecord['outputs']>[number]) => unknown = (o) => ('value' in o ? o.value : undefined),
+): Binding {
+  const key = stepKey(record.node, record.mappingKeys);
+  if (record.status === 'FAILURE') return { state: 'abandoned', reason: `[${key}] failed` };
+  if (record.status === 'ABANDONED') return { state: 'abandoned', reason: `[${key}] was not executed` };
+  const produced = record.outputs?.find((o) => o.name === output);
+  if (record.status === 'SKIPPED' || !produced) return missing;
+  return { state: 'value', value: pick(produced) };
+}
+
+/** A fan-in: abandoned if any source is; skipped only if it had sources and none produced a value. */
+function gather(parts: readonly Binding[], sources: number): Binding {
+  const abandoned = parts.filter((p) => p.state === 'abandoned');
+  if (abandoned.length > 0) {
+    return { state: 'abandoned', reason: abandoned.map((a) => (a.state === 'abandoned' ? a.reason : '')).join(', ') };
+  }
+  const values = parts.flatMap((p) => (p.state === 'value' ? [p.value] : []));
+  if (sources > 0 && values.length === 0) return missing;
+  return { state: 'value', value: values };
+}
+
+function scopeResultOf(err: unknown): ScopeResult | undefined {
+  if (!(err instanceof ChildWorkflowFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  if (err.cause.type !== FailureType.ScopeFailed) return undefined;
+  const parsed = ScopeResult.safeParse(err.cause.details?.[0]);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The failure a step reports: the op's own error where there is one. */
+export function errorOf(err: unknown): StepError {
+  let cause: unknown = err;
+  while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause) cause = cause.cause;
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'Error', message: cause.message };
+  if (cause instanceof TimeoutFailure) return { type: 'Timeout', message: `${cause.timeoutType ?? 'timeout'}: ${cause.message}` };
+  if (cause instanceof Error) return { type: cause.name, message: cause.message };
+  return { type: 'Error', message: String(cause) };
+}
+
+function sameDim(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((d, i) => b[i] === d);
+}
+
+function startsWith(dim: readonly string[], prefix: readonly string[]): boolean {
+  return prefix.length <= dim.length && prefix.every((d, i) => dim[i] === d);
+}
