@@ -7,6 +7,7 @@ import { temporalTargetFromEnv, type TemporalTarget } from './connection.ts';
 import { Definitions, type JobDefinition } from './dsl/job.ts';
 import { type DevServer, type DevServerOptions, startDevServer } from './server/devServer.ts';
 import { connectNative, createWorker } from './worker/createWorker.ts';
+import { installRuntimeLogger } from './logging.ts';
 
 let localServer: Promise<DevServer> | undefined;
 
@@ -45,6 +46,7 @@ export interface ExecuteOptions extends Omit<LaunchOptions, 'taskQueue'> {
  * TEMPORAL_ADDRESS when set, otherwise a local dev server started (once) for this process.
  */
 export async function executeInProcess(job: JobDefinition, options: ExecuteOptions = {}): Promise<JobResult> {
+  installRuntimeLogger();
   const target = await resolveTarget();
   const taskQueue = `opgraph-in-process-${randomUUID()}`;
   const native: NativeConnection = await connectNative(target.address);

@@ -68,10 +68,18 @@ function makeContext(
   let details: unknown;
   const attrs = { stepKey: task.stepKey, job: task.job, runId: task.runId };
   const log: OpLogger = {
-    debug: (message, extra) => activity.log.debug(message, { ...attrs, ...extra }),
-    info: (message, extra) => activity.log.info(message, { ...attrs, ...extra }),
-    warn: (message, extra) => activity.log.warn(message, { ...attrs, ...extra }),
-    error: (message, extra) => activity.log.error(message, { ...attrs, ...extra }),
+    debug: (message, extra) => {
+      activity.log.debug(message, { ...attrs, ...extra });
+    },
+    info: (message, extra) => {
+      activity.log.info(message, { ...attrs, ...extra });
+    },
+    warn: (message, extra) => {
+      activity.log.warn(message, { ...attrs, ...extra });
+    },
+    error: (message, extra) => {
+      activity.log.error(message, { ...attrs, ...extra });
+    },
   };
   const ctx: OpContext<unknown> = {
     log,

@@ -130,6 +130,8 @@ export interface OpSpec {
 }
 
 export interface OpDefinition<C, I extends unknown[], Result> extends OpSpec {
+  /** Phantom: the parsed config type this op's body receives as `ctx.opConfig`. */
+  readonly __config?: C;
   /** Inside a job or graph: records a node and returns handles to its outputs. */
   (...args: OpArgs<I>): Result;
   /** Invoke under an explicit node name: `echo.alias('first')(x)`. */
@@ -169,7 +171,7 @@ export function op(
     tags: { ...config.tags },
     description: config.description,
     timeouts: { ...config.timeouts },
-    fn: fn as OpSpec['fn'],
+    fn,
   };
   const invoke = (alias: string | undefined) => (...args: unknown[]) => invokeNode(spec, alias, args);
   return attachSpec(invoke(undefined), { ...spec, alias: (alias: string) => invoke(alias) }) as AnyOpDefinition;

@@ -199,5 +199,5 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
-  return `a ${typeof value} (${String(value).slice(0, 40)})`;
+  return `a ${typeof value} (${JSON.stringify(value)?.slice(0, 40) ?? typeof value})`;
 }

@@ -195,7 +195,7 @@ export class ScopeInterpreter {
 
     const childDim = [...this.scope.dim, dim];
     const subPlan: JobPlan = { ...this.scope.plan, nodes: this.scope.plan.nodes.filter((n) => startsWith(n.dim, childDim)) };
-    const shared = await this.bindingsFor(subPlan, childDim);
+    const shared = await this.bindingsFor(subPlan);
     const keys = produced.items.map(([key]) => key);
     const results: ScopeResult[] = [];
     this.childResults.set(dim, results);
@@ -208,7 +208,7 @@ export class ScopeInterpreter {
   }
 
   /** Values from this scope (or above) that the nodes of a child dimension consume. */
-  private async bindingsFor(subPlan: JobPlan, childDim: readonly string[]): Promise<Record<string, Binding>> {
+  private async bindingsFor(subPlan: JobPlan): Promise<Record<string, Binding>> {
     const inside = new Set(subPlan.nodes.map((n) => n.id));
     const needed = new Map<string, OutputRef>();
     const passThrough = new Set<string>();
@@ -244,7 +244,7 @@ export class ScopeInterpreter {
       bindings,
     };
     try {
-      const raw = await executeChild(`${this.scope.plan.job}/${source.node}[*]`, {
+      const raw: unknown = await executeChild(`${this.scope.plan.job}/${source.node}[*]`, {
         workflowId: `${workflowInfo().workflowId}/${itemKey}`,
         args: [input],
         staticSummary: `${this.scope.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`,

@@ -1,0 +1,65 @@
+import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamicGraph } from '../../examples/dynamic-graph.ts';
+import type { JobResult } from '../../src/client/result.ts';
+import type { LaunchedRun } from '../../src/client/run.ts';
+import { TemporalHarness } from './harness.ts';
+
+describe('dynamic_graph (seed: a mocked large dataset) on a real Temporal server', () => {
+  let harness: TemporalHarness;
+  let run: LaunchedRun;
+  let result: JobResult;
+
+  beforeAll(async () => {
+    harness = await TemporalHarness.connect();
+    ({ run, result } = await harness.runWithHandle(dynamicGraph));
+  });
+  afterAll(async () => harness?.close());
+
+  it('returns the elementwise sum numpy gives: [4900, 5000]', async () => {
+    expect(result.success).toBe(true);
+    expect(await result.outputFor('merge_and_analyze')).toEqual([4900, 5000]);
+  });
+
+  it('reports every step: the fan-out, 50 clones in yield order, the collect', async () => {
+    const keys = Object.keys(result.stepStatuses());
+    expect(keys).toEqual(['load_pieces', 'merge_and_analyze', ...Array.from({ length: 50 }, (_, i) => `compute_piece[${i}]`)]);
+    expect(new Set(Object.values(result.stepStatuses()))).toEqual(new Set(['SUCCESS']));
+    const pieces = (await result.outputFor('compute_piece')) as Record<string, number[]>;
+    expect(Object.keys(pieces)).toEqual(Array.from({ length: 50 }, (_, i) => String(i)));
+    expect(pieces['7']).toEqual([28, 30]);
+  });
+
+  it('runs one child workflow per mapping key, with ids <job workflow id>/load_pieces[<key>]', async () => {
+    const children: WorkflowExecutionInfo[] = [];
+    // Visibility is updated asynchronously: poll briefly until all children are listed.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      children.length = 0;
+      for await (const wf of harness.client.workflow.list({ query: `ParentWorkflowId = '${run.workflowId}'` })) children.push(wf);
+      if (children.length >= 50) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const ids = children.map((c) => c.workflowId).sort();
+    const expected = Array.from({ length: 50 }, (_, i) => `${run.workflowId}/load_pieces[${i}]`).sort();
+    expect(ids).toEqual(expected);
+    expect(new Set(children.map((c) => c.type))).toEqual(new Set(['dynamic_graph/load_pieces[*]']));
+    expect(new Set(children.map((c) => c.status.name))).toEqual(new Set(['COMPLETED']));
+  });
+
+  it('names the job workflow type after the job and each activity after its step key', async () => {
+    const description = await run.handle.describe();
+    expect(description.type).toBe('dynamic_graph');
+    const activityIds = async (workflowId: string) => {
+      const history = await harness.client.workflow.getHandle(workflowId).fetchHistory();
+      return (history.events ?? []).flatMap((e) => {
+        const scheduled = e.activityTaskScheduledEventAttributes;
+        return scheduled ? [{ id: scheduled.activityId, type: scheduled.activityType?.name }] : [];
+      });
+    };
+    expect(await activityIds(run.workflowId)).toEqual([
+      { id: 'load_pieces', type: 'load_pieces' },
+      { id: 'merge_and_analyze', type: 'merge_and_analyze' },
+    ]);
+    expect(await activityIds(`${run.workflowId}/load_pieces[7]`)).toEqual([{ id: 'compute_piece[7]', type: 'compute_piece' }]);
+  });
+});

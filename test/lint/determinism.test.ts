@@ -1,0 +1,26 @@
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+/** The rule that keeps workflow-bundled code free of Node APIs must really fire. */
+describe('lint: src/dsl and src/workflows stay deterministic', () => {
+  const eslint = new ESLint({ cwd: process.cwd() });
+  const lint = async (filePath: string, code: string) => {
+    const [result] = await eslint.lintText(code, { filePath });
+    return (result?.messages ?? []).map((m) => m.ruleId);
+  };
+
+  it.each([
+    ['src/workflows/retry.ts', "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n", 'no-restricted-imports'],
+    ['src/dsl/keys.ts', "import * as os from 'os';\nexport const x = os;\n", 'no-restricted-imports'],
+    ['src/workflows/retry.ts', "import { Context } from '@temporalio/activity';\nexport const x = Context;\n", 'no-restricted-imports'],
+    ['src/dsl/keys.ts', 'export const x = process.env.HOME;\n', 'no-restricted-globals'],
+  ])('%s rejects %j', async (file, code, rule) => {
+    expect(await lint(file, code)).toContain(rule);
+  });
+
+  it('allows the same import outside the deterministic zone', async () => {
+    expect(await lint('src/activities/json.ts', "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n")).not.toContain(
+      'no-restricted-imports',
+    );
+  });
+});
