@@ -52,6 +52,12 @@ export const PlanNode = z.object({
    * Empty for a static node; one entry for `compute_piece`; two for a nested fan-out.
    */
   dim: z.array(z.string()),
+  /**
+   * Stage of this node within each entry of `dim` (same length). A dimension whose nodes need a
+   * value computed from a collect of that same dimension splits at that barrier into stages; each
+   * stage runs as its own wave of per-key children.
+   */
+  stages: z.array(z.number().int().min(0)),
   retryPolicy: PlanRetryPolicy.nullable(),
   timeouts: PlanTimeouts,
   tags: z.record(z.string(), z.string()),

@@ -25,6 +25,7 @@ export function buildPlan(tracer: Tracer, description: string | undefined): JobP
       inputs: node.inputs.map((i) => ({ name: i.name, source: i.source })),
       outputs: node.spec.outputs.map((o) => ({ name: o.name, dynamic: o.dynamic, required: o.required })),
       dim,
+      stages: [],
       retryPolicy: policy
         ? {
             maxRetries: policy.maxRetries,
@@ -44,6 +45,7 @@ export function buildPlan(tracer: Tracer, description: string | undefined): JobP
       tags: { ...node.spec.tags },
     });
   }
+  assignStages(nodes, tracer);
   if (nodes.length === 0) {
     tracer.issue('empty-job', undefined, 'the job body invoked no ops', 'call at least one op inside the job body');
   }
@@ -160,4 +162,68 @@ function isPrefix(prefix: readonly string[], of: readonly string[]): boolean {
 
 function last(dim: readonly string[]): string {
   return dim[dim.length - 1] ?? '(none)';
+}
+
+/**
+ * Splits each dynamic dimension into stages at barriers: a node of dimension D that consumes a
+ * value computed (outside D) from a collect of D's own nodes cannot run in the same per-key child
+ * as those nodes — it runs in a later wave. `r = d.map(a); s = total(r.collect()); r.map(v => b(v, s))`
+ * gives a stage 0 and b stage 1. Nodes are in topological order, so one pass suffices.
+ */
+function assignStages(nodes: PlanNode[], tracer: Tracer): void {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  for (const node of nodes) node.stages = node.dim.map(() => 0);
+  const dims = new Set(nodes.flatMap((n) => n.dim.map((_, level) => n.dim.slice(0, level + 1).join('\u0000'))));
+  for (const dimPath of dims) {
+    const level = dimPath.split('\u0000').length - 1;
+    const inSubtree = (n: PlanNode) => n.dim.length > level && n.dim.slice(0, level + 1).join('\u0000') === dimPath;
+    // barrier(O): the first stage at which a node outside the subtree can be consumed inside it.
+    const barrier = new Map<string, number>();
+    const barrierOf = (id: string): number => {
+      const known = barrier.get(id);
+      if (known !== undefined) return known;
+      const outside = byId.get(id);
+      let stage = 0;
+      for (const producer of outside ? producersOf(outside) : []) {
+        const p = byId.get(producer);
+        if (!p) continue;
+        stage = Math.max(stage, inSubtree(p) ? (p.stages[level] ?? 0) + 1 : barrierOf(producer));
+      }
+      barrier.set(id, stage);
+      return stage;
+    };
+    for (const node of nodes) {
+      if (!inSubtree(node)) continue;
+      let stage = 0;
+      for (const producer of producersOf(node)) {
+        const p = byId.get(producer);
+        if (!p) continue;
+        stage = Math.max(stage, inSubtree(p) ? (p.stages[level] ?? 0) : barrierOf(producer));
+      }
+      node.stages[level] = stage;
+    }
+    for (const node of nodes) {
+      if (!inSubtree(node)) continue;
+      for (const { name, source } of node.inputs) {
+        if (source.kind !== 'collect') continue;
+        const p = byId.get(source.node);
+        if (p && inSubtree(p) && p.dim.length > node.dim.length && p.stages[level] !== node.stages[level]) {
+          tracer.issue(
+            'collect-across-stages',
+            node.id,
+            `input "${name}" collects "${p.id}" from an earlier stage of dimension "${node.dim[level]}" while "${node.id}" also waits for a value computed from a collect of that dimension`,
+            'move the inner collect and its consumer into their own op chain that does not depend on the barrier value',
+          );
+        }
+      }
+    }
+  }
+}
+
+function producersOf(node: PlanNode): string[] {
+  return node.inputs.flatMap(({ source }) => {
+    if (source.kind === 'fanin') return source.sources.map((s) => s.node);
+    if (source.kind === 'config') return [];
+    return [source.node];
+  });
 }

@@ -94,6 +94,10 @@ export const ScopeWorkflowInput = z.object({
   keys: z.array(z.string()),
   /** Values from outside the scope, by `node:output`; the scope's own item is bound under its dimension id. */
   bindings: z.record(z.string(), Binding),
+  /** Which stage of the dimension this child runs (0 unless the dimension splits at a barrier). */
+  stage: z.number().int().min(0).default(0),
+  /** Records of this key's steps that ran in earlier stages, by step key. */
+  prior: z.record(z.string(), StepRecord).default({}),
 });
 export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
 

@@ -18,7 +18,7 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
   const input = parsed.data;
   const scope =
     input.kind === 'job'
-      ? { runId: input.runId, plan: input.plan, runConfig: input.runConfig, dim: [], keys: [], bindings: {} }
+      ? { runId: input.runId, plan: input.plan, runConfig: input.runConfig, dim: [], keys: [], bindings: {}, stage: 0, prior: {} }
       : input;
   const result = await new ScopeInterpreter(scope).run();
   const failed = Object.entries(result.steps).filter(([, r]) => r.status === 'FAILURE');

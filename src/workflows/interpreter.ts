@@ -39,12 +39,22 @@ export interface ScopeContext {
   /** Mapping key per entry of `dim`. */
   readonly keys: readonly string[];
   readonly bindings: Readonly<Record<string, Binding>>;
+  /** Which stage of this scope's dimension runs here (see PlanNode.stages); 0 for the top level. */
+  readonly stage: number;
+  /** This key's step records from earlier stages. */
+  readonly prior: Readonly<Record<string, StepRecord>>;
 }
 
 type DimensionOutcome =
   | { state: 'abandoned'; reason: string }
   | { state: 'skipped' }
   | { state: 'done'; keys: string[] };
+
+/** A dimension's run: one settled outcome per stage, each known as soon as that stage's wave ends. */
+interface DimensionRun {
+  readonly stages: Promise<DimensionOutcome>[];
+  readonly all: Promise<void>;
+}
 
 const missing: Binding = { state: 'missing' };
 
@@ -56,24 +66,28 @@ const missing: Binding = { state: 'missing' };
  */
 export class ScopeInterpreter {
   private readonly nodes = new Map<string, PlanNode>();
+  /** The plan's nodes that belong to this scope's stage (the plan also holds other stages, for lookups). */
+  private readonly active: PlanNode[];
   private readonly steps: Record<string, StepRecord> = {};
   private readonly nodeRuns = new Map<string, Promise<StepRecord>>();
-  private readonly dimensionRuns = new Map<string, Promise<DimensionOutcome>>();
-  /** Child results per dimension, in yield order. */
-  private readonly childResults = new Map<string, ScopeResult[]>();
+  private readonly dimensionRuns = new Map<string, DimensionRun>();
+  /** Child results per dimension: stage by stage, keys in yield order. */
+  private readonly childResults = new Map<string, ScopeResult[][]>();
 
   constructor(private readonly scope: ScopeContext) {
     for (const node of scope.plan.nodes) this.nodes.set(node.id, node);
+    const level = scope.dim.length - 1;
+    this.active = scope.plan.nodes.filter((n) => level < 0 || (n.stages[level] ?? 0) === scope.stage);
   }
 
   async run(): Promise<ScopeResult> {
-    const here = this.scope.plan.nodes.filter((n) => this.isHere(n));
+    const here = this.active.filter((n) => this.isHere(n));
     const below = new Set<string>();
-    for (const node of this.scope.plan.nodes) {
+    for (const node of this.active) {
       const next = node.dim[this.scope.dim.length];
       if (next !== undefined && startsWith(node.dim, this.scope.dim)) below.add(next);
     }
-    await Promise.all([...here.map((n) => this.runNode(n.id)), ...[...below].map((d) => this.runDimension(d))]);
+    await Promise.all([...here.map((n) => this.runNode(n.id)), ...[...below].map((d) => this.runDimension(d).all)]);
     // Report steps in plan order, clones in yield order, whatever order they finished in.
     const ordered: Record<string, StepRecord> = {};
     for (const node of here) {
@@ -81,12 +95,15 @@ export class ScopeInterpreter {
       const record = this.steps[key];
       if (record) ordered[key] = record;
     }
-    for (const dim of below) for (const child of this.childResults.get(dim) ?? []) Object.assign(ordered, child.steps);
+    for (const dim of below) {
+      for (const stage of this.childResults.get(dim) ?? []) for (const child of stage) Object.assign(ordered, child.steps);
+    }
     return { steps: ordered };
   }
 
   private isHere(node: PlanNode): boolean {
-    return sameDim(node.dim, this.scope.dim);
+    const level = this.scope.dim.length - 1;
+    return sameDim(node.dim, this.scope.dim) && (level < 0 || (node.stages[level] ?? 0) === this.scope.stage);
   }
 
   private node(id: string): PlanNode {
@@ -96,6 +113,8 @@ export class ScopeInterpreter {
   }
 
   private runNode(id: string): Promise<StepRecord> {
+    const prior = this.scope.prior[stepKey(id, this.scope.keys)];
+    if (prior) return Promise.resolve(prior);
     let run = this.nodeRuns.get(id);
     if (!run) {
       run = this.evaluateNode(this.node(id));
@@ -104,13 +123,29 @@ export class ScopeInterpreter {
     return run;
   }
 
-  private runDimension(dim: string): Promise<DimensionOutcome> {
+  private runDimension(dim: string): DimensionRun {
     let run = this.dimensionRuns.get(dim);
     if (!run) {
-      run = this.evaluateDimension(dim);
+      run = this.startDimension(dim);
       this.dimensionRuns.set(dim, run);
     }
     return run;
+  }
+
+  /** Runs a dimension stage by stage; each stage's outcome settles when its wave of children ends. */
+  private startDimension(dim: string): DimensionRun {
+    const level = this.scope.dim.length;
+    const subtree = this.active.filter((n) => startsWith(n.dim, [...this.scope.dim, dim]));
+    const stageCount = 1 + Math.max(0, ...subtree.map((n) => n.stages[level] ?? 0));
+    const settle: ((outcome: DimensionOutcome) => void)[] = [];
+    const stages = Array.from({ length: stageCount }, () => new Promise<DimensionOutcome>((resolve) => settle.push(resolve)));
+    const all = (async () => {
+      for (let stage = 0; stage < stageCount; stage++) {
+        const outcome = await this.evaluateStage(dim, subtree, stage);
+        settle[stage]?.(outcome);
+      }
+    })();
+    return { stages, all };
   }
 
   private async evaluateNode(node: PlanNode): Promise<StepRecord> {
@@ -156,10 +191,12 @@ export class ScopeInterpreter {
     return this.scope.bindings[name] ?? { state: 'abandoned', reason: `internal error: "${name}" was not passed into this scope` };
   }
 
-  /** The value of `ref`: from a node of this scope, or bound from an enclosing scope. */
+  /** The value of `ref`: from a node of this scope (or an earlier stage of it), or bound from an enclosing scope. */
   private async valueOf(ref: OutputRef): Promise<Binding> {
-    const producer = this.node(ref.node);
-    if (!this.isHere(producer)) return this.bound(`${ref.node}:${ref.output}`);
+    const prior = this.scope.prior[stepKey(ref.node, this.scope.keys)];
+    if (prior) return outputBinding(prior, ref.output);
+    const producer = this.nodes.get(ref.node);
+    if (!producer || !this.isHere(producer)) return this.bound(`${ref.node}:${ref.output}`);
     return outputBinding(await this.runNode(ref.node), ref.output);
   }
 
@@ -172,9 +209,13 @@ export class ScopeInterpreter {
       const produced = outputBinding(record, ref.output, (o) => ('items' in o ? o.items.map(([, v]) => v) : undefined));
       return produced;
     }
-    const dim = producer.dim[producer.dim.length - 1];
+    const level = producer.dim.length - 1;
+    const dim = producer.dim[level];
     if (dim === undefined) return { state: 'abandoned', reason: `internal error: "${ref.node}" is not mapped` };
-    const outcome = await this.runDimension(dim);
+    // Wait only for the stage that produces this node: later stages may need this very collect.
+    const stage = this.runDimension(dim).stages[producer.stages[level] ?? 0];
+    if (!stage) return { state: 'abandoned', reason: `internal error: no stage for "${ref.node}"` };
+    const outcome = await stage;
     if (outcome.state === 'abandoned') return outcome;
     if (outcome.state === 'skipped') return missing;
     const parts = outcome.keys.map((k) => {
@@ -184,7 +225,7 @@ export class ScopeInterpreter {
     return gather(parts, parts.length);
   }
 
-  private async evaluateDimension(dim: string): Promise<DimensionOutcome> {
+  private async evaluateStage(dim: string, subtree: readonly PlanNode[], stage: number): Promise<DimensionOutcome> {
     const source = parseDimensionId(dim);
     const fanOut = await this.runNode(source.node);
     const fanOutKey = stepKey(source.node, this.scope.keys);
@@ -194,25 +235,37 @@ export class ScopeInterpreter {
     if (fanOut.status === 'SKIPPED' || !produced || !('items' in produced)) return { state: 'skipped' };
 
     const childDim = [...this.scope.dim, dim];
-    const subPlan: JobPlan = { ...this.scope.plan, nodes: this.scope.plan.nodes.filter((n) => startsWith(n.dim, childDim)) };
-    const shared = await this.bindingsFor(subPlan);
+    const level = this.scope.dim.length;
+    const stageNodes = subtree.filter((n) => (n.stages[level] ?? 0) === stage);
+    // The child gets the whole dimension (for lookups) and runs only this stage's nodes.
+    const subPlan: JobPlan = { ...this.scope.plan, nodes: [...subtree] };
+    const shared = await this.bindingsFor(stageNodes, new Set(subtree.map((n) => n.id)));
     const keys = produced.items.map(([key]) => key);
     const results: ScopeResult[] = [];
-    this.childResults.set(dim, results);
+    const perStage = this.childResults.get(dim) ?? [];
+    perStage[stage] = results;
+    this.childResults.set(dim, perStage);
+    const dimLevelNodes = subtree.filter((n) => sameDim(n.dim, childDim) && (n.stages[level] ?? 0) < stage);
     await forEachWindowed(produced.items, DEFAULT_MAX_CONCURRENCY, async ([key, value], index) => {
-      const result = await this.runChild(subPlan, childDim, source, key, { ...shared, [dim]: { state: 'value', value } });
+      const childKeys = [...this.scope.keys, key];
+      const prior: Record<string, StepRecord> = {};
+      for (const node of dimLevelNodes) {
+        const record = this.steps[stepKey(node.id, childKeys)];
+        if (record) prior[stepKey(node.id, childKeys)] = record;
+      }
+      const bindings = { ...shared, [dim]: { state: 'value', value } } satisfies Record<string, Binding>;
+      const result = await this.runChild(subPlan, childDim, source, key, bindings, stage, prior);
       results[index] = result;
       Object.assign(this.steps, result.steps);
     });
     return { state: 'done', keys };
   }
 
-  /** Values from this scope (or above) that the nodes of a child dimension consume. */
-  private async bindingsFor(subPlan: JobPlan): Promise<Record<string, Binding>> {
-    const inside = new Set(subPlan.nodes.map((n) => n.id));
+  /** Values from this scope (or above) that the nodes of a child dimension consume; `inside` = the dimension's nodes. */
+  private async bindingsFor(consumers: readonly PlanNode[], inside: ReadonlySet<string>): Promise<Record<string, Binding>> {
     const needed = new Map<string, OutputRef>();
     const passThrough = new Set<string>();
-    for (const node of subPlan.nodes) {
+    for (const node of consumers) {
       for (const { source } of node.inputs) {
         const refs = source.kind === 'output' ? [source] : source.kind === 'fanin' ? source.sources : [];
         for (const ref of refs) if (!inside.has(ref.node)) needed.set(`${ref.node}:${ref.output}`, ref);
@@ -231,9 +284,13 @@ export class ScopeInterpreter {
     source: OutputRef,
     key: string,
     bindings: Record<string, Binding>,
+    stage: number,
+    prior: Record<string, StepRecord>,
   ): Promise<ScopeResult> {
     const keys = [...this.scope.keys, key];
     const itemKey = stepKey(source.node, keys);
+    // Stage 0 keeps the plain id; later waves of a split dimension get their own.
+    const workflowId = `${workflowInfo().workflowId}/${itemKey}${stage > 0 ? `/stage_${stage + 1}` : ''}`;
     const input: ScopeWorkflowInput = {
       kind: 'scope',
       runId: this.scope.runId,
@@ -242,12 +299,14 @@ export class ScopeInterpreter {
       dim: childDim,
       keys,
       bindings,
+      stage,
+      prior,
     };
     try {
       const raw: unknown = await executeChild(`${this.scope.plan.job}/${source.node}[*]`, {
-        workflowId: `${workflowInfo().workflowId}/${itemKey}`,
+        workflowId,
         args: [input],
-        staticSummary: `${this.scope.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`,
+        staticSummary: `${this.scope.plan.job} · ${itemKey} · mapping key ${keys.join(',')}${stage > 0 ? ` · stage ${stage + 1}` : ''}`,
         parentClosePolicy: ParentClosePolicy.TERMINATE,
       });
       return ScopeResult.parse(raw);
@@ -259,7 +318,7 @@ export class ScopeInterpreter {
       const error = errorOf(err);
       const steps: Record<string, StepRecord> = {};
       for (const node of subPlan.nodes) {
-        if (sameDim(node.dim, childDim)) steps[stepKey(node.id, keys)] = { node: node.id, mappingKeys: keys, status: 'FAILURE', error };
+        if (sameDim(node.dim, childDim) && (node.stages[childDim.length - 1] ?? 0) === stage) steps[stepKey(node.id, keys)] = { node: node.id, mappingKeys: keys, status: 'FAILURE', error };
       }
       return { steps };
     }
