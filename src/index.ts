@@ -2,7 +2,7 @@
 export * from './dsl/index.ts';
 export { JobResult } from './client/result.ts';
 export type { RunStatus, StepFailure } from './client/result.ts';
-export { awaitRun, jobWorkflowId, launchRun, runJob } from './client/run.ts';
+export { awaitRun, cancelRun, jobWorkflowId, launchRun, runJob } from './client/run.ts';
 export type { LaunchedRun, LaunchOptions } from './client/run.ts';
 export { executeInProcess, localDevServer, resolveTarget, stopLocalDevServer } from './execute.ts';
 export type { ExecuteOptions } from './execute.ts';

@@ -41,8 +41,12 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
   try {
     const collector = new OutputCollector(spec, task.stepKey);
     await collector.consume(spec.fn(ctx, ...args));
-    return { outputs: collector.finish() };
+    const outputs = collector.finish();
+    // An op that returned after its run was cancelled must not look like a success.
+    if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+    return { outputs };
   } catch (err) {
+    if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
     if (err instanceof OutputContractError) throw validationFailure(task, err.message);
     throw userFailure(spec, task, err);
   } finally {

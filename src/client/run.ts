@@ -65,3 +65,11 @@ export async function awaitRun(run: LaunchedRun): Promise<JobResult> {
 export async function runJob(client: Client, job: JobDefinition, options: LaunchOptions = {}): Promise<JobResult> {
   return awaitRun(await launchRun(client, job, options));
 }
+
+/**
+ * Requests cancellation of a run: the job workflow cancels its children and running ops
+ * (each op's `ctx.signal` fires), then ends CANCELED.
+ */
+export async function cancelRun(client: Client, workflowId: string): Promise<void> {
+  await client.workflow.getHandle(workflowId).cancel();
+}

@@ -1,10 +1,10 @@
 import { JobDefinitionError, OpgraphError } from './errors.ts';
 import { attachSpec, type OpSpec } from './op.ts';
 import type { JobPlan } from './plan.ts';
-import { buildPlan } from './planner.ts';
+import { buildPlan, type JobOpDefaults } from './planner.ts';
 import { currentTracer, trace } from './trace.ts';
 
-export interface JobConfig {
+export interface JobConfig extends JobOpDefaults {
   name: string;
   description?: string;
 }
@@ -21,12 +21,12 @@ export interface JobDefinition {
 
 /** Traces `body` once into a plan; every definition problem is reported at once as a JobDefinitionError. */
 export function job(config: JobConfig | string, body: () => unknown): JobDefinition {
-  const { name, description } = typeof config === 'string' ? { name: config, description: undefined } : config;
+  const { name, description, ...defaults } = typeof config === 'string' ? { name: config, description: undefined } : config;
   if (!/^[A-Za-z0-9_]+$/.test(name)) {
     throw new OpgraphError(`job name ${JSON.stringify(name)} is not valid: names must match ^[A-Za-z0-9_]+$`);
   }
   const tracer = trace(name, body);
-  const plan = buildPlan(tracer, description);
+  const plan = buildPlan(tracer, description, defaults);
   if (tracer.issues.length > 0) throw new JobDefinitionError(name, tracer.issues);
   return {
     kind: 'job',

@@ -1,5 +1,7 @@
 import { durationMs } from './duration.ts';
 import { dimensionId, type InputSource, type JobPlan, PLAN_VERSION, type PlanNode } from './plan.ts';
+import type { OpTimeouts } from './op.ts';
+import type { RetryPolicy } from './outputs.ts';
 import type { TracedNode, Tracer } from './trace.ts';
 
 const DEFAULT_START_TO_CLOSE_MS = 24 * 3_600_000;
@@ -10,7 +12,14 @@ const DEFAULT_HEARTBEAT_MS = 30_000;
  * data dependencies (Dagster maps by dependency, not by the lambda's scope) and records every
  * definition problem on the tracer.
  */
-export function buildPlan(tracer: Tracer, description: string | undefined): JobPlan {
+export interface JobOpDefaults {
+  /** Retry policy for ops that declare none (Dagster's job `op_retry_policy`). */
+  readonly opRetryPolicy?: RetryPolicy | undefined;
+  /** Timeouts for ops that do not set their own. */
+  readonly opTimeouts?: OpTimeouts | undefined;
+}
+
+export function buildPlan(tracer: Tracer, description: string | undefined, defaults: JobOpDefaults = {}): JobPlan {
   const dims = new Map<string, string[]>();
   const traced = new Map<string, TracedNode>();
   const nodes: PlanNode[] = [];
@@ -18,7 +27,9 @@ export function buildPlan(tracer: Tracer, description: string | undefined): JobP
     traced.set(node.id, node);
     const dim = dimensionOf(node, traced, dims, tracer);
     dims.set(node.id, dim);
-    const policy = node.spec.retryPolicy;
+    const policy = node.spec.retryPolicy ?? defaults.opRetryPolicy;
+    const startToClose = node.spec.timeouts.startToClose ?? defaults.opTimeouts?.startToClose;
+    const heartbeat = node.spec.timeouts.heartbeat ?? defaults.opTimeouts?.heartbeat;
     nodes.push({
       id: node.id,
       op: node.spec.name,
@@ -35,12 +46,10 @@ export function buildPlan(tracer: Tracer, description: string | undefined): JobP
           }
         : null,
       timeouts: {
-        startToCloseMs: node.spec.timeouts.startToClose
-          ? durationMs(node.spec.timeouts.startToClose, `op "${node.spec.name}" timeouts.startToClose`)
+        startToCloseMs: startToClose
+          ? durationMs(startToClose, `op "${node.spec.name}" timeouts.startToClose`)
           : DEFAULT_START_TO_CLOSE_MS,
-        heartbeatMs: node.spec.timeouts.heartbeat
-          ? durationMs(node.spec.timeouts.heartbeat, `op "${node.spec.name}" timeouts.heartbeat`)
-          : DEFAULT_HEARTBEAT_MS,
+        heartbeatMs: heartbeat ? durationMs(heartbeat, `op "${node.spec.name}" timeouts.heartbeat`) : DEFAULT_HEARTBEAT_MS,
       },
       tags: { ...node.spec.tags },
     });
@@ -144,7 +153,7 @@ function candidatesFor(
         const producerDim = dims.get(ref.node) ?? [];
         if (producerDim.length > 0) {
           tracer.issue(
-            'C5',
+            'C5b',
             node.id,
             `input "${input}" is a fan-in list containing output "${ref.node}:${ref.output}", downstream of dynamic output "${last(producerDim)}"; items in a fan-in list cannot be downstream of dynamic outputs`,
             'use .collect() on the mapped result and pass that list directly',

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
@@ -331,6 +332,8 @@ export class ScopeInterpreter {
       summary: key,
       startToCloseTimeout: node.timeouts.startToCloseMs,
       heartbeatTimeout: node.timeouts.heartbeatMs,
+      // On cancel, wait for the op to see ctx.signal and clean up before the run ends CANCELED.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       // Infrastructure failures (lost worker, timeouts) retry forever: that is the durability promise.
       // User-code failures are retried below, per the op's RetryPolicy, counted per step key.
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },

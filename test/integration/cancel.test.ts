@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awaitRun, cancelRun, launchRun } from '../../src/client/run.ts';
+import { DynamicOut, DynamicOutput, job, op } from '../../src/index.ts';
+import { TemporalHarness } from './harness.ts';
+
+// The worker runs in this process, so ops can report to the test directly.
+const started = new Set<string>();
+const cleanedUp = new Set<string>();
+
+const keys = op({ name: 'cancel_keys', out: new DynamicOut<string>() }, async function* () {
+  for (const k of ['a', 'b', 'c']) yield new DynamicOutput(k, k);
+});
+
+const waitForever = op({ name: 'wait_forever', timeouts: { heartbeat: '1s' } }, async (ctx, key: string) => {
+  started.add(ctx.stepKey);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 120_000);
+    ctx.signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      cleanedUp.add(ctx.stepKey);
+      resolve();
+    });
+  });
+  return key;
+});
+
+const gather = op({ name: 'cancel_gather' }, async (_ctx, xs: string[]) => xs.join(''));
+
+const cancellable = job({ name: 'cancellable' }, () => {
+  gather(keys().map(waitForever).collect());
+});
+
+describe('cancelling a run', () => {
+  let harness: TemporalHarness;
+  beforeAll(async () => {
+    harness = await TemporalHarness.connect();
+  });
+  afterAll(async () => harness?.close());
+
+  it('cancels children and running ops (ctx.signal fires) and ends CANCELED', async () => {
+    const result = await harness.withWorker([cancellable], async (taskQueue) => {
+      const run = await launchRun(harness.client, cancellable, { taskQueue });
+      while (started.size < 3) await new Promise((r) => setTimeout(r, 50));
+      await cancelRun(harness.client, run.workflowId);
+      return awaitRun(run);
+    });
+    expect(result.status).toBe('CANCELED');
+    expect(result.success).toBe(false);
+    expect([...cleanedUp].sort()).toEqual(['wait_forever[a]', 'wait_forever[b]', 'wait_forever[c]']);
+    const children = await harness.client.workflow.getHandle(`${result.workflowId}/cancel_keys[b]`).describe();
+    expect(children.status.name).toBe('CANCELLED');
+    const root = await harness.client.workflow.getHandle(result.workflowId).describe();
+    expect(root.status.name).toBe('CANCELLED');
+  });
+});
