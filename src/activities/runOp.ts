@@ -2,6 +2,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Definitions } from '../dsl/job.ts';
 import type { OpContext, OpLogger, OpSpec } from '../dsl/op.ts';
 import { FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts';
+import { materialize, offload } from '../store/store.ts';
+import type { TaskOutput } from '../dsl/protocol.ts';
 import { OutputCollector, OutputContractError } from './outputs.ts';
 
 /** The activities a worker registers: one handler, `default`, runs every op (activity type = op name). */
@@ -24,8 +26,9 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
     );
   }
   const config = parseConfig(spec, task);
-  const args = spec.inputs.map((decl) => {
-    const value = task.inputs[decl.name];
+  const loaded = await Promise.all(spec.inputs.map((decl) => materialize(task.inputs[decl.name])));
+  const args = spec.inputs.map((decl, i) => {
+    const value = loaded[i];
     if (!decl.schema) return value;
     const result = decl.schema.safeParse(value);
     if (result.success) return result.data;
@@ -41,7 +44,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
   try {
     const collector = new OutputCollector(spec, task.stepKey);
     await collector.consume(spec.fn(ctx, ...args));
-    const outputs = collector.finish();
+    const outputs = await Promise.all(collector.finish().map(offloadOutput));
     // An op that returned after its run was cancelled must not look like a success.
     if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
     return { outputs };
@@ -143,4 +146,11 @@ function safeString(value: unknown): string {
   } catch {
     return Object.prototype.toString.call(value);
   }
+}
+
+/** Large values go to the store; the workflow only ever sees references. */
+async function offloadOutput(output: TaskOutput): Promise<TaskOutput> {
+  if ('value' in output) return { name: output.name, value: await offload(output.value) };
+  const items = await Promise.all(output.items.map(async ([key, value]) => [key, await offload(value)] as [string, unknown]));
+  return { name: output.name, items };
 }

@@ -1,6 +1,7 @@
 import { OpgraphError } from '../dsl/errors.ts';
 import { stepKey as formatStepKey } from '../dsl/keys.ts';
-import type { ScopeResult, StepError, StepRecord, StepStatus } from '../dsl/protocol.ts';
+import type { ScopeResult, StepError, StepRecord, StepStatus, TaskOutput } from '../dsl/protocol.ts';
+import { materialize } from '../store/store.ts';
 
 export type RunStatus = 'SUCCESS' | 'FAILURE' | 'CANCELED';
 
@@ -47,14 +48,14 @@ export class JobResult {
     if (produced.length === 0) {
       throw new OpgraphError(`No outputs found for output '${output}' from node '${node}' in run ${this.runId} (step status: ${records.map((r) => r.status).join(', ')}).`);
     }
-    if (!mapped) {
-      const only = produced[0]?.output;
-      if (only && 'items' in only) return Object.fromEntries(only.items);
-      return only && 'value' in only ? only.value : undefined;
-    }
-    return Object.fromEntries(
-      produced.map(({ record, output: o }) => [record.mappingKeys.join(','), 'value' in o ? o.value : Object.fromEntries(o.items)]),
-    );
+    const valueOf = async (o: TaskOutput): Promise<unknown> =>
+      'value' in o
+        ? materialize(o.value)
+        : Object.fromEntries(await Promise.all(o.items.map(async ([k, v]) => [k, await materialize(v)] as const)));
+    const first = produced[0];
+    if (!mapped && first) return valueOf(first.output);
+    const entries = await Promise.all(produced.map(async ({ record, output: o }) => [record.mappingKeys.join(','), await valueOf(o)] as const));
+    return Object.fromEntries(entries);
   }
 
   stepStatus(stepKey: string): StepStatus | undefined {

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { OpgraphError } from '../dsl/errors.ts';
+
+/**
+ * Large values travel through Temporal as references to a store (DESIGN §6), so no workflow
+ * history or payload ever holds big data. A reference is plain JSON.
+ */
+export const StoredRef = z.object({
+  $opgraphRef: z.literal(1),
+  store: z.string(),
+  key: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+});
+export type StoredRef = z.infer<typeof StoredRef>;
+
+export function isStoredRef(value: unknown): value is StoredRef {
+  return typeof value === 'object' && value !== null && '$opgraphRef' in value && StoredRef.safeParse(value).success;
+}
+
+/** Where large values live. The filesystem store is the default; an object store implements the same two calls. */
+export interface ValueStore {
+  readonly name: string;
+  put(json: string): Promise<StoredRef>;
+  get(ref: StoredRef): Promise<string>;
+}
+
+/** Content-addressed files under a directory (`OPGRAPH_STORAGE_DIR`, default `.opgraph/storage`). */
+export class FileSystemStore implements ValueStore {
+  readonly name = 'fs';
+  readonly root: string;
+
+  constructor(root: string = process.env.OPGRAPH_STORAGE_DIR ?? '.opgraph/storage') {
+    this.root = resolve(root);
+  }
+
+  async put(json: string): Promise<StoredRef> {
+    const sha256 = createHash('sha256').update(json).digest('hex');
+    const key = `${sha256.slice(0, 2)}/${sha256}.json`;
+    const path = join(this.root, key);
+    const bytes = Buffer.byteLength(json);
+    const existing = await stat(path).catch(() => undefined);
+    if (existing?.size !== bytes) {
+      await mkdir(dirname(path), { recursive: true });
+      // Write then rename: a reader never sees half a value, even if this worker dies mid-write.
+      const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+      await writeFile(temp, json);
+      await rename(temp, path);
+    }
+    return { $opgraphRef: 1, store: this.name, key, bytes, sha256 };
+  }
+
+  async get(ref: StoredRef): Promise<string> {
+    const path = join(this.root, ref.key);
+    let json: string;
+    try {
+      json = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new OpgraphError(
+        `stored value ${ref.key} (${ref.bytes} bytes) is missing from ${this.root}: ${(err as Error).message}. Workers and clients must share OPGRAPH_STORAGE_DIR (or use an object store).`,
+        { cause: err },
+      );
+    }
+    const sha256 = createHash('sha256').update(json).digest('hex');
+    if (sha256 !== ref.sha256) throw new OpgraphError(`stored value ${path} is corrupt: sha256 ${sha256} ≠ ${ref.sha256}`);
+    return json;
+  }
+}
+
+/** Values whose JSON is larger than this many bytes are stored (default 128 KiB; `OPGRAPH_STORE_THRESHOLD`). */
+export function storeThreshold(): number {
+  const configured = Number(process.env.OPGRAPH_STORE_THRESHOLD);
+  return Number.isFinite(configured) && configured > 0 ? configured : 128 * 1024;
+}
+
+let defaultStore: ValueStore | undefined;
+export function getDefaultStore(): ValueStore {
+  defaultStore ??= new FileSystemStore();
+  return defaultStore;
+}
+export function setDefaultStore(store: ValueStore): void {
+  defaultStore = store;
+}
+
+/** Replaces `value` by a reference when its JSON exceeds the threshold. */
+export async function offload(value: unknown, store: ValueStore = getDefaultStore(), threshold = storeThreshold()): Promise<unknown> {
+  if (value === undefined) return value;
+  const json = JSON.stringify(value);
+  if (json === undefined || json.length <= threshold / 4 || Buffer.byteLength(json) <= threshold) return value;
+  return store.put(json);
+}
+
+/** Loads a reference (or each reference in a list: collects and fan-ins) back into values. */
+export async function materialize(value: unknown, store: ValueStore = getDefaultStore()): Promise<unknown> {
+  if (isStoredRef(value)) return JSON.parse(await store.get(value)) as unknown;
+  if (Array.isArray(value) && value.some(isStoredRef)) return Promise.all(value.map((v) => materialize(v, store)));
+  return value;
+}
