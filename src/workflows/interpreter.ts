@@ -25,6 +25,7 @@ import {
   type StepRecord,
 } from '../dsl/protocol.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
+import { ProgressTracker } from './progress.ts';
 import { retryDelayMs } from './retry.ts';
 import { forEachWindowed } from './window.ts';
 
@@ -75,10 +76,13 @@ export class ScopeInterpreter {
   /** Child results per dimension: stage by stage, keys in yield order. */
   private readonly childResults = new Map<string, ScopeResult[][]>();
 
+  private readonly progress: ProgressTracker;
+
   constructor(private readonly scope: ScopeContext) {
     for (const node of scope.plan.nodes) this.nodes.set(node.id, node);
     const level = scope.dim.length - 1;
     this.active = scope.plan.nodes.filter((n) => level < 0 || (n.stages[level] ?? 0) === scope.stage);
+    this.progress = new ProgressTracker(scope.plan.job, scope.runId, this.active.map((n) => n.id));
   }
 
   async run(): Promise<ScopeResult> {
@@ -165,9 +169,11 @@ export class ScopeInterpreter {
         const binding = bindings[i];
         inputs[input.name] = binding?.state === 'value' ? binding.value : undefined;
       });
+      this.progress.stepStarted(node.id);
       record = await this.execute(node, key, inputs);
     }
     this.steps[key] = record;
+    this.progress.stepFinished(record, record.status === 'SUCCESS' || record.status === 'FAILURE');
     return record;
   }
 
@@ -242,6 +248,8 @@ export class ScopeInterpreter {
     const subPlan: JobPlan = { ...this.scope.plan, nodes: [...subtree] };
     const shared = await this.bindingsFor(stageNodes, new Set(subtree.map((n) => n.id)));
     const keys = produced.items.map(([key]) => key);
+    const progressLabel = stage === 0 ? dim : `${dim} (stage ${stage + 1})`;
+    this.progress.dimensionKeys(progressLabel, keys.length);
     const results: ScopeResult[] = [];
     const perStage = this.childResults.get(dim) ?? [];
     perStage[stage] = results;
@@ -255,9 +263,12 @@ export class ScopeInterpreter {
         if (record) prior[stepKey(node.id, childKeys)] = record;
       }
       const bindings = { ...shared, [dim]: { state: 'value', value } } satisfies Record<string, Binding>;
+      this.progress.childStarted(progressLabel);
       const result = await this.runChild(subPlan, childDim, source, key, bindings, stage, prior);
       results[index] = result;
       Object.assign(this.steps, result.steps);
+      this.progress.childSteps(result.steps);
+      this.progress.childFinished(progressLabel, Object.values(result.steps).some((r) => r.status === 'FAILURE'));
     });
     return { state: 'done', keys };
   }

@@ -2,7 +2,8 @@ import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamicGraph } from '../../examples/dynamic-graph.ts';
 import type { JobResult } from '../../src/client/result.ts';
-import type { LaunchedRun } from '../../src/client/run.ts';
+import { launchRun, type LaunchedRun } from '../../src/client/run.ts';
+import type { RunProgress } from '../../src/workflows/progress.ts';
 import { TemporalHarness } from './harness.ts';
 
 describe('dynamic_graph (seed: a mocked large dataset) on a real Temporal server', () => {
@@ -61,5 +62,26 @@ describe('dynamic_graph (seed: a mocked large dataset) on a real Temporal server
       { id: 'merge_and_analyze', type: 'merge_and_analyze' },
     ]);
     expect(await activityIds(`${run.workflowId}/load_pieces[7]`)).toEqual([{ id: 'compute_piece[7]', type: 'compute_piece' }]);
+  });
+});
+
+describe('progress of a finished dynamic_graph run', () => {
+  it('answers the progress query with per-node and per-dimension counts', async () => {
+    const harness = await TemporalHarness.connect();
+    try {
+      // A query is answered by a worker, so ask while one still polls the run's task queue.
+      const { run, progress } = await harness.withWorker([dynamicGraph], async (taskQueue) => {
+        const launched = await launchRun(harness.client, dynamicGraph, { taskQueue });
+        await launched.handle.result();
+        return { run: launched, progress: await launched.handle.query<RunProgress>('progress') };
+      });
+      expect(progress.dimensions['load_pieces:result']).toEqual({ total: 50, done: 50, running: 0, failed: 0 });
+      expect(progress.nodes.compute_piece).toMatchObject({ succeeded: 50, running: 0, failed: 0 });
+      expect(progress.nodes.merge_and_analyze).toMatchObject({ succeeded: 1, running: 0 });
+      const description = await run.handle.describe();
+      expect(await description.staticSummary()).toContain('dynamic_graph');
+    } finally {
+      await harness.close();
+    }
   });
 });
