@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { connectClient } from './client/connect.ts';
 import { awaitRun, launchRun, type LaunchOptions } from './client/run.ts';
 import type { JobResult } from './client/result.ts';
 import { temporalTargetFromEnv, type TemporalTarget } from './connection.ts';
@@ -50,9 +50,11 @@ export async function executeInProcess(job: JobDefinition, options: ExecuteOptio
   const target = await resolveTarget();
   const taskQueue = `opgraph-in-process-${randomUUID()}`;
   const native: NativeConnection = await connectNative(target.address);
-  const connection = await Connection.connect({ address: target.address });
+  const client = await connectClient(target.address, target.namespace).catch(async (err: unknown) => {
+    await native.close();
+    throw err;
+  });
   try {
-    const client = new Client({ connection, namespace: target.namespace });
     const worker = await createWorker({
       definitions: options.definitions ?? new Definitions({ jobs: [job] }),
       connection: native,
@@ -65,7 +67,7 @@ export async function executeInProcess(job: JobDefinition, options: ExecuteOptio
       return awaitRun(run);
     });
   } finally {
-    await connection.close();
+    await client.connection.close();
     await native.close();
   }
 }

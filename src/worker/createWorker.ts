@@ -4,6 +4,7 @@ import type { Definitions } from '../dsl/job.ts';
 import { createOpActivities } from '../activities/runOp.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, temporalTargetFromEnv } from '../connection.ts';
 import { OpgraphError } from '../dsl/errors.ts';
+import { UNREACHABLE_HINT } from '../client/connect.ts';
 
 /** The interpreter's workflow module (bundled by the worker with webpack). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -54,7 +55,7 @@ export async function connectNative(address: string): Promise<NativeConnection> 
     return await NativeConnection.connect({ address });
   } catch (err) {
     throw new OpgraphError(
-      `cannot reach the Temporal server at ${address}: ${(err as Error).message}. Is it running? Start one with \`npm run dev\`, or point TEMPORAL_ADDRESS at a running server.`,
+      `cannot reach the Temporal server at ${address}: ${(err as Error).message}. ${UNREACHABLE_HINT}`,
       { cause: err },
     );
   }

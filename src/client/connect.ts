@@ -1,0 +1,17 @@
+import { Client, Connection } from '@temporalio/client';
+import { OpgraphError } from '../dsl/errors.ts';
+
+export const UNREACHABLE_HINT =
+  'Start a server (e.g. `temporal server start-dev`), fix TEMPORAL_ADDRESS, or unset it to let opgraph start a local dev server.';
+
+/** A client connection that fails within `timeoutMs` with the address in the message when nothing answers. */
+export async function connectClient(address: string, namespace = 'default', timeoutMs = 5_000): Promise<Client> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    return new Client({ connection, namespace });
+  } catch (err) {
+    throw new OpgraphError(`cannot reach the Temporal server at ${address} within ${timeoutMs / 1000}s: ${(err as Error).message}. ${UNREACHABLE_HINT}`, {
+      cause: err,
+    });
+  }
+}
