@@ -1,6 +1,6 @@
 import type { Duration } from './duration.ts';
 import { In } from './outputs.ts';
-import type { DynamicOut, DynamicOutput, Out, RetryPolicy, Schema } from './outputs.ts';
+import type { DynamicOut, DynamicOutput, Out, Output, RetryPolicy, Schema } from './outputs.ts';
 import type { DynamicHandle, Handle } from './handles.ts';
 import { invokeNode } from './trace.ts';
 import { OpgraphError } from './errors.ts';
@@ -77,13 +77,47 @@ type IsUnknown<T> = unknown extends T ? ([T] extends [unknown] ? true : false) :
 export type HandleForOut<X> =
   X extends DynamicOut<infer T> ? DynamicHandle<T> : X extends Out<infer T> ? Handle<T> : never;
 
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+type LastOf<U> = UnionToIntersection<U extends unknown ? () => U : never> extends () => infer R ? R : never;
+/** The members of a union as a tuple (in no guaranteed order: only its length is used). */
+type UnionToTuple<U, Last = LastOf<U>> = [U] extends [never] ? [] : [...UnionToTuple<Exclude<U, Last>>, Last];
+type Repeat<T, N, Acc extends unknown[] = []> = Acc['length'] extends N ? Acc : Repeat<T, N, [...Acc, T]>;
+
 /**
  * Several outputs: a tuple in declaration order that also has named properties.
- * (Positional destructuring is typed as the union of the outputs; use names for exact types.)
+ * The tuple has one element per output, so `const [values, negatives] = f()` needs no undefined
+ * checks (positions past the last output are typed `undefined`). TypeScript cannot see the declaration order
+ * of a record's keys, so each element is typed as the union of the outputs; use names for exact types.
+ * An output named like an array member (`values`, `keys`, `entries`…) is the handle, not the method:
+ * at run time the named property shadows `Array.prototype`, so the type omits those members.
  */
 export type MultiResult<O extends Readonly<Record<string, AnyOut>>> = {
   readonly [K in keyof O]: HandleForOut<O[K]>;
-} & ReadonlyArray<HandleForOut<O[keyof O]>>;
+} & Omit<
+  string extends keyof O
+    ? ReadonlyArray<HandleForOut<O[keyof O]>>
+    : Readonly<Repeat<HandleForOut<O[keyof O]>, UnionToTuple<keyof O>['length']>>,
+  keyof O
+>;
+
+type MaybePromise<T> = T | Promise<T>;
+type Yielding<Y> = Generator<Y, unknown, unknown> | AsyncGenerator<Y, unknown, unknown>;
+/**
+ * What an op body may return when its single output declares a value type (`new Out<number>()`,
+ * `new DynamicOut({ schema })`), so a body producing something else does not compile. Undeclared
+ * (`unknown`) outputs and multi-output records accept any body; the op runner still checks at run time.
+ */
+export type BodyResult<O> = [O] extends [undefined]
+  ? unknown
+  : O extends DynamicOut<infer T>
+    ? IsUnknown<T> extends true
+      ? unknown
+      : MaybePromise<readonly DynamicOutput<T>[]> | Yielding<DynamicOutput<T>>
+    : O extends Out<infer T>
+      ? IsUnknown<T> extends true
+        ? unknown
+        : MaybePromise<T | Output<T>> | Yielding<Output<T>>
+      : unknown;
 
 /** What calling an op inside a job or graph returns. */
 export type InvocationResult<O, R> = [O] extends [undefined]
@@ -141,7 +175,7 @@ export interface OpDefinition<C, I extends unknown[], Result> extends OpSpec {
 export type AnyOpDefinition = OpDefinition<any, any[], unknown>;
 
 export function op<I extends unknown[], R>(fn: OpFn<unknown, I, R>): OpDefinition<unknown, I, InvocationResult<undefined, R>>;
-export function op<C, I extends unknown[], R, O extends OutSpec | undefined = undefined>(
+export function op<C, I extends unknown[], R extends BodyResult<O>, O extends OutSpec | undefined = undefined>(
   config: OpConfig<C, O>,
   fn: OpFn<C, I, R>,
 ): OpDefinition<C, I, InvocationResult<O, R>>;
