@@ -1,14 +1,18 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Definitions } from '../dsl/job.ts';
 import type { OpContext, OpLogger, OpSpec } from '../dsl/op.ts';
-import { FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts';
+import { BATCH_ACTIVITY, FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts';
+import { runBatch } from './batch.ts';
 import { materialize, offload } from '../store/store.ts';
 import type { TaskOutput } from '../dsl/protocol.ts';
 import { OutputCollector, OutputContractError } from './outputs.ts';
 
 /** The activities a worker registers: one handler, `default`, runs every op (activity type = op name). */
-export function createOpActivities(definitions: Definitions): { default: (input: unknown) => Promise<OpTaskResult> } {
-  return { default: (input: unknown) => runOp(definitions, input) };
+export function createOpActivities(definitions: Definitions): Record<string, (input: unknown) => Promise<unknown>> {
+  return {
+    default: (input: unknown) => runOp(definitions, input),
+    [BATCH_ACTIVITY]: (input: unknown) => runBatch(definitions, input),
+  };
 }
 
 /** Runs one step: validates what comes in, runs the op body with auto-heartbeats, validates what goes out. */

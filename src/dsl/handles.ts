@@ -1,4 +1,7 @@
-import type { OutputRef } from './plan.ts';
+import type { DimensionOptions, OutputRef } from './plan.ts';
+
+/** How a map's keys run; see DimensionOptions. */
+export type MapOptions = DimensionOptions;
 import { currentTracer, type Tracer } from './trace.ts';
 
 export type HandleKind = 'output' | 'item' | 'collect';
@@ -64,9 +67,13 @@ export class DynamicHandle<T> {
     });
   }
 
-  /** Runs `fn` once, at definition time, with a handle to one item; its ops are cloned per mapping key. */
-  map<R>(fn: (item: Handle<T>) => R): MapResult<R> {
+  /**
+   * Runs `fn` once, at definition time, with a handle to one item; its ops are cloned per mapping key.
+   * `options` choose how the keys run: `{ mode: 'child' | 'activity' | 'batch', batchSize, maxConcurrency }`.
+   */
+  map<R>(fn: (item: Handle<T>) => R, options?: MapOptions): MapResult<R> {
     const tracer = currentTracer('.map()');
+    if (options) tracer.recordMapOptions(this, options);
     const item = new Handle<T>(this.raw ? 'item' : 'output', this);
     return tracer.wrapMapResult(fn(item), this) as MapResult<R>;
   }

@@ -64,12 +64,28 @@ export const PlanNode = z.object({
 });
 export type PlanNode = z.infer<typeof PlanNode>;
 
+/** How the keys of one dynamic dimension run (set with `.map(fn, options)`). */
+export const DimensionOptions = z.object({
+  /**
+   * `child` (default): one child workflow per key. `activity`: each key's steps run as activities
+   * of the parent workflow. `batch`: `batchSize` keys per activity, run in parallel inside it.
+   */
+  mode: z.enum(['child', 'activity', 'batch']).optional(),
+  batchSize: z.number().int().positive().optional(),
+  /** Most children / activities / batches of this dimension pending at once (default 500). */
+  maxConcurrency: z.number().int().positive().optional(),
+});
+export type DimensionOptions = z.infer<typeof DimensionOptions>;
+export type FanOutMode = NonNullable<DimensionOptions['mode']>;
+
 export const JobPlan = z.object({
   planVersion: z.literal(PLAN_VERSION),
   job: z.string(),
   description: z.string().optional(),
   /** Topologically ordered. */
   nodes: z.array(PlanNode),
+  /** Per dimension id, when `.map(fn, options)` set any. */
+  dimensions: z.record(z.string(), DimensionOptions).optional(),
 });
 export type JobPlan = z.infer<typeof JobPlan>;
 

@@ -1,5 +1,5 @@
 import { durationMs } from './duration.ts';
-import { dimensionId, type InputSource, type JobPlan, PLAN_VERSION, type PlanNode } from './plan.ts';
+import { type DimensionOptions, dimensionId, type InputSource, type JobPlan, PLAN_VERSION, type PlanNode } from './plan.ts';
 import type { OpTimeouts } from './op.ts';
 import type { RetryPolicy } from './outputs.ts';
 import type { TracedNode, Tracer } from './trace.ts';
@@ -55,10 +55,17 @@ export function buildPlan(tracer: Tracer, description: string | undefined, defau
     });
   }
   assignStages(nodes, tracer);
+  const dimensions = resolveMapOptions(tracer, dims);
   if (nodes.length === 0) {
     tracer.issue('empty-job', undefined, 'the job body invoked no ops', 'call at least one op inside the job body');
   }
-  return { planVersion: PLAN_VERSION, job: tracer.jobName, ...(description ? { description } : {}), nodes };
+  return {
+    planVersion: PLAN_VERSION,
+    job: tracer.jobName,
+    ...(description ? { description } : {}),
+    nodes,
+    ...(Object.keys(dimensions).length > 0 ? { dimensions } : {}),
+  };
 }
 
 interface Candidate {
@@ -235,4 +242,28 @@ function producersOf(node: PlanNode): string[] {
     if (source.kind === 'config') return [];
     return [source.node];
   });
+}
+
+/** Attaches `.map(fn, options)` to dimensions; chained maps share one dimension, so their options must agree. */
+function resolveMapOptions(tracer: Tracer, dims: Map<string, string[]>): Record<string, DimensionOptions> {
+  const resolved: Record<string, DimensionOptions> = {};
+  for (const { ref, raw, options } of tracer.mapOptions) {
+    const dim = raw ? dimensionId(ref) : dims.get(ref.node)?.at(-1);
+    if (dim === undefined) {
+      tracer.issue('map-options', ref.node, `.map() options were given on "${ref.node}", which is not mapped over any dynamic output`, 'give the options on the .map() of a dynamic output');
+      continue;
+    }
+    const existing = resolved[dim];
+    if (existing && JSON.stringify(existing) !== JSON.stringify(options)) {
+      tracer.issue(
+        'map-options',
+        ref.node,
+        `the maps over "${dim}" were given different options (${JSON.stringify(existing)} and ${JSON.stringify(options)}); chained maps run as one per-key scope`,
+        'give the options once, on the first .map()',
+      );
+      continue;
+    }
+    resolved[dim] = options;
+  }
+  return resolved;
 }

@@ -103,3 +103,21 @@ export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
 
 export const WorkflowInput = z.discriminatedUnion('kind', [JobWorkflowInput, ScopeWorkflowInput]);
 export type WorkflowInput = z.infer<typeof WorkflowInput>;
+
+/** The activity type of a batch of mapping keys (mode 'batch'); op names may not start with `__opgraph`. */
+export const BATCH_ACTIVITY = '__opgraph_batch';
+
+export const BatchInput = z.object({
+  runId: z.string(),
+  plan: JobPlan,
+  runConfig: ResolvedRunConfig,
+  dim: z.array(z.string()),
+  outerKeys: z.array(z.string()),
+  source: z.object({ node: z.string(), output: z.string() }),
+  stage: z.number().int().min(0),
+  items: z.array(z.object({ key: z.string(), bindings: z.record(z.string(), Binding), prior: z.record(z.string(), StepRecord) })),
+});
+export type BatchInput = z.infer<typeof BatchInput>;
+
+export const BatchResult = z.object({ results: z.array(ScopeResult) });
+export type BatchResult = z.infer<typeof BatchResult>;

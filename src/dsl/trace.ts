@@ -1,7 +1,7 @@
 import { type DefinitionIssue, JobDefinitionError, OpgraphError } from './errors.ts';
 import { DynamicHandle, Handle } from './handles.ts';
 import type { OpSpec } from './op.ts';
-import type { InputSource, OutputRef } from './plan.ts';
+import { type DimensionOptions, DimensionOptions as DimensionOptionsSchema, type InputSource, type OutputRef } from './plan.ts';
 
 /** A node as recorded while a job body runs: which op, under which path, wired to what. */
 export interface TracedNode {
@@ -18,6 +18,8 @@ export class Tracer {
   readonly jobName: string;
   readonly nodes: TracedNode[] = [];
   readonly issues: DefinitionIssue[] = [];
+  /** `.map(fn, options)` calls, resolved to dimensions by the planner. */
+  readonly mapOptions: { ref: OutputRef; raw: boolean; options: DimensionOptions }[] = [];
   private readonly prefixes: string[] = [''];
   private readonly usedIds = new Set<string>();
   private readonly invocationCounts = new Map<string, number>();
@@ -63,6 +65,18 @@ export class Tracer {
     } finally {
       this.prefixes.pop();
     }
+  }
+
+  recordMapOptions(handle: DynamicHandle<unknown>, options: DimensionOptions): void {
+    const parsed = DimensionOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      this.issue('map-options', handle.node, `invalid .map() options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, "use { mode: 'child' | 'activity' | 'batch', batchSize?: positive integer, maxConcurrency?: positive integer }");
+      return;
+    }
+    if (parsed.data.batchSize !== undefined && parsed.data.mode !== 'batch') {
+      this.issue('map-options', handle.node, 'batchSize is only meaningful with mode: \'batch\'', "add mode: 'batch' or remove batchSize");
+    }
+    this.mapOptions.push({ ref: { node: handle.node, output: handle.output }, raw: handle.raw, options: parsed.data });
   }
 
   /** Turns what a map callable returned into dynamic handles (Dagster composition.py `map`). */

@@ -6,6 +6,8 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FailureType, type ScopeResult, WorkflowInput } from '../dsl/protocol.ts';
 import { ScopeInterpreter } from './interpreter.ts';
+import { ProgressTracker } from './progress.ts';
+import { TemporalEngine } from './temporalEngine.ts';
 
 export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult> {
   const parsed = WorkflowInput.safeParse(raw);
@@ -20,7 +22,10 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
     input.kind === 'job'
       ? { runId: input.runId, plan: input.plan, runConfig: input.runConfig, dim: [], keys: [], bindings: {}, stage: 0, prior: {} }
       : input;
-  const result = await new ScopeInterpreter(scope).run();
+  const level = scope.dim.length - 1;
+  const watched = scope.plan.nodes.filter((n) => level < 0 || (n.stages[level] ?? 0) === scope.stage).map((n) => n.id);
+  const progress = new ProgressTracker(scope.plan.job, scope.runId, watched);
+  const result = await new ScopeInterpreter(scope, new TemporalEngine(scope.runId, scope.runConfig), progress).run();
   const failed = Object.entries(result.steps).filter(([, r]) => r.status === 'FAILURE');
   if (failed.length > 0) {
     const list = failed.map(([key, r]) => `${key}: ${r.error?.type ?? 'Error'}: ${r.error?.message ?? ''}`);

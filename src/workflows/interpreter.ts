@@ -1,36 +1,56 @@
-import {
-  ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
-  ChildWorkflowFailure,
-  executeChild,
-  isCancellation,
-  ParentClosePolicy,
-  proxyActivities,
-  sleep,
-  TimeoutFailure,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, isCancellation, TimeoutFailure } from '@temporalio/workflow';
 import { stepKey } from '../dsl/keys.ts';
 import { dimensionId, type InputSource, type JobPlan, type OutputRef, parseDimensionId, type PlanNode } from '../dsl/plan.ts';
 import {
   type Binding,
   FailureType,
-  NON_RETRYABLE_TYPES,
   type OpTaskInput,
-  OpTaskResult,
+  type OpTaskResult,
   ScopeResult,
-  type ScopeWorkflowInput,
   type StepError,
   type StepRecord,
 } from '../dsl/protocol.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
-import { ProgressTracker } from './progress.ts';
+import { NO_PROGRESS, type ProgressSink } from './progress.ts';
 import { retryDelayMs } from './retry.ts';
 import { forEachWindowed } from './window.ts';
 
 /** Most children (or activities) one workflow keeps pending at once (DESIGN §4 Limits). */
 export const DEFAULT_MAX_CONCURRENCY = 500;
+export const DEFAULT_BATCH_SIZE = 100;
+
+/** One mapping key's scope to run elsewhere: a child workflow, or one item of a batch activity. */
+export interface KeyedScope {
+  readonly key: string;
+  readonly bindings: Record<string, Binding>;
+  readonly prior: Record<string, StepRecord>;
+}
+
+export interface DimensionRequest {
+  /** The whole dimension's nodes (for lookups); only `stage`'s nodes run. */
+  readonly plan: JobPlan;
+  readonly dim: readonly string[];
+  /** The fan-out op's output this dimension maps over. */
+  readonly source: OutputRef;
+  /** Mapping keys of the enclosing scopes. */
+  readonly outerKeys: readonly string[];
+  readonly stage: number;
+}
+
+/**
+ * What the interpreter needs from where it runs. In a workflow: activities, child workflows,
+ * durable timers, the seeded PRNG. Inside a batch activity: direct op calls and plain timers.
+ */
+export interface ScopeEngine {
+  /** One attempt of one step; throws the step's failure. */
+  executeAttempt(node: PlanNode, task: OpTaskInput): Promise<OpTaskResult>;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+  /** Runs one key's scope as a child workflow (mode 'child'). */
+  runChild(request: DimensionRequest, item: KeyedScope): Promise<ScopeResult>;
+  /** Runs many keys' scopes in one activity (mode 'batch'); results in item order. */
+  runBatch(request: DimensionRequest, items: readonly KeyedScope[], batchIndex: number): Promise<ScopeResult[]>;
+}
 
 export interface ScopeContext {
   readonly runId: string;
@@ -76,13 +96,14 @@ export class ScopeInterpreter {
   /** Child results per dimension: stage by stage, keys in yield order. */
   private readonly childResults = new Map<string, ScopeResult[][]>();
 
-  private readonly progress: ProgressTracker;
-
-  constructor(private readonly scope: ScopeContext) {
+  constructor(
+    private readonly scope: ScopeContext,
+    private readonly engine: ScopeEngine,
+    private readonly progress: ProgressSink = NO_PROGRESS,
+  ) {
     for (const node of scope.plan.nodes) this.nodes.set(node.id, node);
     const level = scope.dim.length - 1;
     this.active = scope.plan.nodes.filter((n) => level < 0 || (n.stages[level] ?? 0) === scope.stage);
-    this.progress = new ProgressTracker(scope.plan.job, scope.runId, this.active.map((n) => n.id));
   }
 
   async run(): Promise<ScopeResult> {
@@ -255,21 +276,45 @@ export class ScopeInterpreter {
     perStage[stage] = results;
     this.childResults.set(dim, perStage);
     const dimLevelNodes = subtree.filter((n) => sameDim(n.dim, childDim) && (n.stages[level] ?? 0) < stage);
-    await forEachWindowed(produced.items, DEFAULT_MAX_CONCURRENCY, async ([key, value], index) => {
+    const keyed = produced.items.map(([key, value]): KeyedScope => {
       const childKeys = [...this.scope.keys, key];
       const prior: Record<string, StepRecord> = {};
       for (const node of dimLevelNodes) {
         const record = this.steps[stepKey(node.id, childKeys)];
         if (record) prior[stepKey(node.id, childKeys)] = record;
       }
-      const bindings = { ...shared, [dim]: { state: 'value', value } } satisfies Record<string, Binding>;
-      this.progress.childStarted(progressLabel);
-      const result = await this.runChild(subPlan, childDim, source, key, bindings, stage, prior);
+      return { key, bindings: { ...shared, [dim]: { state: 'value', value } }, prior };
+    });
+    const request: DimensionRequest = { plan: subPlan, dim: childDim, source, outerKeys: this.scope.keys, stage };
+    const options = this.scope.plan.dimensions?.[dim] ?? {};
+    const mode = options.mode ?? 'child';
+    const window = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+    const finished = (index: number, result: ScopeResult, countSteps: boolean) => {
       results[index] = result;
       Object.assign(this.steps, result.steps);
-      this.progress.childSteps(result.steps);
+      if (countSteps) this.progress.childSteps(result.steps);
       this.progress.childFinished(progressLabel, Object.values(result.steps).some((r) => r.status === 'FAILURE'));
-    });
+    };
+    if (mode === 'batch') {
+      const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
+      const batches = Array.from({ length: Math.ceil(keyed.length / size) }, (_, b) => keyed.slice(b * size, (b + 1) * size));
+      await forEachWindowed(batches, window, async (batch, b) => {
+        batch.forEach(() => this.progress.childStarted(progressLabel));
+        const batchResults = await this.engine.runBatch(request, batch, b);
+        batchResults.forEach((result, i) => finished(b * size + i, result, true));
+      });
+    } else {
+      await forEachWindowed(keyed, window, async (item, index) => {
+        this.progress.childStarted(progressLabel);
+        if (mode === 'activity') {
+          // The key's steps run as activities of this very workflow: no child, lower overhead.
+          const inline = new ScopeInterpreter(childScope(this.scope, request, item), this.engine, this.progress);
+          finished(index, await inline.run(), false);
+        } else {
+          finished(index, await this.engine.runChild(request, item), true);
+        }
+      });
+    }
     return { state: 'done', keys };
   }
 
@@ -290,67 +335,8 @@ export class ScopeInterpreter {
     return bindings;
   }
 
-  private async runChild(
-    subPlan: JobPlan,
-    childDim: string[],
-    source: OutputRef,
-    key: string,
-    bindings: Record<string, Binding>,
-    stage: number,
-    prior: Record<string, StepRecord>,
-  ): Promise<ScopeResult> {
-    const keys = [...this.scope.keys, key];
-    const itemKey = stepKey(source.node, keys);
-    // Stage 0 keeps the plain id; later waves of a split dimension get their own.
-    const workflowId = `${workflowInfo().workflowId}/${itemKey}${stage > 0 ? `/stage_${stage + 1}` : ''}`;
-    const input: ScopeWorkflowInput = {
-      kind: 'scope',
-      runId: this.scope.runId,
-      plan: subPlan,
-      runConfig: this.scope.runConfig,
-      dim: childDim,
-      keys,
-      bindings,
-      stage,
-      prior,
-    };
-    try {
-      const raw: unknown = await executeChild(`${this.scope.plan.job}/${source.node}[*]`, {
-        workflowId,
-        args: [input],
-        staticSummary: `${this.scope.plan.job} · ${itemKey} · mapping key ${keys.join(',')}${stage > 0 ? ` · stage ${stage + 1}` : ''}`,
-        parentClosePolicy: ParentClosePolicy.TERMINATE,
-      });
-      return ScopeResult.parse(raw);
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const reported = scopeResultOf(err);
-      if (reported) return reported;
-      // The child ended without reporting its steps (terminated, timed out): blame its top steps.
-      const error = errorOf(err);
-      const steps: Record<string, StepRecord> = {};
-      for (const node of subPlan.nodes) {
-        if (sameDim(node.dim, childDim) && (node.stages[childDim.length - 1] ?? 0) === stage) steps[stepKey(node.id, keys)] = { node: node.id, mappingKeys: keys, status: 'FAILURE', error };
-      }
-      return { steps };
-    }
-  }
-
   private async execute(node: PlanNode, key: string, inputs: Record<string, unknown>): Promise<StepRecord> {
     const base = { node: node.id, mappingKeys: [...this.scope.keys] };
-    const activities = proxyActivities<Record<string, (input: OpTaskInput) => Promise<unknown>>>({
-      activityId: key,
-      summary: key,
-      startToCloseTimeout: node.timeouts.startToCloseMs,
-      heartbeatTimeout: node.timeouts.heartbeatMs,
-      // On cancel, wait for the op to see ctx.signal and clean up before the run ends CANCELED.
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      // Infrastructure failures (lost worker, timeouts) retry forever: that is the durability promise.
-      // User-code failures are retried below, per the op's RetryPolicy, counted per step key.
-      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
-    });
-    const runOp = activities[node.op];
-    if (!runOp) throw ApplicationFailure.nonRetryable(`no activity proxy for op "${node.op}"`, FailureType.Definition);
     for (let attempt = 1; ; attempt++) {
       const task: OpTaskInput = {
         runId: this.scope.runId,
@@ -364,21 +350,49 @@ export class ScopeInterpreter {
         attempt,
       };
       try {
-        const result = OpTaskResult.parse(await runOp(task));
+        const result = await this.engine.executeAttempt(node, task);
         return { ...base, status: 'SUCCESS', outputs: result.outputs, attempts: attempt };
       } catch (err) {
         if (isCancellation(err)) throw err;
         const error = errorOf(err);
+        // User-code failures are retried here, per the op's RetryPolicy, counted per step key.
         const policy = node.retryPolicy;
         if (error.type === FailureType.UserError && policy && attempt <= policy.maxRetries) {
-          const delay = retryDelayMs(policy, attempt, Math.random);
-          if (delay > 0) await sleep(delay);
+          const delay = retryDelayMs(policy, attempt, () => this.engine.random());
+          if (delay > 0) await this.engine.sleep(delay);
           continue;
         }
         return { ...base, status: 'FAILURE', error, attempts: attempt };
       }
     }
   }
+}
+
+/** The scope of one mapping key of a dimension. */
+export function childScope(parent: Omit<ScopeContext, 'dim' | 'keys' | 'bindings' | 'prior' | 'stage'>, request: DimensionRequest, item: KeyedScope): ScopeContext {
+  return {
+    runId: parent.runId,
+    plan: request.plan,
+    runConfig: parent.runConfig,
+    dim: request.dim,
+    keys: [...request.outerKeys, item.key],
+    bindings: item.bindings,
+    stage: request.stage,
+    prior: item.prior,
+  };
+}
+
+/** Step records blaming every step of a key's scope, for a child that ended without reporting (terminated, timed out). */
+export function failedScope(request: DimensionRequest, key: string, error: StepError): ScopeResult {
+  const keys = [...request.outerKeys, key];
+  const level = request.dim.length - 1;
+  const steps: Record<string, StepRecord> = {};
+  for (const node of request.plan.nodes) {
+    if (sameDim(node.dim, request.dim) && (node.stages[level] ?? 0) === request.stage) {
+      steps[stepKey(node.id, keys)] = { node: node.id, mappingKeys: keys, status: 'FAILURE', error };
+    }
+  }
+  return { steps };
 }
 
 /** The binding for one output of a finished step. */
@@ -406,7 +420,7 @@ function gather(parts: readonly Binding[], sources: number): Binding {
   return { state: 'value', value: values };
 }
 
-function scopeResultOf(err: unknown): ScopeResult | undefined {
+export function scopeResultOf(err: unknown): ScopeResult | undefined {
   if (!(err instanceof ChildWorkflowFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
   if (err.cause.type !== FailureType.ScopeFailed) return undefined;
   const parsed = ScopeResult.safeParse(err.cause.details?.[0]);
@@ -423,7 +437,7 @@ export function errorOf(err: unknown): StepError {
   return { type: 'Error', message: String(cause) };
 }
 
-function sameDim(a: readonly string[], b: readonly string[]): boolean {
+export function sameDim(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((d, i) => b[i] === d);
 }
 

@@ -39,8 +39,28 @@ const STATUS_FIELD: Record<StepStatus, keyof NodeProgress> = {
   ABANDONED: 'abandoned',
 };
 
+/** Where a scope reports progress. */
+export interface ProgressSink {
+  stepStarted(node: string): void;
+  stepFinished(record: StepRecord, wasRunning: boolean): void;
+  childSteps(steps: Readonly<Record<string, StepRecord>>): void;
+  dimensionKeys(dim: string, total: number): void;
+  childStarted(dim: string): void;
+  childFinished(dim: string, failed: boolean): void;
+}
+
+/** For scopes nobody watches (inside a batch activity). */
+export const NO_PROGRESS: ProgressSink = {
+  stepStarted: () => {},
+  stepFinished: () => {},
+  childSteps: () => {},
+  dimensionKeys: () => {},
+  childStarted: () => {},
+  childFinished: () => {},
+};
+
 /** Counts kept by a scope workflow, served by the `progress` query and shown as the UI's current details. */
-export class ProgressTracker {
+export class ProgressTracker implements ProgressSink {
   private readonly state: RunProgress;
 
   constructor(job: string, runId: string, nodeIds: readonly string[]) {

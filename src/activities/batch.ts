@@ -1,0 +1,61 @@
+import type { Definitions } from '../dsl/job.ts';
+import { BatchInput, type BatchResult, FailureType } from '../dsl/protocol.ts';
+import { ApplicationFailure } from '@temporalio/activity';
+import { childScope, type DimensionRequest, type KeyedScope, ScopeInterpreter, type ScopeEngine } from '../workflows/interpreter.ts';
+import { forEachWindowed } from '../workflows/window.ts';
+import { runOp } from './runOp.ts';
+
+/** How many keys of one batch run at once inside the activity. */
+const IN_BATCH_CONCURRENCY = 64;
+
+/**
+ * Mode 'batch': many mapping keys in one activity, run in parallel, with the very interpreter the
+ * workflows use — so skip/abandon rules, per-key retries and step keys are identical to the other
+ * modes. Steps call the op runner directly instead of scheduling activities.
+ */
+export async function runBatch(definitions: Definitions, raw: unknown): Promise<BatchResult> {
+  const parsed = BatchInput.safeParse(raw);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(`batch input is malformed: ${parsed.error.message}`, FailureType.Definition);
+  }
+  const input = parsed.data;
+  const request: DimensionRequest = {
+    plan: input.plan,
+    dim: input.dim,
+    source: input.source,
+    outerKeys: input.outerKeys,
+    stage: input.stage,
+  };
+  const engine = new InProcessEngine(definitions, input);
+  const results: BatchResult['results'] = [];
+  await forEachWindowed(input.items, IN_BATCH_CONCURRENCY, async (item, index) => {
+    results[index] = await new ScopeInterpreter(childScope(input, request, item), engine).run();
+  });
+  return { results };
+}
+
+/** Runs steps as direct calls inside the current activity; nested dimensions run inline too. */
+class InProcessEngine implements ScopeEngine {
+  constructor(
+    private readonly definitions: Definitions,
+    private readonly input: BatchInput,
+  ) {}
+
+  executeAttempt: ScopeEngine['executeAttempt'] = (_node, task) => runOp(this.definitions, task);
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  random(): number {
+    return Math.random();
+  }
+
+  runChild(request: DimensionRequest, item: KeyedScope): ReturnType<ScopeEngine['runChild']> {
+    return new ScopeInterpreter(childScope(this.input, request, item), this).run();
+  }
+
+  async runBatch(request: DimensionRequest, items: readonly KeyedScope[]): ReturnType<ScopeEngine['runBatch']> {
+    return Promise.all(items.map((item) => this.runChild(request, item)));
+  }
+}

@@ -1,0 +1,130 @@
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  executeChild,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { stepKey } from '../dsl/keys.ts';
+import type { PlanNode } from '../dsl/plan.ts';
+import {
+  BATCH_ACTIVITY,
+  BatchResult,
+  FailureType,
+  NON_RETRYABLE_TYPES,
+  type BatchInput,
+  type OpTaskInput,
+  OpTaskResult,
+  ScopeResult,
+  type ScopeWorkflowInput,
+} from '../dsl/protocol.ts';
+import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
+import { type DimensionRequest, errorOf, failedScope, type KeyedScope, type ScopeEngine, scopeResultOf } from './interpreter.ts';
+
+/** Infrastructure failures (lost worker, timeouts) retry forever: that is the durability promise. */
+const INFRASTRUCTURE_RETRY = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
+};
+
+/** The interpreter's engine inside a Temporal workflow: ops as activities, keys as children. */
+export class TemporalEngine implements ScopeEngine {
+  constructor(
+    private readonly runId: string,
+    private readonly runConfig: ResolvedRunConfig,
+  ) {}
+
+  async executeAttempt(node: PlanNode, task: OpTaskInput): Promise<OpTaskResult> {
+    const activities = proxyActivities<Record<string, (input: OpTaskInput) => Promise<unknown>>>({
+      activityId: task.stepKey,
+      summary: task.stepKey,
+      startToCloseTimeout: node.timeouts.startToCloseMs,
+      heartbeatTimeout: node.timeouts.heartbeatMs,
+      // On cancel, wait for the op to see ctx.signal and clean up before the run ends CANCELED.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: INFRASTRUCTURE_RETRY,
+    });
+    const runOp = activities[node.op];
+    if (!runOp) throw ApplicationFailure.nonRetryable(`no activity proxy for op "${node.op}"`, FailureType.Definition);
+    return OpTaskResult.parse(await runOp(task));
+  }
+
+  sleep(ms: number): Promise<void> {
+    return sleep(ms);
+  }
+
+  random(): number {
+    return Math.random(); // the workflow's seeded PRNG: replays give the same numbers
+  }
+
+  async runChild(request: DimensionRequest, item: KeyedScope): Promise<ScopeResult> {
+    const keys = [...request.outerKeys, item.key];
+    const itemKey = stepKey(request.source.node, keys);
+    const stage = request.stage;
+    // Stage 0 keeps the plain id; later waves of a split dimension get their own.
+    const workflowId = `${workflowInfo().workflowId}/${itemKey}${stage > 0 ? `/stage_${stage + 1}` : ''}`;
+    const input: ScopeWorkflowInput = {
+      kind: 'scope',
+      runId: this.runId,
+      plan: request.plan,
+      runConfig: this.runConfig,
+      dim: [...request.dim],
+      keys,
+      bindings: item.bindings,
+      stage,
+      prior: item.prior,
+    };
+    try {
+      const raw: unknown = await executeChild(`${request.plan.job}/${request.source.node}[*]`, {
+        workflowId,
+        args: [input],
+        staticSummary: `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}${stage > 0 ? ` · stage ${stage + 1}` : ''}`,
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+      });
+      return ScopeResult.parse(raw);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return scopeResultOf(err) ?? failedScope(request, item.key, errorOf(err));
+    }
+  }
+
+  async runBatch(request: DimensionRequest, items: readonly KeyedScope[], batchIndex: number): Promise<ScopeResult[]> {
+    const level = request.dim.length - 1;
+    const nodes = request.plan.nodes.filter((n) => (n.stages[level] ?? 0) === request.stage);
+    const first = items[0]?.key ?? '';
+    const last = items[items.length - 1]?.key ?? '';
+    const id = `${stepKey(request.source.node, request.outerKeys)}[batch_${batchIndex}:${first}..${last}]`;
+    const activities = proxyActivities<Record<string, (input: BatchInput) => Promise<unknown>>>({
+      activityId: id,
+      summary: `${items.length} keys of ${request.source.node} (${first} … ${last})`,
+      // A batch runs several steps per key: give it the longest of its steps' limits.
+      startToCloseTimeout: Math.max(...nodes.map((n) => n.timeouts.startToCloseMs), 60_000) * Math.max(1, nodes.length),
+      heartbeatTimeout: Math.min(...nodes.map((n) => n.timeouts.heartbeatMs), 30_000),
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: INFRASTRUCTURE_RETRY,
+    });
+    const input: BatchInput = {
+      runId: this.runId,
+      plan: request.plan,
+      runConfig: this.runConfig,
+      dim: [...request.dim],
+      outerKeys: [...request.outerKeys],
+      source: request.source,
+      stage: request.stage,
+      items: items.map((i) => ({ key: i.key, bindings: i.bindings, prior: i.prior })),
+    };
+    try {
+      const raw = await activities[BATCH_ACTIVITY]?.(input);
+      return BatchResult.parse(raw).results;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const error = errorOf(err);
+      return items.map((item) => failedScope(request, item.key, error));
+    }
+  }
+}
