@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import type { Definitions } from '../dsl/job.ts';
 import { createOpActivities } from '../activities/runOp.ts';
-import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, temporalTargetFromEnv } from '../connection.ts';
+import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, nativeConnectionOptions, targetForAddress, temporalTargetFromEnv } from '../connection.ts';
 import { OpgraphError } from '../dsl/errors.ts';
 import { UNREACHABLE_HINT } from '../client/connect.ts';
 
@@ -49,10 +49,15 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   });
 }
 
-/** Connects a worker, failing within seconds with the address in the message when nothing answers. */
-export async function connectNative(address: string): Promise<NativeConnection> {
+/**
+ * Connects a worker, failing within seconds with the address in the message when nothing answers.
+ * `options` (e.g. from `nativeConnectionOptions(target)`) default to the environment's TLS / API-key
+ * settings when `TEMPORAL_ADDRESS` is this address, else a plain-text connection.
+ */
+export async function connectNative(address: string, options?: NativeConnectionOptions): Promise<NativeConnection> {
+  const resolved = options ?? nativeConnectionOptions(targetForAddress(address));
   try {
-    return await NativeConnection.connect({ address });
+    return await NativeConnection.connect({ ...resolved, address });
   } catch (err) {
     throw new OpgraphError(
       `cannot reach the Temporal server at ${address}: ${(err as Error).message}. ${UNREACHABLE_HINT}`,
