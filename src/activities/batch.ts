@@ -1,7 +1,17 @@
 import type { Definitions } from '../dsl/job.ts';
-import { BatchInput, type BatchResult, FailureType } from '../dsl/protocol.ts';
+import { BatchInput, type BatchResult, FailureType, type SliceInput } from '../dsl/protocol.ts';
 import { ApplicationFailure } from '@temporalio/activity';
-import { childScope, type DimensionRequest, type KeyedScope, ScopeInterpreter, type ScopeEngine } from '../workflows/interpreter.ts';
+import {
+  childScope,
+  type DimensionRequest,
+  type KeyedScope,
+  ScopeInterpreter,
+  type ScopeEngine,
+  type ShardRequest,
+} from '../workflows/interpreter.ts';
+import { NO_PROGRESS } from '../workflows/progress.ts';
+import { runShardScope } from '../workflows/shard.ts';
+import { sliceItems, storeValue } from './bookkeeping.ts';
 import { forEachWindowed } from '../workflows/window.ts';
 import { runOp } from './runOp.ts';
 
@@ -57,5 +67,22 @@ class InProcessEngine implements ScopeEngine {
 
   async runBatch(request: DimensionRequest, items: readonly KeyedScope[]): ReturnType<ScopeEngine['runBatch']> {
     return Promise.all(items.map((item) => this.runChild(request, item)));
+  }
+
+  runShard(request: DimensionRequest, shard: ShardRequest): ReturnType<ScopeEngine['runShard']> {
+    const { index: _index, ...slice } = shard;
+    return runShardScope(
+      { kind: 'shard', runId: this.input.runId, plan: request.plan, runConfig: this.input.runConfig, dim: [...request.dim], outerKeys: [...request.outerKeys], source: request.source, stage: request.stage, ...slice },
+      this,
+      NO_PROGRESS,
+    );
+  }
+
+  store(value: unknown): ReturnType<ScopeEngine['store']> {
+    return storeValue(value);
+  }
+
+  slice(input: SliceInput): ReturnType<ScopeEngine['slice']> {
+    return sliceItems(input);
   }
 }

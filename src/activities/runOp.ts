@@ -1,9 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Definitions } from '../dsl/job.ts';
 import type { OpContext, OpLogger, OpSpec } from '../dsl/op.ts';
-import { BATCH_ACTIVITY, FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts';
+import { BATCH_ACTIVITY, FailureType, OpTaskInput, type OpTaskResult, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/protocol.ts';
+import { sliceItems, storeValue } from './bookkeeping.ts';
 import { runBatch } from './batch.ts';
-import { materialize, offload } from '../store/store.ts';
+import { getDefaultStore, materialize, offload } from '../store/store.ts';
 import type { TaskOutput } from '../dsl/protocol.ts';
 import { OutputCollector, OutputContractError } from './outputs.ts';
 
@@ -12,6 +13,8 @@ export function createOpActivities(definitions: Definitions): Record<string, (in
   return {
     default: (input: unknown) => runOp(definitions, input),
     [BATCH_ACTIVITY]: (input: unknown) => runBatch(definitions, input),
+    [STORE_ACTIVITY]: storeValue,
+    [SLICE_ACTIVITY]: sliceItems,
   };
 }
 
@@ -155,6 +158,13 @@ function safeString(value: unknown): string {
 /** Large values go to the store; the workflow only ever sees references. */
 async function offloadOutput(output: TaskOutput): Promise<TaskOutput> {
   if ('value' in output) return { name: output.name, value: await offload(output.value) };
+  if (!('items' in output)) return output;
   const items = await Promise.all(output.items.map(async ([key, value]) => [key, await offload(value)] as [string, unknown]));
+  // A fan-out list too big for one Temporal payload goes to the store whole; the interpreter shards it.
+  const json = JSON.stringify(items);
+  if (json.length > ITEMS_INLINE_LIMIT) return { name: output.name, itemsRef: await getDefaultStore().put(json), count: items.length };
   return { name: output.name, items };
 }
+
+/** Above this many characters a fan-out's item list is stored rather than returned inline. */
+const ITEMS_INLINE_LIMIT = 512 * 1024;

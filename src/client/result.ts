@@ -1,7 +1,7 @@
 import { OpgraphError } from '../dsl/errors.ts';
 import { stepKey as formatStepKey } from '../dsl/keys.ts';
 import type { ScopeResult, StepError, StepRecord, StepStatus, TaskOutput } from '../dsl/protocol.ts';
-import { materialize } from '../store/store.ts';
+import { loadItems, materialize } from '../store/store.ts';
 
 export type RunStatus = 'SUCCESS' | 'FAILURE' | 'CANCELED';
 
@@ -48,10 +48,11 @@ export class JobResult {
     if (produced.length === 0) {
       throw new OpgraphError(`No outputs found for output '${output}' from node '${node}' in run ${this.runId} (step status: ${records.map((r) => r.status).join(', ')}).`);
     }
-    const valueOf = async (o: TaskOutput): Promise<unknown> =>
-      'value' in o
-        ? materialize(o.value)
-        : Object.fromEntries(await Promise.all(o.items.map(async ([k, v]) => [k, await materialize(v)] as const)));
+    const valueOf = async (o: TaskOutput): Promise<unknown> => {
+      if ('value' in o) return materialize(o.value);
+      const items = 'items' in o ? o.items : await loadItems(o.itemsRef);
+      return Object.fromEntries(await Promise.all(items.map(async ([k, v]) => [k, await materialize(v)] as const)));
+    };
     const first = produced[0];
     if (!mapped && first) return valueOf(first.output);
     const entries = await Promise.all(produced.map(async ({ record, output: o }) => [record.mappingKeys.join(','), await valueOf(o)] as const));

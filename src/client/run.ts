@@ -4,6 +4,7 @@ import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import type { JobDefinition } from '../dsl/job.ts';
 import { FailureType, ScopeResult, type JobWorkflowInput } from '../dsl/protocol.ts';
 import { resolveRunConfig, type RunConfig } from '../dsl/runConfig.ts';
+import { loadPart } from '../store/store.ts';
 import { JobResult } from './result.ts';
 
 export interface LaunchOptions {
@@ -45,13 +46,13 @@ export async function launchRun(client: Client, job: JobDefinition, options: Lau
 export async function awaitRun(run: LaunchedRun): Promise<JobResult> {
   try {
     const raw: unknown = await run.handle.result();
-    return new JobResult(run.jobName, run.runId, run.workflowId, 'SUCCESS', ScopeResult.parse(raw));
+    return new JobResult(run.jobName, run.runId, run.workflowId, 'SUCCESS', await withParts(ScopeResult.parse(raw)));
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     const cause = err.cause;
     if (cause instanceof ApplicationFailure && cause.type === FailureType.RunFailed) {
       const parsed = ScopeResult.safeParse(cause.details?.[0]);
-      if (parsed.success) return new JobResult(run.jobName, run.runId, run.workflowId, 'FAILURE', parsed.data);
+      if (parsed.success) return new JobResult(run.jobName, run.runId, run.workflowId, 'FAILURE', await withParts(parsed.data));
     }
     const status = cause instanceof CancelledFailure ? 'CANCELED' : 'FAILURE';
     return new JobResult(run.jobName, run.runId, run.workflowId, status, { steps: {} }, {
@@ -72,4 +73,12 @@ export async function runJob(client: Client, job: JobDefinition, options: Launch
  */
 export async function cancelRun(client: Client, workflowId: string): Promise<void> {
   await client.workflow.getHandle(workflowId).cancel();
+}
+
+/** A large run's deeper step records are stored in parts: load them, in order, into one result. */
+async function withParts(result: ScopeResult): Promise<ScopeResult> {
+  if (!result.parts?.length) return result;
+  const steps = { ...result.steps };
+  for (const part of result.parts) Object.assign(steps, (await loadPart(part)).steps);
+  return { steps, ...(result.failures ? { failures: result.failures } : {}) };
 }

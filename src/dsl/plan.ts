@@ -74,6 +74,11 @@ export const DimensionOptions = z.object({
   batchSize: z.number().int().positive().optional(),
   /** Most children / activities / batches of this dimension pending at once (default 500). */
   maxConcurrency: z.number().int().positive().optional(),
+  /**
+   * Above this many keys, the keys run in shard workflows of at most this many keys each, so no
+   * workflow's history nears Temporal's limits. Default: 500 (child), ~1000 steps (activity), 500 batches (batch).
+   */
+  shardSize: z.number().int().positive().optional(),
 });
 export type DimensionOptions = z.infer<typeof DimensionOptions>;
 export type FanOutMode = NonNullable<DimensionOptions['mode']>;

@@ -34,9 +34,21 @@ export const OpTaskInput = z.object({
 });
 export type OpTaskInput = z.infer<typeof OpTaskInput>;
 
+/** A reference to a value in the store (DESIGN §6): plain JSON, small. */
+export const StoredRef = z.object({
+  $opgraphRef: z.literal(1),
+  store: z.string(),
+  key: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+});
+export type StoredRef = z.infer<typeof StoredRef>;
+
 export const TaskOutput = z.union([
   z.object({ name: z.string(), value: z.unknown() }),
   z.object({ name: z.string(), items: z.array(z.tuple([z.string(), z.unknown()])) }),
+  /** A fan-out too large to carry inline: its `[key, value][]` list is in the store. */
+  z.object({ name: z.string(), itemsRef: StoredRef, count: z.number().int().nonnegative() }),
 ]);
 export type TaskOutput = z.infer<typeof TaskOutput>;
 
@@ -61,8 +73,17 @@ export const StepRecord = z.object({
 });
 export type StepRecord = z.infer<typeof StepRecord>;
 
-/** Every step of a scope and of the scopes below it, keyed by step key. */
-export const ScopeResult = z.object({ steps: z.record(z.string(), StepRecord) });
+/**
+ * Every step of a scope and of the scopes below it, keyed by step key. Where that would be too
+ * large for Temporal, deeper records are stored and listed in `parts` (each a stored ScopeResult).
+ */
+export const StepFailureRef = z.object({ stepKey: z.string(), error: StepError });
+export const ScopeResult = z.object({
+  steps: z.record(z.string(), StepRecord),
+  parts: z.array(StoredRef).optional(),
+  /** Failed steps whose records are in `parts` (so a parent notices them without loading parts). */
+  failures: z.array(StepFailureRef).optional(),
+});
 export type ScopeResult = z.infer<typeof ScopeResult>;
 
 /** A bound value passed into a mapped scope from outside it. */
@@ -101,7 +122,30 @@ export const ScopeWorkflowInput = z.object({
 });
 export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
 
-export const WorkflowInput = z.discriminatedUnion('kind', [JobWorkflowInput, ScopeWorkflowInput]);
+/** A shard: one slice `[start, end)` of a large fan-out's keys, run as its own workflow. */
+export const ShardWorkflowInput = z.object({
+  kind: z.literal('shard'),
+  runId: z.string(),
+  plan: JobPlan,
+  runConfig: ResolvedRunConfig,
+  dim: z.array(z.string()),
+  outerKeys: z.array(z.string()),
+  source: z.object({ node: z.string(), output: z.string() }),
+  stage: z.number().int().min(0),
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+  /** The slice itself when the fan-out is inline, else the stored list to slice. */
+  items: z.union([z.object({ inline: z.array(z.tuple([z.string(), z.unknown()])) }), z.object({ ref: StoredRef })]),
+  /** Values from outside the dimension, shared by every key. */
+  bindings: z.record(z.string(), Binding),
+  /** Stored results of the same range's earlier stage (when the dimension splits at a barrier). */
+  priorParts: z.array(StoredRef),
+  /** Dimension-level nodes of earlier stages, whose records the keys need. */
+  priorNodes: z.array(z.string()),
+});
+export type ShardWorkflowInput = z.infer<typeof ShardWorkflowInput>;
+
+export const WorkflowInput = z.discriminatedUnion('kind', [JobWorkflowInput, ScopeWorkflowInput, ShardWorkflowInput]);
 export type WorkflowInput = z.infer<typeof WorkflowInput>;
 
 /** The activity type of a batch of mapping keys (mode 'batch'); op names may not start with `__opgraph`. */
@@ -121,3 +165,52 @@ export type BatchInput = z.infer<typeof BatchInput>;
 
 export const BatchResult = z.object({ results: z.array(ScopeResult) });
 export type BatchResult = z.infer<typeof BatchResult>;
+
+/** Stores a JSON value and returns its reference (used by workflows, which cannot write files). */
+export const STORE_ACTIVITY = '__opgraph_store';
+/** Loads a slice of a stored fan-out (and earlier-stage records) for a shard. */
+export const SLICE_ACTIVITY = '__opgraph_slice';
+
+export const SliceInput = z.object({
+  itemsRef: StoredRef.optional(),
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+  /** Values larger than this many bytes come back as references. */
+  inlineLimit: z.number().int().positive(),
+  /** Earlier-stage results of this range, and which of their records (dimension-level nodes) are wanted. */
+  priorParts: z.array(StoredRef).default([]),
+  priorNodes: z.array(z.string()).default([]),
+  /** Number of mapping keys of the wanted records. */
+  depth: z.number().int().min(0),
+});
+export type SliceInput = z.infer<typeof SliceInput>;
+export const SliceResult = z.object({
+  items: z.array(z.tuple([z.string(), z.unknown()])),
+  prior: z.record(z.string(), StepRecord),
+});
+export type SliceResult = z.infer<typeof SliceResult>;
+
+/** Per node of a shard: how its steps ended and how many produced each output. */
+export const NodeSummary = z.object({
+  statuses: z.record(z.string(), z.number().int()),
+  produced: z.record(z.string(), z.number().int()),
+});
+export type NodeSummary = z.infer<typeof NodeSummary>;
+
+/** What a shard workflow returns: its records are stored; the parent decides collects from the summary. */
+export const ShardResult = z.object({
+  parts: z.array(StoredRef),
+  keys: z.number().int().nonnegative(),
+  nodes: z.record(z.string(), NodeSummary),
+  failures: z.array(StepFailureRef),
+});
+export type ShardResult = z.infer<typeof ShardResult>;
+
+/** A collect over a sharded dimension, resolved by the op runner from the shards' stored records. */
+export const LazyCollect = z.object({
+  $opgraphCollect: z.object({ parts: z.array(StoredRef), node: z.string(), output: z.string(), depth: z.number().int() }),
+});
+export type LazyCollect = z.infer<typeof LazyCollect>;
+/** The raw items of a stored fan-out, resolved by the op runner. */
+export const LazyItems = z.object({ $opgraphItems: StoredRef });
+export type LazyItems = z.infer<typeof LazyItems>;

@@ -1,21 +1,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { z } from 'zod';
 import { OpgraphError } from '../dsl/errors.ts';
+import { LazyCollect, LazyItems, ScopeResult, StoredRef } from '../dsl/protocol.ts';
 
 /**
  * Large values travel through Temporal as references to a store (DESIGN §6), so no workflow
  * history or payload ever holds big data. A reference is plain JSON.
  */
-export const StoredRef = z.object({
-  $opgraphRef: z.literal(1),
-  store: z.string(),
-  key: z.string(),
-  bytes: z.number().int().nonnegative(),
-  sha256: z.string(),
-});
-export type StoredRef = z.infer<typeof StoredRef>;
+export { StoredRef };
 
 export function isStoredRef(value: unknown): value is StoredRef {
   return typeof value === 'object' && value !== null && '$opgraphRef' in value && StoredRef.safeParse(value).success;
@@ -93,9 +86,39 @@ export async function offload(value: unknown, store: ValueStore = getDefaultStor
   return store.put(json);
 }
 
-/** Loads a reference (or each reference in a list: collects and fan-ins) back into values. */
+/** Loads a reference (or each reference in a list: collects and fan-ins, or a lazy collect) back into values. */
 export async function materialize(value: unknown, store: ValueStore = getDefaultStore()): Promise<unknown> {
   if (isStoredRef(value)) return JSON.parse(await store.get(value)) as unknown;
   if (Array.isArray(value) && value.some(isStoredRef)) return Promise.all(value.map((v) => materialize(v, store)));
+  if (typeof value === 'object' && value !== null) {
+    const collect = LazyCollect.safeParse(value);
+    if (collect.success) return lazyCollect(collect.data, store);
+    const items = LazyItems.safeParse(value);
+    if (items.success) return (await loadItems(items.data.$opgraphItems, store)).map(([, v]) => v);
+  }
   return value;
+}
+
+/** A stored `[key, value][]` fan-out list, with each value materialized. */
+export async function loadItems(ref: StoredRef, store: ValueStore = getDefaultStore()): Promise<[string, unknown][]> {
+  const items = JSON.parse(await store.get(ref)) as [string, unknown][];
+  return Promise.all(items.map(async ([k, v]) => [k, await materialize(v, store)] as [string, unknown]));
+}
+
+/** A stored part of a run's results. */
+export async function loadPart(ref: StoredRef, store: ValueStore = getDefaultStore()): Promise<ScopeResult> {
+  return ScopeResult.parse(JSON.parse(await store.get(ref)));
+}
+
+/** The values a collect over a sharded dimension gathers, in yield order, from the shards' stored records. */
+async function lazyCollect({ $opgraphCollect: spec }: LazyCollect, store: ValueStore): Promise<unknown[]> {
+  const values: unknown[] = [];
+  for (const part of spec.parts) {
+    for (const record of Object.values((await loadPart(part, store)).steps)) {
+      if (record.node !== spec.node || record.mappingKeys.length !== spec.depth || record.status !== 'SUCCESS') continue;
+      const output = record.outputs?.find((o) => o.name === spec.output);
+      if (output && 'value' in output) values.push(await materialize(output.value, store));
+    }
+  }
+  return values;
 }

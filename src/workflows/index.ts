@@ -1,15 +1,21 @@
 /**
  * The opgraph interpreter, as Temporal workflow code. Every job runs through the default
  * workflow, so the workflow type is the job's name; mapped scopes run as children of type
- * `<job>/<fan-out node>[*]`. Deterministic: imports only @temporalio/workflow and src/dsl.
+ * `<job>/<fan-out node>[*]`, shards of large fan-outs as `<job>/<fan-out node>[shard]`.
+ * Deterministic: imports only @temporalio/workflow and src/dsl.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import { FailureType, type ScopeResult, WorkflowInput } from '../dsl/protocol.ts';
+import { FailureType, type ScopeResult, type ShardResult, WorkflowInput } from '../dsl/protocol.ts';
 import { ScopeInterpreter } from './interpreter.ts';
 import { ProgressTracker } from './progress.ts';
+import { compactResult, runShardScope } from './shard.ts';
 import { TemporalEngine } from './temporalEngine.ts';
 
-export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult> {
+/** A child's result lands in its parent's history: keep it small. */
+const CHILD_RESULT_LIMIT = 16 * 1024;
+const JOB_RESULT_LIMIT = 512 * 1024;
+
+export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult | ShardResult> {
   const parsed = WorkflowInput.safeParse(raw);
   if (!parsed.success) {
     throw ApplicationFailure.nonRetryable(
@@ -18,6 +24,11 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
     );
   }
   const input = parsed.data;
+  const engine = new TemporalEngine(input.runId, input.runConfig);
+  if (input.kind === 'shard') {
+    const watched = input.plan.nodes.map((n) => n.id);
+    return runShardScope(input, engine, new ProgressTracker(input.plan.job, input.runId, watched));
+  }
   const scope =
     input.kind === 'job'
       ? { runId: input.runId, plan: input.plan, runConfig: input.runConfig, dim: [], keys: [], bindings: {}, stage: 0, prior: {} }
@@ -25,11 +36,17 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
   const level = scope.dim.length - 1;
   const watched = scope.plan.nodes.filter((n) => level < 0 || (n.stages[level] ?? 0) === scope.stage).map((n) => n.id);
   const progress = new ProgressTracker(scope.plan.job, scope.runId, watched);
-  const result = await new ScopeInterpreter(scope, new TemporalEngine(scope.runId, scope.runConfig), progress).run();
-  const failed = Object.entries(result.steps).filter(([, r]) => r.status === 'FAILURE');
+  const full = await new ScopeInterpreter(scope, engine, progress).run();
+  const result = await compactResult(full, scope.keys.length, engine, input.kind === 'job' ? JOB_RESULT_LIMIT : CHILD_RESULT_LIMIT);
+  const failed = [
+    ...Object.entries(full.steps)
+      .filter(([, r]) => r.status === 'FAILURE')
+      .map(([stepKey, r]) => ({ stepKey, error: r.error })),
+    ...(full.failures ?? []),
+  ];
   if (failed.length > 0) {
-    const list = failed.map(([key, r]) => `${key}: ${r.error?.type ?? 'Error'}: ${r.error?.message ?? ''}`);
-    const where = input.kind === 'job' ? `run of job "${input.plan.job}"` : `mapping key ${input.keys.join(',')}`;
+    const list = failed.map(({ stepKey, error }) => `${stepKey}: ${error?.type ?? 'Error'}: ${error?.message ?? ''}`);
+    const where = input.kind === 'job' ? `run of job "${input.plan.job}"` : `mapping key ${scope.keys.join(',')}`;
     throw ApplicationFailure.create({
       type: input.kind === 'job' ? FailureType.RunFailed : FailureType.ScopeFailed,
       message: `${failed.length} step(s) failed in ${where}:\n${list.slice(0, 20).join('\n')}${list.length > 20 ? `\n… and ${list.length - 20} more` : ''}`,

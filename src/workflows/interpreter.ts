@@ -1,14 +1,27 @@
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, isCancellation, TimeoutFailure } from '@temporalio/workflow';
 import { stepKey } from '../dsl/keys.ts';
-import { dimensionId, type InputSource, type JobPlan, type OutputRef, parseDimensionId, type PlanNode } from '../dsl/plan.ts';
+import {
+  type DimensionOptions,
+  dimensionId,
+  type InputSource,
+  type JobPlan,
+  type OutputRef,
+  parseDimensionId,
+  type PlanNode,
+} from '../dsl/plan.ts';
 import {
   type Binding,
   FailureType,
   type OpTaskInput,
   type OpTaskResult,
   ScopeResult,
+  type ShardResult,
+  type ShardWorkflowInput,
+  type SliceInput,
+  type SliceResult,
   type StepError,
   type StepRecord,
+  type StoredRef,
 } from '../dsl/protocol.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
 import { NO_PROGRESS, type ProgressSink } from './progress.ts';
@@ -50,6 +63,22 @@ export interface ScopeEngine {
   runChild(request: DimensionRequest, item: KeyedScope): Promise<ScopeResult>;
   /** Runs many keys' scopes in one activity (mode 'batch'); results in item order. */
   runBatch(request: DimensionRequest, items: readonly KeyedScope[], batchIndex: number): Promise<ScopeResult[]>;
+  /** Runs one slice of a large dimension's keys as a shard workflow. */
+  runShard(request: DimensionRequest, shard: ShardRequest): Promise<ShardResult>;
+  /** Puts a JSON value in the store (workflows cannot write files themselves). */
+  store(value: unknown): Promise<StoredRef>;
+  /** Loads a slice of a stored fan-out list and earlier-stage records. */
+  slice(input: SliceInput): Promise<SliceResult>;
+}
+
+export interface ShardRequest {
+  readonly start: number;
+  readonly end: number;
+  readonly items: ShardWorkflowInput['items'];
+  readonly bindings: Record<string, Binding>;
+  readonly priorParts: StoredRef[];
+  readonly priorNodes: string[];
+  readonly index: number;
 }
 
 export interface ScopeContext {
@@ -70,7 +99,7 @@ export interface ScopeContext {
 type DimensionOutcome =
   | { state: 'abandoned'; reason: string }
   | { state: 'skipped' }
-  | { state: 'done'; keys: string[] };
+  | { state: 'done'; keys: string[]; shards?: ShardResult[] };
 
 /** A dimension's run: one settled outcome per stage, each known as soon as that stage's wave ends. */
 interface DimensionRun {
@@ -95,6 +124,8 @@ export class ScopeInterpreter {
   private readonly dimensionRuns = new Map<string, DimensionRun>();
   /** Child results per dimension: stage by stage, keys in yield order. */
   private readonly childResults = new Map<string, ScopeResult[][]>();
+  /** Shard results per sharded dimension: stage by stage, shards in key order. */
+  private readonly shardRuns = new Map<string, ShardResult[][]>();
 
   constructor(
     private readonly scope: ScopeContext,
@@ -121,10 +152,24 @@ export class ScopeInterpreter {
       const record = this.steps[key];
       if (record) ordered[key] = record;
     }
+    const parts: StoredRef[] = [];
+    const failures: NonNullable<ScopeResult['failures']> = [];
     for (const dim of below) {
-      for (const stage of this.childResults.get(dim) ?? []) for (const child of stage) Object.assign(ordered, child.steps);
+      for (const stage of this.childResults.get(dim) ?? []) {
+        for (const child of stage) {
+          Object.assign(ordered, child.steps);
+          parts.push(...(child.parts ?? []));
+          failures.push(...(child.failures ?? []));
+        }
+      }
+      for (const stage of this.shardRuns.get(dim) ?? []) {
+        for (const shard of stage) {
+          parts.push(...shard.parts);
+          failures.push(...shard.failures);
+        }
+      }
     }
-    return { steps: ordered };
+    return { steps: ordered, ...(parts.length > 0 ? { parts } : {}), ...(failures.length > 0 ? { failures } : {}) };
   }
 
   private isHere(node: PlanNode): boolean {
@@ -234,8 +279,10 @@ export class ScopeInterpreter {
     if (output?.dynamic) {
       // The raw items of a fan-out op in this scope: known once that op finishes.
       const record = await this.runNode(producer.id);
-      const produced = outputBinding(record, ref.output, (o) => ('items' in o ? o.items.map(([, v]) => v) : undefined));
-      return produced;
+      // A stored fan-out list is collected lazily: the consuming op loads it from the store.
+      return outputBinding(record, ref.output, (o) =>
+        'items' in o ? o.items.map(([, v]) => v) : 'itemsRef' in o ? { $opgraphItems: o.itemsRef } : undefined,
+      );
     }
     const level = producer.dim.length - 1;
     const dim = producer.dim[level];
@@ -246,6 +293,7 @@ export class ScopeInterpreter {
     const outcome = await stage;
     if (outcome.state === 'abandoned') return outcome;
     if (outcome.state === 'skipped') return missing;
+    if (outcome.shards) return collectShards(outcome.shards, producer.id, ref.output, this.scope.keys.length + 1);
     const parts = outcome.keys.map((k) => {
       const record = this.steps[stepKey(producer.id, [...this.scope.keys, k])];
       return record ? outputBinding(record, ref.output) : missing;
@@ -260,7 +308,7 @@ export class ScopeInterpreter {
     if (fanOut.status === 'FAILURE') return { state: 'abandoned', reason: `[${fanOutKey}] failed` };
     if (fanOut.status === 'ABANDONED') return { state: 'abandoned', reason: `[${fanOutKey}] was not executed` };
     const produced = fanOut.outputs?.find((o) => o.name === source.output);
-    if (fanOut.status === 'SKIPPED' || !produced || !('items' in produced)) return { state: 'skipped' };
+    if (fanOut.status === 'SKIPPED' || !produced || 'value' in produced) return { state: 'skipped' };
 
     const childDim = [...this.scope.dim, dim];
     const level = this.scope.dim.length;
@@ -268,14 +316,43 @@ export class ScopeInterpreter {
     // The child gets the whole dimension (for lookups) and runs only this stage's nodes.
     const subPlan: JobPlan = { ...this.scope.plan, nodes: [...subtree] };
     const shared = await this.bindingsFor(stageNodes, new Set(subtree.map((n) => n.id)));
-    const keys = produced.items.map(([key]) => key);
     const progressLabel = stage === 0 ? dim : `${dim} (stage ${stage + 1})`;
-    this.progress.dimensionKeys(progressLabel, keys.length);
+    const request: DimensionRequest = { plan: subPlan, dim: childDim, source, outerKeys: this.scope.keys, stage };
+    const options = this.scope.plan.dimensions?.[dim] ?? {};
+    const dimLevelNodes = subtree.filter((n) => sameDim(n.dim, childDim) && (n.stages[level] ?? 0) < stage);
+    const count = 'items' in produced ? produced.items.length : produced.count;
+    const perShard = shardSize(options, stageNodes.length);
+    this.progress.dimensionKeys(progressLabel, count);
+
+    if (!('items' in produced) || count > perShard) {
+      // Too many keys for one workflow's history: shard workflows each own a slice of them.
+      const previous = stage > 0 ? this.shardRuns.get(dim)?.[stage - 1] : undefined;
+      const shards = Array.from({ length: Math.ceil(count / perShard) }, (_, i) => ({ start: i * perShard, end: Math.min(count, (i + 1) * perShard) }));
+      const results: ShardResult[] = [];
+      const perStage = this.shardRuns.get(dim) ?? [];
+      perStage[stage] = results;
+      this.shardRuns.set(dim, perStage);
+      await forEachWindowed(shards, options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY, async ({ start, end }, index) => {
+        const result = await this.engine.runShard(request, {
+          start,
+          end,
+          items: 'items' in produced ? { inline: produced.items.slice(start, end) } : { ref: produced.itemsRef },
+          bindings: shared,
+          priorParts: previous?.[index]?.parts ?? [],
+          priorNodes: dimLevelNodes.map((n) => n.id),
+          index,
+        });
+        results[index] = result;
+        this.progress.shardFinished(progressLabel, end - start, result);
+      });
+      return { state: 'done', keys: [], shards: results };
+    }
+
+    const keys = produced.items.map(([key]) => key);
     const results: ScopeResult[] = [];
     const perStage = this.childResults.get(dim) ?? [];
     perStage[stage] = results;
     this.childResults.set(dim, perStage);
-    const dimLevelNodes = subtree.filter((n) => sameDim(n.dim, childDim) && (n.stages[level] ?? 0) < stage);
     const keyed = produced.items.map(([key, value]): KeyedScope => {
       const childKeys = [...this.scope.keys, key];
       const prior: Record<string, StepRecord> = {};
@@ -285,36 +362,10 @@ export class ScopeInterpreter {
       }
       return { key, bindings: { ...shared, [dim]: { state: 'value', value } }, prior };
     });
-    const request: DimensionRequest = { plan: subPlan, dim: childDim, source, outerKeys: this.scope.keys, stage };
-    const options = this.scope.plan.dimensions?.[dim] ?? {};
-    const mode = options.mode ?? 'child';
-    const window = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
-    const finished = (index: number, result: ScopeResult, countSteps: boolean) => {
+    await runKeyed(this.scope, this.engine, this.progress, request, keyed, options, progressLabel, (index, result) => {
       results[index] = result;
       Object.assign(this.steps, result.steps);
-      if (countSteps) this.progress.childSteps(result.steps);
-      this.progress.childFinished(progressLabel, Object.values(result.steps).some((r) => r.status === 'FAILURE'));
-    };
-    if (mode === 'batch') {
-      const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
-      const batches = Array.from({ length: Math.ceil(keyed.length / size) }, (_, b) => keyed.slice(b * size, (b + 1) * size));
-      await forEachWindowed(batches, window, async (batch, b) => {
-        batch.forEach(() => this.progress.childStarted(progressLabel));
-        const batchResults = await this.engine.runBatch(request, batch, b);
-        batchResults.forEach((result, i) => finished(b * size + i, result, true));
-      });
-    } else {
-      await forEachWindowed(keyed, window, async (item, index) => {
-        this.progress.childStarted(progressLabel);
-        if (mode === 'activity') {
-          // The key's steps run as activities of this very workflow: no child, lower overhead.
-          const inline = new ScopeInterpreter(childScope(this.scope, request, item), this.engine, this.progress);
-          finished(index, await inline.run(), false);
-        } else {
-          finished(index, await this.engine.runChild(request, item), true);
-        }
-      });
-    }
+    });
     return { state: 'done', keys };
   }
 
@@ -395,6 +446,66 @@ export function failedScope(request: DimensionRequest, key: string, error: StepE
   return { steps };
 }
 
+/**
+ * Runs the given keys of one dimension per its mode — a child workflow per key, the key's steps as
+ * activities of this workflow, or batches of keys per activity — within the sliding window.
+ * `finished` receives each key's result with its index.
+ */
+export async function runKeyed(
+  scope: Omit<ScopeContext, 'dim' | 'keys' | 'bindings' | 'prior' | 'stage'>,
+  engine: ScopeEngine,
+  progress: ProgressSink,
+  request: DimensionRequest,
+  keyed: readonly KeyedScope[],
+  options: DimensionOptions,
+  progressLabel: string,
+  finished: (index: number, result: ScopeResult) => void,
+): Promise<void> {
+  const mode = options.mode ?? 'child';
+  const window = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+  const done = (index: number, result: ScopeResult, countSteps: boolean) => {
+    finished(index, result);
+    if (countSteps) progress.childSteps(result.steps);
+    progress.childFinished(progressLabel, Object.values(result.steps).some((r) => r.status === 'FAILURE'));
+  };
+  if (mode === 'batch') {
+    const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    const batches = Array.from({ length: Math.ceil(keyed.length / size) }, (_, b) => keyed.slice(b * size, (b + 1) * size));
+    await forEachWindowed(batches, window, async (batch, b) => {
+      batch.forEach(() => progress.childStarted(progressLabel));
+      const batchResults = await engine.runBatch(request, batch, b);
+      batchResults.forEach((result, i) => done(b * size + i, result, true));
+    });
+    return;
+  }
+  await forEachWindowed(keyed, window, async (item, index) => {
+    progress.childStarted(progressLabel);
+    if (mode === 'activity') {
+      // The key's steps run as activities of this very workflow: no child, lower overhead.
+      const inline = new ScopeInterpreter(childScope(scope, request, item), engine, progress);
+      done(index, await inline.run(), false);
+    } else {
+      done(index, await engine.runChild(request, item), true);
+    }
+  });
+}
+
+/**
+ * Keys per shard, so that no workflow's history nears Temporal's 10,240-event warning: a child
+ * costs its parent up to ~9 events, an activity up to ~6 per step, a batch ~6 per batch.
+ */
+export function shardSize(options: DimensionOptions, stepsPerKey: number): number {
+  if (options.shardSize) return options.shardSize;
+  switch (options.mode ?? 'child') {
+    case 'child':
+      return 500;
+    case 'activity':
+      return Math.max(50, Math.floor(1000 / Math.max(1, stepsPerKey)));
+    case 'batch':
+      return Math.min(5000, (options.batchSize ?? DEFAULT_BATCH_SIZE) * 500);
+  }
+}
+
 /** The binding for one output of a finished step. */
 function outputBinding(
   record: StepRecord,
@@ -407,6 +518,26 @@ function outputBinding(
   const produced = record.outputs?.find((o) => o.name === output);
   if (record.status === 'SKIPPED' || !produced) return missing;
   return { state: 'value', value: pick(produced) };
+}
+
+/** A collect over a sharded dimension, decided from the shards' summaries and resolved lazily by the consuming op. */
+function collectShards(shards: readonly ShardResult[], node: string, output: string, depth: number): Binding {
+  let keys = 0;
+  let produced = 0;
+  const broken: string[] = [];
+  for (const shard of shards) {
+    keys += shard.keys;
+    const summary = shard.nodes[node];
+    produced += summary?.produced[output] ?? 0;
+    const failed = (summary?.statuses.FAILURE ?? 0) + (summary?.statuses.ABANDONED ?? 0);
+    if (failed > 0) {
+      const named = shard.failures.filter((f) => f.stepKey.startsWith(`${node}[`)).map((f) => `[${f.stepKey}] failed`);
+      broken.push(...(named.length > 0 ? named : [`${failed} step(s) of ${node} failed or were not executed`]));
+    }
+  }
+  if (broken.length > 0) return { state: 'abandoned', reason: broken.slice(0, 5).join(', ') };
+  if (keys > 0 && produced === 0) return missing;
+  return { state: 'value', value: { $opgraphCollect: { parts: shards.flatMap((s) => s.parts), node, output, depth } } };
 }
 
 /** A fan-in: abandoned if any source is; skipped only if it had sources and none produced a value. */

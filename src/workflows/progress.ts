@@ -1,5 +1,5 @@
 import { defineQuery, setCurrentDetails, setHandler } from '@temporalio/workflow';
-import type { StepRecord, StepStatus } from '../dsl/protocol.ts';
+import type { ShardResult, StepRecord, StepStatus } from '../dsl/protocol.ts';
 
 export interface NodeProgress {
   running: number;
@@ -47,6 +47,7 @@ export interface ProgressSink {
   dimensionKeys(dim: string, total: number): void;
   childStarted(dim: string): void;
   childFinished(dim: string, failed: boolean): void;
+  shardFinished(dim: string, keys: number, result: ShardResult): void;
 }
 
 /** For scopes nobody watches (inside a batch activity). */
@@ -57,6 +58,7 @@ export const NO_PROGRESS: ProgressSink = {
   dimensionKeys: () => {},
   childStarted: () => {},
   childFinished: () => {},
+  shardFinished: () => {},
 };
 
 /** Counts kept by a scope workflow, served by the `progress` query and shown as the UI's current details. */
@@ -103,6 +105,21 @@ export class ProgressTracker implements ProgressSink {
     counts.running--;
     counts.done++;
     if (failed) counts.failed++;
+    this.publish();
+  }
+
+  /** A shard's keys are all done: count them and its steps' statuses. */
+  shardFinished(dim: string, keys: number, result: ShardResult): void {
+    const counts = this.dimension(dim);
+    counts.done += keys;
+    counts.failed += new Set(result.failures.map((f) => f.stepKey.replace(/^[^[]*/, ''))).size;
+    for (const [node, summary] of Object.entries(result.nodes)) {
+      const progress = this.node(node);
+      for (const [status, n] of Object.entries(summary.statuses)) {
+        const field = STATUS_FIELD[status as StepStatus];
+        if (field) progress[field] += n;
+      }
+    }
     this.publish();
   }
 

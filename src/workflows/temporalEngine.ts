@@ -19,10 +19,26 @@ import {
   type OpTaskInput,
   OpTaskResult,
   ScopeResult,
+  ShardResult,
+  type ShardWorkflowInput,
+  SLICE_ACTIVITY,
+  type SliceInput,
+  SliceResult,
+  STORE_ACTIVITY,
+  StoredRef,
   type ScopeWorkflowInput,
 } from '../dsl/protocol.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
-import { type DimensionRequest, errorOf, failedScope, type KeyedScope, type ScopeEngine, scopeResultOf } from './interpreter.ts';
+import {
+  type DimensionRequest,
+  errorOf,
+  failedScope,
+  type KeyedScope,
+  sameDim,
+  type ScopeEngine,
+  scopeResultOf,
+  type ShardRequest,
+} from './interpreter.ts';
 
 /** Infrastructure failures (lost worker, timeouts) retry forever: that is the durability promise. */
 const INFRASTRUCTURE_RETRY = {
@@ -126,5 +142,68 @@ export class TemporalEngine implements ScopeEngine {
       const error = errorOf(err);
       return items.map((item) => failedScope(request, item.key, error));
     }
+  }
+
+  async runShard(request: DimensionRequest, shard: ShardRequest): Promise<ShardResult> {
+    const fanOutKey = stepKey(request.source.node, request.outerKeys);
+    const stage = request.stage;
+    const input: ShardWorkflowInput = {
+      kind: 'shard',
+      runId: this.runId,
+      plan: request.plan,
+      runConfig: this.runConfig,
+      dim: [...request.dim],
+      outerKeys: [...request.outerKeys],
+      source: request.source,
+      stage,
+      start: shard.start,
+      end: shard.end,
+      items: shard.items,
+      bindings: shard.bindings,
+      priorParts: shard.priorParts,
+      priorNodes: shard.priorNodes,
+    };
+    const label = `shard_${shard.index}`;
+    try {
+      const raw: unknown = await executeChild(`${request.plan.job}/${request.source.node}[shard]`, {
+        workflowId: `${workflowInfo().workflowId}/${fanOutKey}[${label}]${stage > 0 ? `/stage_${stage + 1}` : ''}`,
+        args: [input],
+        staticSummary: `${request.plan.job} · ${fanOutKey} · keys ${shard.start}–${shard.end - 1} (${label})${stage > 0 ? ` · stage ${stage + 1}` : ''}`,
+        parentClosePolicy: ParentClosePolicy.TERMINATE,
+      });
+      return ShardResult.parse(raw);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // The shard ended without reporting: every key of its slice counts as failed.
+      const error = errorOf(err);
+      const level = request.dim.length - 1;
+      const keys = shard.end - shard.start;
+      const nodes = Object.fromEntries(
+        request.plan.nodes
+          .filter((n) => sameDim(n.dim, request.dim) && (n.stages[level] ?? 0) === stage)
+          .map((n) => [n.id, { statuses: { FAILURE: keys }, produced: {} }]),
+      );
+      return { parts: [], keys, nodes, failures: [{ stepKey: `${fanOutKey}[${label}]`, error }] };
+    }
+  }
+
+  async store(value: unknown): Promise<StoredRef> {
+    return StoredRef.parse(await this.utility(STORE_ACTIVITY, 'store results')(value));
+  }
+
+  async slice(input: SliceInput): Promise<SliceResult> {
+    return SliceResult.parse(await this.utility(SLICE_ACTIVITY, `load keys ${input.start}–${input.end - 1}`)(input));
+  }
+
+  /** opgraph's own bookkeeping activities: short, retried like any infrastructure call. */
+  private utility(type: string, summary: string): (input: unknown) => Promise<unknown> {
+    const activities = proxyActivities<Record<string, (input: unknown) => Promise<unknown>>>({
+      summary,
+      startToCloseTimeout: '5m',
+      retry: INFRASTRUCTURE_RETRY,
+    });
+    const run = activities[type];
+    if (!run) throw ApplicationFailure.nonRetryable(`no activity proxy for ${type}`, FailureType.Definition);
+    return run;
   }
 }

@@ -1,0 +1,32 @@
+import { stepKey } from '../dsl/keys.ts';
+import { SliceInput, type SliceResult, type StepRecord, type StoredRef } from '../dsl/protocol.ts';
+import { getDefaultStore, loadPart, offload } from '../store/store.ts';
+
+/** `__opgraph_store`: workflows cannot write files, so they hand large results to this activity. */
+export async function storeValue(value: unknown): Promise<StoredRef> {
+  return getDefaultStore().put(JSON.stringify(value));
+}
+
+/**
+ * `__opgraph_slice`: a shard's keys from a stored fan-out list (values above `inlineLimit` as
+ * references, so the slice fits one payload) and its keys' records from the previous stage.
+ */
+export async function sliceItems(raw: unknown): Promise<SliceResult> {
+  const input = SliceInput.parse(raw);
+  const store = getDefaultStore();
+  let items: [string, unknown][] = [];
+  if (input.itemsRef) {
+    const all = JSON.parse(await store.get(input.itemsRef)) as [string, unknown][];
+    items = await Promise.all(
+      all.slice(input.start, input.end).map(async ([key, value]) => [key, await offload(value, store, input.inlineLimit)] as [string, unknown]),
+    );
+  }
+  const wanted = new Set(input.priorNodes);
+  const prior: Record<string, StepRecord> = {};
+  for (const part of input.priorParts) {
+    for (const record of Object.values((await loadPart(part, store)).steps)) {
+      if (wanted.has(record.node) && record.mappingKeys.length === input.depth) prior[stepKey(record.node, record.mappingKeys)] = record;
+    }
+  }
+  return { items, prior };
+}
