@@ -48,7 +48,15 @@ const INFRASTRUCTURE_RETRY = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
 };
 
-/** The interpreter's engine inside a Temporal workflow: ops as activities, keys as children. */
+/**
+ * The interpreter's engine inside a Temporal workflow: ops as activities, keys as children.
+ *
+ * DETERMINISM: runs in flight replay against this code. Any change to the commands it issues —
+ * activity or child ids, types, order, options such as retry or cancellation type, which
+ * bookkeeping activities run — must be gated with `patched('<change-id>')` from
+ * @temporalio/workflow, keeping the old behaviour for histories without the marker.
+ * test/replay/replay.test.ts replays committed histories to catch an ungated change.
+ */
 export class TemporalEngine implements ScopeEngine {
   constructor(
     private readonly runId: string,

@@ -1,0 +1,65 @@
+/**
+ * Regenerates test/replay/histories/*.pb: runs each replay case on a fresh dev server and saves
+ * the job workflow's history plus those of its first children and grandchildren.
+ * `npx tsx scripts/record-histories.ts` — run it only when the interpreter's commands changed on
+ * purpose (behind `patched()`), and commit the new histories next to the old ones.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import proto from '@temporalio/proto';
+import { Client, Connection } from '@temporalio/client';
+import { awaitRun, launchRun } from '../src/client/run.ts';
+import { Definitions } from '../src/dsl/job.ts';
+import { installRuntimeLogger } from '../src/logging.ts';
+import { startDevServer } from '../src/server/devServer.ts';
+import { connectNative, createWorker } from '../src/worker/createWorker.ts';
+import { replayCases } from '../test/replay/jobs.ts';
+
+const OUT_DIR = join(import.meta.dirname, '..', 'test', 'replay', 'histories');
+const CHILDREN_PER_LEVEL = 2;
+/** File → workflow id: the replayer needs the id the history ran under (child ids derive from it). */
+const index: Record<string, string> = {};
+
+async function main(): Promise<void> {
+  installRuntimeLogger();
+  mkdirSync(OUT_DIR, { recursive: true });
+  const server = await startDevServer();
+  const native = await connectNative(server.address);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const taskQueue = 'record-histories';
+  const worker = await createWorker({ definitions: new Definitions({ jobs: replayCases.map((c) => c.job) }), connection: native, taskQueue });
+  try {
+    await worker.runUntil(async () => {
+      for (const replayCase of replayCases) {
+        const run = await launchRun(client, replayCase.job, { taskQueue, runId: `replay-${replayCase.name}`, ...(replayCase.runConfig ? { runConfig: replayCase.runConfig } : {}) });
+        const result = await awaitRun(run);
+        const saved = await saveTree(client, run.workflowId, replayCase.name, 0);
+        console.log(`${replayCase.name}: ${result.status}, ${saved} histories`);
+      }
+    });
+    writeFileSync(join(OUT_DIR, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+  } finally {
+    await connection.close();
+    await native.close();
+    await server.stop();
+  }
+}
+
+/** Saves a workflow's history and, two levels deep, its first children's. */
+async function saveTree(client: Client, workflowId: string, name: string, depth: number): Promise<number> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  // Binary protobuf: exactly what the server returned, what the replayer decodes.
+  writeFileSync(join(OUT_DIR, `${name}.pb`), proto.temporal.api.history.v1.History.encode(history).finish());
+  index[`${name}.pb`] = workflowId;
+  if (depth >= 2) return 1;
+  const children: string[] = [];
+  for await (const child of client.workflow.list({ query: `ParentWorkflowId = '${workflowId}'` })) children.push(child.workflowId);
+  let saved = 1;
+  for (const [i, child] of children.sort().slice(0, CHILDREN_PER_LEVEL).entries()) {
+    saved += await saveTree(client, child, `${name}.child${i}`, depth + 1);
+  }
+  return saved;
+}
+
+await main();

@@ -1,0 +1,51 @@
+/** The jobs whose histories are committed under test/replay/histories, and how to run each. */
+import { dynamicGraph } from '../../examples/dynamic-graph.ts';
+import { dynamicFanoutOptionC, fanoutRunConfig } from '../../examples/fanout.ts';
+import { chained, multiple, otherArg, returnDynamicJob } from '../../examples/guide-advanced.ts';
+import { processDirectory } from '../../examples/process-directory.ts';
+import type { RunConfig } from '../../src/dsl/runConfig.ts';
+import { DynamicOut, DynamicOutput, job, op, RetryPolicy, type JobDefinition } from '../../src/index.ts';
+
+const keys = op({ name: 'replay_keys', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 6; i++) yield new DynamicOutput(i, `k${i}`);
+});
+const flaky = op({ name: 'replay_flaky', retryPolicy: new RetryPolicy({ maxRetries: 1, delay: 0.2 }) }, async (ctx, x: number) => {
+  if (x === 4) throw new Error('key 4 always fails');
+  if (x === 2 && ctx.attempt === 1) throw new Error('key 2 fails once');
+  return x * 3;
+});
+const total = op({ name: 'replay_total' }, async (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0));
+const triple = op({ name: 'replay_triple' }, async (_ctx, x: number) => x * 3);
+const plusTotal = op({ name: 'replay_plus_total' }, async (_ctx, x: number, t: number) => x + t);
+
+/** A failing job: one key fails after its retry, another succeeds on its retry (a durable timer). */
+export const failingJob = job({ name: 'replay_failing' }, () => {
+  total(keys().map(flaky).collect());
+});
+
+/** Stages, activity mode, batch mode and shards in one job. */
+export const modesJob = job({ name: 'replay_modes' }, () => {
+  const tripled = keys().map(triple, { mode: 'activity' });
+  const sum = total.alias('stage_sum')(tripled.collect());
+  total.alias('staged')(tripled.map((v) => plusTotal(v, sum)).collect());
+  total.alias('batched')(keys().map((x) => plusTotal(x, sum), { mode: 'batch', batchSize: 4 }).collect());
+  total.alias('sharded')(keys().map((x) => triple.alias('in_shard')(x), { shardSize: 4 }).collect());
+});
+
+export interface ReplayCase {
+  readonly name: string;
+  readonly job: JobDefinition;
+  readonly runConfig?: RunConfig;
+}
+
+export const replayCases: readonly ReplayCase[] = [
+  { name: 'dynamic_graph', job: dynamicGraph, children: ['load_pieces[7]'] },
+  { name: 'return_dynamic_job', job: returnDynamicJob },
+  { name: 'chained', job: chained, children: ['dynamic_values[num_1]'] },
+  { name: 'other_arg', job: otherArg, children: ['dynamic_values[num_0]'] },
+  { name: 'multiple', job: multiple, children: ['multiple_dynamic_values[neg_1]'] },
+  { name: 'process_directory', job: processDirectory },
+  { name: 'fanout_option_c', job: dynamicFanoutOptionC, runConfig: fanoutRunConfig },
+  { name: 'failing', job: failingJob, children: ['replay_keys[k4]', 'replay_keys[k2]'] },
+  { name: 'modes', job: modesJob, children: ['replay_keys_5[shard_1]'] },
+];

@@ -1,0 +1,34 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import proto from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { installRuntimeLogger } from '../../src/logging.ts';
+
+const DIR = join(import.meta.dirname, 'histories');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.pb')).sort();
+const workflowIds = JSON.parse(readFileSync(join(DIR, 'index.json'), 'utf8')) as Record<string, string>;
+
+/**
+ * Replays committed histories (seed examples, a failing job, nested and sharded runs) against
+ * the current interpreter. A failure here means a change alters the commands runs in flight
+ * issued: gate it with `patched()` (see src/workflows/temporalEngine.ts), then re-record with
+ * `npx tsx scripts/record-histories.ts` and keep the old histories.
+ */
+describe('replay determinism', () => {
+  it('has histories for the seeds, a failing, a nested and a sharded job', () => {
+    for (const name of ['dynamic_graph', 'chained', 'other_arg', 'multiple', 'return_dynamic_job', 'process_directory', 'fanout_option_c', 'failing', 'modes']) {
+      expect(files).toContain(`${name}.pb`);
+    }
+    expect(files.some((f) => f.startsWith('fanout_option_c.child0.child0'))).toBe(true);
+  });
+
+  it.each(files)('%s replays against the current workflow code', async (file) => {
+    installRuntimeLogger();
+    const history = proto.temporal.api.history.v1.History.decode(readFileSync(join(DIR, file)));
+    const workflowId = workflowIds[file];
+    expect(workflowId, `test/replay/histories/index.json has no workflow id for ${file}`).toBeDefined();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, workflowId);
+  });
+});
