@@ -31,6 +31,8 @@ import { forEachWindowed } from './window.ts';
 /** Most children (or activities) one workflow keeps pending at once (DESIGN §4 Limits). */
 export const DEFAULT_MAX_CONCURRENCY = 500;
 export const DEFAULT_BATCH_SIZE = 100;
+/** Shards of one dimension running at once; they split the dimension's window between them. */
+const SHARDS_IN_FLIGHT = 2;
 
 /** One mapping key's scope to run elsewhere: a child workflow, or one item of a batch activity. */
 export interface KeyedScope {
@@ -332,8 +334,16 @@ export class ScopeInterpreter {
       const perStage = this.shardRuns.get(dim) ?? [];
       perStage[stage] = results;
       this.shardRuns.set(dim, perStage);
-      await forEachWindowed(shards, options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY, async ({ start, end }, index) => {
-        const result = await this.engine.runShard(request, {
+      // Two shards overlap (so one's slowest keys don't idle the other's lanes), sharing the window.
+      const window = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+      const concurrentShards = Math.min(SHARDS_IN_FLIGHT, shards.length);
+      const shardPlan: JobPlan = {
+        ...subPlan,
+        dimensions: { ...subPlan.dimensions, [dim]: { ...options, maxConcurrency: Math.max(1, Math.ceil(window / concurrentShards)) } },
+      };
+      const shardRequest: DimensionRequest = { ...request, plan: shardPlan };
+      await forEachWindowed(shards, concurrentShards, async ({ start, end }, index) => {
+        const result = await this.engine.runShard(shardRequest, {
           start,
           end,
           items: 'items' in produced ? { inline: produced.items.slice(start, end) } : { ref: produced.itemsRef },

@@ -1,0 +1,3 @@
+export async function trivial(i: number): Promise<number> {
+  return i + 1;
+}

@@ -1,0 +1,109 @@
+/** Shared pieces of the benchmarks: a dev server, workers, timing, history and memory probes. */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { awaitRun, launchRun } from '../src/client/run.ts';
+import type { JobResult } from '../src/client/result.ts';
+import { Definitions, type JobDefinition } from '../src/dsl/job.ts';
+import type { RunConfig } from '../src/dsl/runConfig.ts';
+import { installRuntimeLogger } from '../src/logging.ts';
+import { type DevServer, startDevServer } from '../src/server/devServer.ts';
+import { createWorker } from '../src/worker/createWorker.ts';
+
+export interface BenchEnv {
+  server: DevServer | undefined;
+  address: string;
+  client: Client;
+  native: NativeConnection;
+  close(): Promise<void>;
+}
+
+/** TEMPORAL_ADDRESS, or a fresh headless dev server (SQLite in memory, WAL pragmas). */
+export async function benchEnv(): Promise<BenchEnv> {
+  installRuntimeLogger('ERROR');
+  const server = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer({ onNotice: (m) => console.error(m) });
+  const address = process.env.TEMPORAL_ADDRESS ?? (server as DevServer).address;
+  const native = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  return {
+    server,
+    address,
+    client: new Client({ connection }),
+    native,
+    async close() {
+      await connection.close();
+      await native.close();
+      await server?.stop();
+    },
+  };
+}
+
+/** Peak resident memory of this process while `body` runs, sampled every 100 ms. */
+export async function withPeakRss<T>(body: () => Promise<T>): Promise<{ value: T; peakRssMiB: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 100);
+  try {
+    const value = await body();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { value, peakRssMiB: Math.round(peak / 1024 / 1024) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export interface OpgraphRun {
+  seconds: number;
+  result: JobResult;
+  workflowId: string;
+  peakRssMiB: number;
+}
+
+/** Runs a job with an in-process worker; seconds = submit to result. */
+export async function runOpgraph(
+  env: BenchEnv,
+  job: JobDefinition,
+  runConfig?: RunConfig,
+  workerOptions: Partial<WorkerOptions> = {},
+): Promise<OpgraphRun> {
+  const taskQueue = `bench-${randomUUID()}`;
+  const worker = await createWorker({ definitions: new Definitions({ jobs: [job] }), connection: env.native, taskQueue, ...workerOptions });
+  const { value, peakRssMiB } = await withPeakRss(() =>
+    worker.runUntil(async () => {
+      const started = performance.now();
+      const run = await launchRun(env.client, job, { taskQueue, ...(runConfig ? { runConfig } : {}) });
+      const result = await awaitRun(run);
+      return { seconds: (performance.now() - started) / 1000, result, workflowId: run.workflowId };
+    }),
+  );
+  return { ...value, peakRssMiB };
+}
+
+/** The longest history (in events) of the job workflow and every workflow below it. */
+export async function longestHistory(env: BenchEnv, rootWorkflowId: string): Promise<{ events: number; workflows: number; workflowId: string }> {
+  let longest = { events: 0, workflows: 0, workflowId: '' };
+  let count = 0;
+  for await (const wf of env.client.workflow.list({ query: `RootWorkflowId = '${rootWorkflowId}'` })) {
+    count++;
+    const events = wf.historyLength ?? 0;
+    if (events > longest.events) longest = { events, workflows: 0, workflowId: wf.workflowId };
+  }
+  return { ...longest, workflows: count };
+}
+
+/** Runs the hand-written baseline (parent + one child per key, window 500, one activity each). */
+export async function runBaseline(env: BenchEnv, n: number, window = 500): Promise<{ seconds: number; sum: number }> {
+  const taskQueue = `baseline-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.native,
+    taskQueue,
+    workflowsPath: new URL('./baseline/workflows.ts', import.meta.url).pathname,
+    activities: await import('./baseline/activities.ts'),
+  });
+  return worker.runUntil(async () => {
+    const started = performance.now();
+    const sum = await env.client.workflow.execute('baselineParent', { taskQueue, workflowId: `baseline-${randomUUID()}`, args: [n, window] });
+    return { seconds: (performance.now() - started) / 1000, sum: sum as number };
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * Chaos: repeats the worker-kill scenario with random kill points.
+ *
+ *   npm run chaos -- --rounds 20 [--count 200]
+ *
+ * Each round runs the crash-test job (test/crash/fixtures.ts: a fan-out of `count` keys, one
+ * 100–200 ms op per key, a sum) on a worker child process, SIGKILLs that worker when a random
+ * 10–90 % of the keys are done, starts a new worker, and checks that the run completes with the right
+ * sum and that no step body ran more often than the crash explains (see runWorkerKillScenario).
+ * Starts its own dev server; exits 1 if any round failed.
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { startDevServer } from '../src/server/devServer.ts';
+import { interpreterBundle } from '../src/worker/createWorker.ts';
+import { removeTempDir, runWorkerKillScenario, tempLedger, type WorkerKillReport } from '../test/crash/scenario.ts';
+
+export interface ChaosOptions {
+  client: Client;
+  address: string;
+  bundlePath?: string;
+  rounds: number;
+  /** Mapped keys per round (default 200). */
+  count?: number;
+  /** Source of kill points (default Math.random). */
+  random?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosRound {
+  round: number;
+  killAtFraction: number;
+  passed: boolean;
+  report?: WorkerKillReport;
+  error?: string;
+}
+
+export interface ChaosOutcome {
+  rounds: ChaosRound[];
+  passed: number;
+  failed: number;
+  summary: string;
+}
+
+const MIN_KILL = 0.1;
+const MAX_KILL = 0.9;
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
+  const random = o.random ?? Math.random;
+  const log = o.log ?? ((line: string) => console.log(line));
+  const rounds: ChaosRound[] = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    const killAtFraction = MIN_KILL + random() * (MAX_KILL - MIN_KILL);
+    try {
+      const report = await runWorkerKillScenario({
+        client: o.client,
+        address: o.address,
+        count: o.count ?? 200,
+        killAtFraction,
+        ...(o.bundlePath ? { bundlePath: o.bundlePath } : {}),
+      });
+      const passed = report.violations.length === 0;
+      rounds.push({ round, killAtFraction, passed, report });
+      log(roundLine(round, o.rounds, killAtFraction, report));
+      for (const v of report.violations.slice(0, 10)) log(`    ✗ ${v}`);
+    } catch (err) {
+      const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      rounds.push({ round, killAtFraction, passed: false, error });
+      log(`round ${round}/${o.rounds}: kill at ${pct(killAtFraction)} · FAIL (error)\n    ${error.split('\n').join('\n    ')}`);
+    }
+  }
+  const passed = rounds.filter((r) => r.passed).length;
+  return { rounds, passed, failed: rounds.length - passed, summary: summaryLine(rounds) };
+}
+
+function pct(f: number): string {
+  return `${Math.round(f * 100)}%`;
+}
+
+function secs(ms: number | undefined): string {
+  return ms === undefined ? '–' : `${(ms / 1000).toFixed(1)}s`;
+}
+
+function roundLine(round: number, of: number, target: number, r: WorkerKillReport): string {
+  const reRun = Object.keys(r.reExecuted).length;
+  return (
+    `round ${round}/${of}: kill target ${pct(target)} → killed at ${r.doneAtKillSignal}/${r.count} done ` +
+    `(${secs(r.timings.toKillMs)} after launch; A finished ${r.doneBeforeKill.length}, ${r.recordedBeforeKill.length} recorded by the server) · ` +
+    `in flight ${r.inFlightAtKill.length} · re-executed ${reRun} step(s) [${r.doneButReRun.length} done-but-unreported] · ` +
+    `work starts ${r.totalWorkStarts} · worker B ready +${secs(r.timings.restartMs)}, first retry +${secs(r.timings.firstInFlightRetryMs)}, longest stall ${secs(r.longestGapAfterRestartMs)} · ` +
+    `timed-out workflow tasks: job ${r.workflowTaskTimeouts.job.at.length}, children ${r.workflowTaskTimeouts.children} in ${r.workflowTaskTimeouts.childrenAffected} · ` +
+    `recovery ${secs(r.timings.recoveryMs)} · total ${secs(r.timings.totalMs)} · sum ${r.result?.sum ?? '–'} · ` +
+    (r.violations.length === 0 ? 'PASS' : `FAIL (${r.violations.length} violation(s))`)
+  );
+}
+
+function summaryLine(rounds: readonly ChaosRound[]): string {
+  const reports = rounds.flatMap((r) => (r.report ? [r.report] : []));
+  const passed = rounds.filter((r) => r.passed).length;
+  const kills = reports.map((r) => r.doneAtKillSignal / r.count);
+  const reRuns = reports.map((r) => Object.keys(r.reExecuted).length);
+  const recoveries = reports.map((r) => r.timings.recoveryMs).sort((a, b) => a - b);
+  const median = recoveries[Math.floor(recoveries.length / 2)];
+  const stats = (xs: number[]) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)} (total ${xs.reduce((s, x) => s + x, 0)})` : '–');
+  return (
+    `chaos: ${passed}/${rounds.length} rounds passed · kill points ${kills.length ? `${pct(Math.min(...kills))}–${pct(Math.max(...kills))}` : '–'} · ` +
+    `re-executed steps per round ${stats(reRuns)} · done-but-unreported re-runs ${reports.reduce((s, r) => s + r.doneButReRun.length, 0)} · ` +
+    `recovery after kill median ${secs(median)}, max ${secs(recoveries[recoveries.length - 1])}`
+  );
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { rounds: { type: 'string', default: '5' }, count: { type: 'string', default: '200' } },
+  });
+  const rounds = Number(values.rounds);
+  const count = Number(values.count);
+  if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(count) || count < 2) {
+    console.error('usage: npm run chaos -- [--rounds N] [--count KEYS]');
+    process.exit(2);
+  }
+  const started = Date.now();
+  const server = await startDevServer({ onNotice: (m) => console.error(`[chaos] ${m}`) });
+  const scratch = tempLedger('chaos-bundle');
+  const bundlePath = join(dirname(scratch), 'workflow-bundle.js');
+  writeFileSync(bundlePath, (await interpreterBundle()).code);
+  const connection = await Connection.connect({ address: server.address });
+  console.log(`[chaos] dev server ${server.address} (pid ${server.pid}); ${rounds} round(s) of ${count} keys`);
+  let outcome: ChaosOutcome;
+  try {
+    outcome = await runChaos({ client: new Client({ connection }), address: server.address, bundlePath, rounds, count });
+  } finally {
+    await connection.close();
+    await server.stop();
+    removeTempDir(scratch);
+  }
+  console.log(`${outcome.summary} · wall time ${secs(Date.now() - started)}`);
+  process.exit(outcome.failed > 0 ? 1 : 0);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}

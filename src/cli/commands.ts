@@ -1,0 +1,175 @@
+/** The `opgraph` command line: commander program, `list` and `graph`, and exit-code handling. */
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_TASK_QUEUE } from '../connection.ts';
+import type { Definitions } from '../dsl/job.ts';
+import { DEFAULT_MODULE, getJob, loadDefinitions } from './definitions.ts';
+import { errorMessage, EXIT, isUsageError } from './errors.ts';
+import { GRAPH_FORMATS, renderGraph, type GraphFormat } from './graph.ts';
+import { type CliIO, printer, processIO } from './io.ts';
+import { cancelCommand, launchCommand, statusCommand } from './remote.ts';
+import { runCommand } from './run.ts';
+import { devCommand, workerCommand } from './serve.ts';
+
+/** `opgraph list`: every job, then its nodes (ids), with op name, fan-outs and mapping. */
+export function listLines(definitions: Definitions): string[] {
+  const lines: string[] = [];
+  for (const job of definitions.jobs.values()) {
+    lines.push(job.description ? `${job.name} — ${job.description}` : job.name);
+    const width = Math.max(0, ...job.plan.nodes.map((n) => n.id.length));
+    for (const node of job.plan.nodes) {
+      const notes: string[] = [];
+      if (node.op !== node.id) notes.push(`op ${node.op}`);
+      const dynamic = node.outputs.filter((o) => o.dynamic).map((o) => o.name);
+      if (dynamic.length > 0) notes.push(`DynamicOut${dynamic.length === 1 && dynamic[0] === 'result' ? '' : ` ${dynamic.join(', ')}`}`);
+      if (node.dim.length > 0) notes.push(`mapped over ${node.dim.join(' → ')}`);
+      lines.push(`  ${notes.length ? `${node.id.padEnd(width)}  ${notes.join('; ')}` : node.id}`);
+    }
+  }
+  return lines;
+}
+
+/** OPGRAPH_DEFINITIONS / OPGRAPH_TASK_QUEUE, as worker.ts and docker-compose use them, else the built-in defaults. */
+function defaults(env: NodeJS.ProcessEnv): { module: string; taskQueue: string } {
+  return {
+    module: env.OPGRAPH_DEFINITIONS?.trim() || DEFAULT_MODULE,
+    taskQueue: env.OPGRAPH_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE,
+  };
+}
+
+function taskQueueOption(description: string): Option {
+  return new Option('-q, --task-queue <queue>', description);
+}
+
+/** Builds the program; `setExit` receives each command's exit code. */
+export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
+  const out = printer(io.stdout);
+  const fallback = defaults(io.env);
+  const moduleOption = (): Option =>
+    new Option('-m, --module <path>', 'definitions module exporting `defs` (or a default Definitions); env OPGRAPH_DEFINITIONS').default(fallback.module);
+  const program = new Command('opgraph')
+    .description('Run Dagster-style op/job graphs (with dynamic outputs) durably on Temporal.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Environment:
+  TEMPORAL_ADDRESS    host:port of an existing Temporal server (run/worker/launch/status/cancel)
+  TEMPORAL_NAMESPACE  namespace on that server (default "default")
+  TEMPORAL_UI_URL     Web UI base URL, for links to runs on that server
+  OPGRAPH_DEFINITIONS default for -m/--module (else ${DEFAULT_MODULE})
+  OPGRAPH_TASK_QUEUE  default task queue for worker/dev/launch/run --no-worker (else ${DEFAULT_TASK_QUEUE})
+  OPGRAPH_LOG_LEVEL   worker log level (TRACE, DEBUG, INFO, WARN, ERROR)
+
+Exit codes: 0 success, 1 run failed / cancelled / server error, 2 usage or config error.`,
+    );
+
+  program
+    .command('run')
+    .description('run a job to completion with live progress, then print its result and Web UI link')
+    .argument('<job>', 'job name (see `opgraph list`)')
+    .option('-c, --config <file>', 'run config file (.json, .yaml or .yml): { ops: { <node>: { config, inputs } } }')
+    .addOption(moduleOption())
+    .addOption(
+      taskQueueOption(`task queue for the run (default: a fresh one for the in-process worker; "${fallback.taskQueue}" with --no-worker)`),
+    )
+    .option('--no-worker', 'do not start a worker in this process (needs TEMPORAL_ADDRESS and a running `opgraph worker`)')
+    .option('--keep-server', 'embedded dev server only: keep it (and the Web UI) up after the run until Ctrl+C')
+    .addHelpText(
+      'after',
+      `
+Without TEMPORAL_ADDRESS, starts a local Temporal dev server with the Web UI for the duration of the command.
+Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits for it to end CANCELED.`,
+    )
+    .action(async (job: string, opts: { config?: string; module: string; taskQueue?: string; worker: boolean; keepServer?: boolean }) => {
+      setExit(await runCommand(job, opts, io));
+    });
+
+  program
+    .command('worker')
+    .description('run a long-lived worker for the module\'s jobs on TEMPORAL_ADDRESS (until Ctrl+C)')
+    .addOption(moduleOption())
+    .addOption(taskQueueOption('task queue to poll').default(fallback.taskQueue))
+    .action(async (opts: { module: string; taskQueue?: string }) => {
+      setExit(await workerCommand(opts, io));
+    });
+
+  program
+    .command('dev')
+    .description('start a Temporal dev server with the Web UI and a worker, until Ctrl+C')
+    .option('-p, --port <port>', 'frontend gRPC port (default: a free port)')
+    .option('--ui-port <port>', 'Web UI port (default: a free port)')
+    .option('--ip <ip>', 'address to bind (default 127.0.0.1)')
+    .option('--db-filename <file>', 'SQLite file, to keep runs across restarts (default: in memory)')
+    .addOption(moduleOption())
+    .addOption(taskQueueOption('task queue the worker polls').default(fallback.taskQueue))
+    .option('--no-worker', 'server and UI only')
+    .action(async (opts: { port?: string; uiPort?: string; ip?: string; dbFilename?: string; module: string; taskQueue?: string; worker: boolean }) => {
+      setExit(await devCommand(opts, io));
+    });
+
+  program
+    .command('launch')
+    .description('submit a run to TEMPORAL_ADDRESS and print its workflow id (does not wait)')
+    .argument('<job>', 'job name (see `opgraph list`)')
+    .option('-c, --config <file>', 'run config file (.json, .yaml or .yml)')
+    .addOption(moduleOption())
+    .addOption(taskQueueOption('task queue a worker serves').default(fallback.taskQueue))
+    .action(async (job: string, opts: { config?: string; module: string; taskQueue?: string }) => {
+      setExit(await launchCommand(job, opts, io));
+    });
+
+  program
+    .command('status')
+    .description('show a run\'s status (describe) and progress (progress query); its result once closed')
+    .argument('<workflowId>', 'the workflow id printed by `opgraph launch` / `opgraph run`')
+    .action(async (workflowId: string) => {
+      setExit(await statusCommand(workflowId, io));
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a run: running ops see ctx.signal, the run ends CANCELED')
+    .argument('<workflowId>', 'the workflow id of the run')
+    .action(async (workflowId: string) => {
+      setExit(await cancelCommand(workflowId, io));
+    });
+
+  program
+    .command('graph')
+    .description('render a job\'s plan; dynamic dimensions as subgraphs/clusters, edges labelled map/collect')
+    .argument('<job>', 'job name (see `opgraph list`)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(GRAPH_FORMATS).default('mermaid'))
+    .addOption(moduleOption())
+    .action(async (job: string, opts: { format: GraphFormat; module: string }) => {
+      const definitions = await loadDefinitions(opts.module, io.cwd);
+      io.stdout.write(renderGraph(getJob(definitions, job, opts.module).plan, opts.format));
+      setExit(EXIT.ok);
+    });
+
+  program
+    .command('list')
+    .description('list the jobs of the definitions module and their ops (node ids)')
+    .addOption(moduleOption())
+    .action(async (opts: { module: string }) => {
+      for (const line of listLines(await loadDefinitions(opts.module, io.cwd))) out(line);
+      setExit(EXIT.ok);
+    });
+
+  return program;
+}
+
+/** Runs the CLI on `args` (without `node` and the script); resolves to the exit code. */
+export async function runCli(args: readonly string[], io: CliIO = processIO()): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    io.stderr.write(`opgraph: ${errorMessage(err)}\n`);
+    return isUsageError(err) ? EXIT.usage : EXIT.failed;
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Live progress of a run, from the job workflow's `progress` query: one bar per dynamic dimension
+ * (keys done/total, running, failed), a status line per static step, counts per mapped node.
+ *
+ * - TTY: the block is redrawn in place (cursor up + clear line), at most once per poll.
+ * - Pipe (not a TTY, or CI=true): plain lines, only for what changed, at most one batch per
+ *   throttle interval; no ANSI sequences, so logs stay readable.
+ *
+ * `progressItems` and the two printers are pure (snapshots and a clock in, text out) for testing.
+ */
+import type { Writable } from 'node:stream';
+import { parseDimensionId } from '../dsl/plan.ts';
+import type { DimensionProgress, NodeProgress, RunProgress } from '../workflows/progress.ts';
+
+/** The part of a plan progress rendering needs (a JobPlan fits). */
+export interface PlanShape {
+  readonly nodes: readonly { readonly id: string; readonly dim: readonly string[] }[];
+}
+
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'abandoned';
+
+export type ProgressItem =
+  | { kind: 'step'; key: string; node: string; state: StepState }
+  | {
+      kind: 'dimension';
+      key: string;
+      /** `load_pieces`, or `node.output` for a non-default output; `(stage n)` for later stages. */
+      label: string;
+      /** `waiting`: fan-out op not finished; `not-run`: it failed, was skipped or abandoned. */
+      state: 'waiting' | 'not-run' | 'running' | 'done';
+      counts: DimensionProgress;
+    }
+  | { kind: 'mapped'; key: string; node: string; counts: NodeProgress };
+
+const ZERO_NODE: NodeProgress = { running: 0, succeeded: 0, failed: 0, skipped: 0, abandoned: 0 };
+const ZERO_DIM: DimensionProgress = { total: 0, running: 0, done: 0, failed: 0 };
+
+function stepState(n: NodeProgress | undefined): StepState {
+  if (!n) return 'pending';
+  if (n.running > 0) return 'running';
+  if (n.failed > 0) return 'failed';
+  if (n.succeeded > 0) return 'succeeded';
+  if (n.abandoned > 0) return 'abandoned';
+  if (n.skipped > 0) return 'skipped';
+  return 'pending';
+}
+
+function dimensionLabel(dim: string): string {
+  const { node, output } = parseDimensionId(dim);
+  return output === 'result' ? node : `${node}.${output}`;
+}
+
+/**
+ * What to show for a snapshot (undefined = nothing known yet), in plan order: static steps, and for
+ * each top-level dimension (at its first mapped node) its bar(s), then its mapped nodes' counts.
+ */
+export function progressItems(plan: PlanShape, progress: RunProgress | undefined): ProgressItem[] {
+  const items: ProgressItem[] = [];
+  const placed = new Set<string>();
+  for (const node of plan.nodes) {
+    const top = node.dim[0];
+    if (top === undefined) {
+      items.push({ kind: 'step', key: `step:${node.id}`, node: node.id, state: stepState(progress?.nodes[node.id]) });
+      continue;
+    }
+    if (placed.has(top)) continue;
+    placed.add(top);
+    const source = progress?.nodes[parseDimensionId(top).node];
+    const stageLabels = Object.keys(progress?.dimensions ?? {}).filter((d) => d.startsWith(`${top} (stage `));
+    for (const dim of [top, ...stageLabels]) {
+      const counts = progress?.dimensions[dim];
+      const sourceState = stepState(source);
+      let state: 'waiting' | 'not-run' | 'running' | 'done';
+      if (counts) state = counts.done >= counts.total && counts.running === 0 ? 'done' : 'running';
+      else if (sourceState === 'failed' || sourceState === 'skipped' || sourceState === 'abandoned') state = 'not-run';
+      else if (sourceState === 'succeeded' && dim === top) state = 'done';
+      else state = 'waiting';
+      const label = dim === top ? dimensionLabel(top) : `${dimensionLabel(top)}${dim.slice(top.length)}`;
+      items.push({ kind: 'dimension', key: `dim:${dim}`, label, state, counts: counts ?? ZERO_DIM });
+    }
+    for (const mapped of plan.nodes.filter((n) => n.dim[0] === top)) {
+      items.push({ kind: 'mapped', key: `mapped:${mapped.id}`, node: mapped.id, counts: progress?.nodes[mapped.id] ?? ZERO_NODE });
+    }
+  }
+  return items;
+}
+
+export function progressBar(done: number, total: number, width: number, full: string, empty: string): string {
+  const filled = total > 0 ? Math.min(width, Math.floor((done / total) * width)) : 0;
+  return `${full.repeat(filled)}${empty.repeat(width - filled)}`;
+}
+
+function countsText(c: NodeProgress): string {
+  const parts: string[] = [];
+  if (c.running) parts.push(`${c.running} running`);
+  parts.push(`${c.succeeded} succeeded`);
+  if (c.failed) parts.push(`${c.failed} failed`);
+  if (c.skipped) parts.push(`${c.skipped} skipped`);
+  if (c.abandoned) parts.push(`${c.abandoned} abandoned`);
+  return parts.join(', ');
+}
+
+function dimensionText(item: Extract<ProgressItem, { kind: 'dimension' }>, bar: (done: number, total: number) => string): string {
+  const { counts } = item;
+  const source = item.label.replace(/ \(stage \d+\)$/, '');
+  switch (item.state) {
+    case 'waiting':
+      return `waiting for ${source.split('.')[0] ?? source}`;
+    case 'not-run':
+      return `not run (${source.split('.')[0] ?? source} did not succeed)`;
+    default:
+      return `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} running, ${counts.failed} failed`;
+  }
+}
+
+/** One plain line per item (pipe mode). */
+export function plainLine(item: ProgressItem): string {
+  switch (item.kind) {
+    case 'step':
+      return `${item.node}: ${item.state}`;
+    case 'dimension':
+      return `map over ${item.label} ${dimensionText(item, (d, t) => progressBar(d, t, 20, '#', '-'))}`;
+    case 'mapped':
+      return `${item.node}[*]: ${countsText(item.counts)}`;
+  }
+}
+
+const SYMBOL: Record<StepState, string> = {
+  pending: '○',
+  running: '◐',
+  succeeded: '✔',
+  failed: '✖',
+  skipped: '⊘',
+  abandoned: '⊘',
+};
+
+/** The in-place block (TTY mode): aligned columns, Unicode bars. */
+export function ttyLines(items: readonly ProgressItem[]): string[] {
+  const name = (item: ProgressItem): string =>
+    item.kind === 'step' ? item.node : item.kind === 'dimension' ? `map over ${item.label}` : `  ${item.node}[*]`;
+  const width = Math.max(0, ...items.map((i) => name(i).length));
+  return items.map((item) => {
+    const label = name(item).padEnd(width);
+    switch (item.kind) {
+      case 'step':
+        return `${SYMBOL[item.state]} ${label}  ${item.state}`;
+      case 'dimension': {
+        const symbol = item.state === 'done' ? '✔' : item.state === 'not-run' ? '⊘' : item.counts.failed > 0 ? '✖' : '▸';
+        return `${symbol} ${label}  ${dimensionText(item, (d, t) => progressBar(d, t, 24, '█', '░'))}`;
+      }
+      case 'mapped':
+        return `  ${label}  ${countsText(item.counts)}`;
+    }
+  });
+}
+
+function elapsed(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Pipe mode: prints only lines whose text changed since last printed, at most once per `throttleMs`. */
+export class PlainProgressPrinter {
+  private readonly printed = new Map<string, string>();
+  private lastEmit = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly plan: PlanShape,
+    private readonly startedAt: number,
+    private readonly throttleMs = 1_000,
+  ) {
+    // Lines start out as "nothing happened yet", so pending steps are never printed.
+    for (const item of progressItems(plan, undefined)) this.printed.set(item.key, plainLine(item));
+  }
+
+  /** Lines to print for this snapshot; `force` ignores the throttle (the final snapshot). */
+  update(progress: RunProgress, now: number, force = false): string[] {
+    if (!force && now - this.lastEmit < this.throttleMs) return [];
+    const lines: string[] = [];
+    for (const item of progressItems(this.plan, progress)) {
+      const text = plainLine(item);
+      if (this.printed.get(item.key) === text) continue;
+      this.printed.set(item.key, text);
+      lines.push(`[${elapsed(now - this.startedAt)}] ${text}`);
+    }
+    if (lines.length > 0) this.lastEmit = now;
+    return lines;
+  }
+}
+
+/** TTY mode: returns the escape sequence that redraws the block in place ('' when nothing changed). */
+export class TtyProgressPrinter {
+  private height = 0;
+  private last = '';
+
+  constructor(
+    private readonly plan: PlanShape,
+    private readonly title: string,
+    private readonly startedAt: number,
+  ) {}
+
+  frame(progress: RunProgress | undefined, now: number, columns?: number, status = 'running'): string {
+    const header = `${this.title} · ${status} ${elapsed(now - this.startedAt)}`;
+    // Lines must not wrap, or moving the cursor up by the line count would miss.
+    const width = columns !== undefined && columns >= 20 ? columns - 1 : 99;
+    const lines = [header, ...ttyLines(progressItems(this.plan, progress))].map((l) => truncate(l, width));
+    const body = lines.join('\n');
+    if (body === this.last) return '';
+    this.last = body;
+    const up = this.height > 0 ? `\x1b[${this.height}A\r` : '';
+    this.height = lines.length;
+    return `${up}${lines.map((l) => `\x1b[2K${l}\n`).join('')}\x1b[J`;
+  }
+}
+
+function truncate(line: string, max: number): string {
+  return [...line].length <= max ? line : `${[...line].slice(0, max - 1).join('')}…`;
+}
+
+/** True when progress should be plain lines: not a terminal, or CI is set (and not "false"/"0"). */
+export function plainMode(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  const ci = env.CI?.trim().toLowerCase();
+  return !stream.isTTY || (ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0');
+}
+
+export interface ProgressView {
+  update(progress: RunProgress): void;
+  /** Draws the final state (no throttling), e.g. after the run ended. */
+  finish(progress: RunProgress | undefined, status: string): void;
+}
+
+/** A view writing to `stream` in TTY or plain mode. */
+export function createProgressView(
+  stream: Writable & { isTTY?: boolean; columns?: number },
+  plan: PlanShape,
+  title: string,
+  options: { plain?: boolean; throttleMs?: number; now?: () => number } = {},
+): ProgressView {
+  const now = options.now ?? Date.now;
+  const started = now();
+  if (options.plain ?? plainMode(stream)) {
+    const printer = new PlainProgressPrinter(plan, started, options.throttleMs);
+    const write = (lines: string[]): void => {
+      if (lines.length > 0) stream.write(`${lines.join('\n')}\n`);
+    };
+    return {
+      update: (p) => write(printer.update(p, now())),
+      finish: (p) => {
+        if (p) write(printer.update(p, now(), true));
+      },
+    };
+  }
+  const printer = new TtyProgressPrinter(plan, title, started);
+  let latest: RunProgress | undefined;
+  return {
+    update: (p) => {
+      latest = p;
+      stream.write(printer.frame(p, now(), stream.columns));
+    },
+    finish: (p, status) => stream.write(printer.frame(p ?? latest, now(), stream.columns, status)),
+  };
+}
+
+/**
+ * Polls `query` every `intervalMs` and feeds the view until `stop()` is called; errors (the
+ * workflow has not started a task yet, a transient RPC failure) are skipped. The returned
+ * `stop()` resolves after the last poll, with the last snapshot seen.
+ */
+export function watchProgress(
+  query: () => Promise<RunProgress>,
+  view: ProgressView,
+  intervalMs: number,
+): { stop(): Promise<RunProgress | undefined> } {
+  let stopped = false;
+  let latest: RunProgress | undefined;
+  let wake: (() => void) | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        latest = await query();
+        if (!stopped) view.update(latest);
+      } catch {
+        // not answerable yet; try again next tick
+      }
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      wake?.();
+      await loop;
+      return latest;
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/** Commands against a long-lived server (TEMPORAL_ADDRESS): `launch`, `status`, `cancel`. */
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
+import { connectClient } from '../client/connect.ts';
+import { awaitRun, cancelRun, launchRun } from '../client/run.ts';
+import { DEFAULT_TASK_QUEUE } from '../connection.ts';
+import { OpgraphError } from '../dsl/errors.ts';
+import { JobWorkflowInput } from '../dsl/protocol.ts';
+import { resolveRunConfig } from '../dsl/runConfig.ts';
+import type { RunProgress } from '../workflows/progress.ts';
+import { readRunConfigFile } from './config.ts';
+import { getJob, loadDefinitions } from './definitions.ts';
+import { errorMessage, EXIT } from './errors.ts';
+import { type CliIO, printer, withTimeout } from './io.ts';
+import { type PlanShape, progressItems, ttyLines } from './progress.ts';
+import { requireServer, uiUrlFromEnv } from './server.ts';
+import { resultLines, workflowUiUrl } from './summary.ts';
+
+async function withClient<T>(io: CliIO, command: string, body: (client: Client, namespace: string) => Promise<T>): Promise<T> {
+  const target = requireServer(io.env, command);
+  const client = await connectClient(target.address, target.namespace);
+  try {
+    return await body(client, target.namespace);
+  } finally {
+    await client.connection.close().catch(() => undefined);
+  }
+}
+
+function notFound(err: unknown, workflowId: string, namespace: string): never {
+  if (err instanceof WorkflowNotFoundError) {
+    throw new OpgraphError(`no workflow "${workflowId}" in namespace "${namespace}" (check the id printed by \`opgraph launch\`, and TEMPORAL_NAMESPACE)`, {
+      cause: err,
+    });
+  }
+  throw err;
+}
+
+export interface LaunchCommandOptions {
+  module: string;
+  config?: string;
+  taskQueue?: string;
+}
+
+/** Starts the job's workflow on TEMPORAL_ADDRESS; prints its workflow id (one line on stdout). */
+export async function launchCommand(jobName: string, options: LaunchCommandOptions, io: CliIO): Promise<number> {
+  requireServer(io.env, 'launch');
+  const definitions = await loadDefinitions(options.module, io.cwd);
+  const job = getJob(definitions, jobName, options.module);
+  const runConfig = options.config === undefined ? undefined : readRunConfigFile(options.config, io.cwd);
+  resolveRunConfig(job, runConfig);
+  const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+  return withClient(io, 'launch', async (client, namespace) => {
+    const run = await launchRun(client, job, { runConfig, taskQueue });
+    printer(io.stdout)(run.workflowId);
+    const err = printer(io.stderr);
+    err(`Launched job ${job.name} (run ${run.runId}) on task queue "${taskQueue}"; a worker serving it must be running (\`opgraph worker\`).`);
+    err(`Follow it with: opgraph status ${run.workflowId}`);
+    const uiUrl = uiUrlFromEnv(io.env);
+    if (uiUrl) err(`Web UI: ${workflowUiUrl(uiUrl, namespace, run.workflowId)}`);
+    return EXIT.ok;
+  });
+}
+
+/** The plan a run started with: the job workflow's input, from the first history event. */
+export async function fetchRunInput(client: Client, namespace: string, workflowId: string): Promise<JobWorkflowInput | undefined> {
+  const response = await client.workflowService.getWorkflowExecutionHistory({ namespace, execution: { workflowId }, maximumPageSize: 1 });
+  const payload = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) return undefined;
+  const parsed = JobWorkflowInput.safeParse(defaultPayloadConverter.fromPayload(payload));
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** A stand-in plan from a progress snapshot alone (every node shown as a step). */
+function snapshotPlan(progress: RunProgress): PlanShape {
+  return { nodes: Object.keys(progress.nodes).map((id) => ({ id, dim: [] })) };
+}
+
+/** Status via describe(), progress via the `progress` query, and for a closed run its result. */
+export async function statusCommand(workflowId: string, io: CliIO): Promise<number> {
+  const out = printer(io.stdout);
+  return withClient(io, 'status', async (client, namespace) => {
+    const handle = client.workflow.getHandle(workflowId);
+    const description = await handle.describe().catch((err: unknown) => notFound(err, workflowId, namespace));
+    const input = await fetchRunInput(client, namespace, workflowId).catch(() => undefined);
+    const status = description.status.name;
+    out(`Workflow:   ${workflowId}`);
+    out(`Job:        ${description.type}${input ? ` (run ${input.runId})` : ''}`);
+    out(`Status:     ${status}`);
+    out(`Task queue: ${description.taskQueue}`);
+    out(`Started:    ${description.startTime.toISOString()}`);
+    if (description.closeTime) out(`Closed:     ${description.closeTime.toISOString()}`);
+    let progress: RunProgress | undefined;
+    try {
+      progress = await withTimeout(handle.query<RunProgress>('progress'), 5_000, 'no answer within 5s — is a worker serving its task queue?');
+    } catch (err) {
+      out(`Progress:   unavailable (${errorMessage(err)})`);
+    }
+    if (progress) {
+      out('Progress:');
+      const plan = input?.plan ?? snapshotPlan(progress);
+      for (const line of ttyLines(progressItems(plan, progress))) out(`  ${line}`);
+    }
+    if (status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW') {
+      const result = await awaitRun({ jobName: description.type, runId: input?.runId ?? workflowId, workflowId, handle });
+      out('Result:');
+      for (const line of await resultLines(result)) out(`  ${line}`);
+    }
+    const uiUrl = uiUrlFromEnv(io.env);
+    if (uiUrl) out(`Web UI: ${workflowUiUrl(uiUrl, namespace, workflowId)}`);
+    return EXIT.ok;
+  });
+}
+
+/** Requests cancellation: running ops see ctx.signal, the run ends CANCELED. */
+export async function cancelCommand(workflowId: string, io: CliIO): Promise<number> {
+  return withClient(io, 'cancel', async (client, namespace) => {
+    const description = await client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch((err: unknown) => notFound(err, workflowId, namespace));
+    if (description.status.name !== 'RUNNING') {
+      throw new OpgraphError(`workflow ${workflowId} is not running (status ${description.status.name}); nothing to cancel`);
+    }
+    await cancelRun(client, workflowId);
+    printer(io.stdout)(`Cancellation requested for ${workflowId}; its running ops are cancelled and the run ends CANCELED.`);
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,102 @@
+/** Long-running commands: `opgraph worker` (against TEMPORAL_ADDRESS) and `opgraph dev` (dev server + UI + worker). */
+import { DEFAULT_TASK_QUEUE } from '../connection.ts';
+import { localDevServer, stopLocalDevServer } from '../execute.ts';
+import { connectNative, createWorker } from '../worker/createWorker.ts';
+import { loadDefinitions } from './definitions.ts';
+import { EXIT, UsageError } from './errors.ts';
+import { type CliIO, printer } from './io.ts';
+import { installCliRuntime, requireServer } from './server.ts';
+
+export interface WorkerCommandOptions {
+  module: string;
+  taskQueue?: string;
+}
+
+/** Serves the module's jobs on TEMPORAL_ADDRESS until Ctrl+C / SIGTERM (then shuts down gracefully). */
+export async function workerCommand(options: WorkerCommandOptions, io: CliIO): Promise<number> {
+  const target = requireServer(io.env, 'worker');
+  const definitions = await loadDefinitions(options.module, io.cwd);
+  installCliRuntime({ ownSignals: false, defaultLevel: 'INFO' });
+  const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const native = await connectNative(target.address);
+  try {
+    const worker = await createWorker({ definitions, connection: native, namespace: target.namespace, taskQueue });
+    const jobs = [...definitions.jobs.keys()];
+    printer(io.stderr)(
+      `opgraph worker: ${jobs.length} job(s) [${jobs.join(', ')}] on task queue "${taskQueue}" at ${target.address} (namespace ${target.namespace}); Ctrl+C to stop`,
+    );
+    await worker.run();
+    printer(io.stderr)('opgraph worker: stopped');
+    return EXIT.ok;
+  } finally {
+    await native.close().catch(() => undefined);
+  }
+}
+
+export interface DevCommandOptions {
+  module: string;
+  taskQueue?: string;
+  port?: string;
+  uiPort?: string;
+  ip?: string;
+  dbFilename?: string;
+  /** false with --no-worker: the server only. */
+  worker: boolean;
+}
+
+function parsePort(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`${flag} must be a port number (1-65535), got "${value}"`);
+  return port;
+}
+
+/** A dev server with the Web UI and a worker for the module's jobs, until Ctrl+C. */
+export async function devCommand(options: DevCommandOptions, io: CliIO): Promise<number> {
+  const port = parsePort(options.port, '--port');
+  const uiPort = parsePort(options.uiPort, '--ui-port');
+  const definitions = options.worker ? await loadDefinitions(options.module, io.cwd) : undefined;
+  installCliRuntime({ ownSignals: false, defaultLevel: 'INFO' });
+  const out = printer(io.stdout);
+  const server = await localDevServer({
+    ui: true,
+    ...(port === undefined ? {} : { port }),
+    ...(uiPort === undefined ? {} : { uiPort }),
+    ...(options.ip === undefined ? {} : { ip: options.ip }),
+    ...(options.dbFilename === undefined ? {} : { dbFilename: options.dbFilename }),
+  });
+  const native = definitions ? await connectNative(server.address) : undefined;
+  try {
+    const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    const worker = definitions && native ? await createWorker({ definitions, connection: native, namespace: server.namespace, taskQueue }) : undefined;
+    out('Temporal dev server is up.');
+    out(`  Web UI:           ${server.uiUrl ?? '(none)'}`);
+    out(`  TEMPORAL_ADDRESS: ${server.address}`);
+    out(`  Namespace:        ${server.namespace}`);
+    if (options.dbFilename) out(`  Database:         ${options.dbFilename}`);
+    if (worker && definitions) {
+      out(`  Worker:           task queue "${taskQueue}", ${definitions.jobs.size} job(s) from ${options.module}`);
+    }
+    out('');
+    out('In another shell:');
+    out(`  export TEMPORAL_ADDRESS=${server.address}${server.uiUrl ? ` TEMPORAL_UI_URL=${server.uiUrl}` : ''}`);
+    out('  npx opgraph launch <job>      # or: npx opgraph run <job>');
+    out('Press Ctrl+C to stop.');
+    if (worker) {
+      await worker.run(); // returns after Ctrl+C / SIGTERM (graceful shutdown)
+    } else {
+      // Nothing else keeps the event loop alive (the server child is unref'd).
+      const keepAlive = setInterval(() => {}, 1 << 30);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      clearInterval(keepAlive);
+    }
+    printer(io.stderr)('Stopping the dev server …');
+    return EXIT.ok;
+  } finally {
+    await native?.close().catch(() => undefined);
+    await stopLocalDevServer();
+  }
+}
