@@ -4,6 +4,7 @@ import {
   executeChild,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   sleep,
   workflowInfo,
@@ -39,6 +40,15 @@ import {
   scopeResultOf,
   type ShardRequest,
 } from './interpreter.ts';
+
+/**
+ * What happens to a child when its parent closes. Runs started before this patch terminate their
+ * children; newer runs request cancellation, so a child that was still starting when the run was
+ * cancelled ends CANCELLED (and its ops see ctx.signal) instead of being terminated.
+ */
+function childClosePolicy(): ParentClosePolicy {
+  return patched('opgraph-children-request-cancel') ? ParentClosePolicy.REQUEST_CANCEL : ParentClosePolicy.TERMINATE;
+}
 
 /** Infrastructure failures (lost worker, timeouts) retry forever: that is the durability promise. */
 const INFRASTRUCTURE_RETRY = {
@@ -108,7 +118,7 @@ export class TemporalEngine implements ScopeEngine {
         workflowId,
         args: [input],
         staticSummary: `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}${stage > 0 ? ` · stage ${stage + 1}` : ''}`,
-        parentClosePolicy: ParentClosePolicy.TERMINATE,
+        parentClosePolicy: childClosePolicy(),
       });
       return ScopeResult.parse(raw);
     } catch (err) {
@@ -177,7 +187,7 @@ export class TemporalEngine implements ScopeEngine {
         workflowId: `${workflowInfo().workflowId}/${fanOutKey}[${label}]${stage > 0 ? `/stage_${stage + 1}` : ''}`,
         args: [input],
         staticSummary: `${request.plan.job} · ${fanOutKey} · keys ${shard.start}–${shard.end - 1} (${label})${stage > 0 ? ` · stage ${stage + 1}` : ''}`,
-        parentClosePolicy: ParentClosePolicy.TERMINATE,
+        parentClosePolicy: childClosePolicy(),
       });
       return ShardResult.parse(raw);
     } catch (err) {
