@@ -91,7 +91,8 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .description('run a long-lived worker for the module\'s jobs on TEMPORAL_ADDRESS (until Ctrl+C)')
     .addOption(moduleOption())
     .addOption(taskQueueOption('task queue to poll').default(fallback.taskQueue))
-    .action(async (opts: { module: string; taskQueue?: string }) => {
+    .option('-p, --processes <n>', 'worker processes, so CPU-bound ops use every core (default: one per core)')
+    .action(async (opts: { module: string; taskQueue?: string; processes?: string }) => {
       setExit(await workerCommand(opts, io));
     });
 

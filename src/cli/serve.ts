@@ -1,4 +1,6 @@
 /** Long-running commands: `opgraph worker` (against TEMPORAL_ADDRESS) and `opgraph dev` (dev server + UI + worker). */
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { localDevServer, stopLocalDevServer } from '../execute.ts';
 import { connectNative, createWorker } from '../worker/createWorker.ts';
@@ -10,11 +12,16 @@ import { installCliRuntime, requireServer } from './server.ts';
 export interface WorkerCommandOptions {
   module: string;
   taskQueue?: string;
+  /** Worker processes to run (default: one per core); CPU-bound ops then use every core. */
+  processes?: string;
 }
 
 /** Serves the module's jobs on TEMPORAL_ADDRESS until Ctrl+C / SIGTERM (then shuts down gracefully). */
 export async function workerCommand(options: WorkerCommandOptions, io: CliIO): Promise<number> {
   const target = requireServer(io.env, 'worker');
+  const processes = options.processes === undefined ? availableParallelism() : Number(options.processes);
+  if (!Number.isInteger(processes) || processes < 1) throw new UsageError(`--processes must be a positive integer, got "${options.processes}"`);
+  if (processes > 1) return superviseWorkers(processes, options, io);
   const definitions = await loadDefinitions(options.module, io.cwd);
   installCliRuntime({ ownSignals: false, defaultLevel: 'INFO' });
   const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
@@ -30,6 +37,35 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIO): P
     return EXIT.ok;
   } finally {
     await native.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Runs `processes` single-process workers as child processes on the same task queue (Temporal
+ * spreads tasks across them), forwards Ctrl+C / SIGTERM, and exits when all have stopped.
+ */
+async function superviseWorkers(processes: number, options: WorkerCommandOptions, io: CliIO): Promise<number> {
+  const script = process.argv[1];
+  if (!script) throw new UsageError('cannot find the opgraph entry script to start worker processes');
+  const args = [...process.execArgv, script, 'worker', '--processes', '1', '--module', options.module];
+  if (options.taskQueue) args.push('--task-queue', options.taskQueue);
+  const say = printer(io.stderr);
+  say(`opgraph worker: starting ${processes} worker processes`);
+  const children = Array.from({ length: processes }, () => spawn(process.execPath, args, { cwd: io.cwd, env: io.env, stdio: 'inherit' }));
+  const forward = (signal: NodeJS.Signals) => () => {
+    for (const child of children) if (child.exitCode === null) child.kill(signal);
+  };
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const codes = await Promise.all(children.map((child) => new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)))));
+    say(`opgraph worker: all ${processes} worker processes stopped`);
+    return codes.every((c) => c === 0) ? EXIT.ok : EXIT.failed;
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 }
 
