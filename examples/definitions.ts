@@ -5,6 +5,7 @@ import { dynamicFanoutOptionA, dynamicFanoutOptionB, dynamicFanoutOptionC } from
 import { chained, chainedAlt, multiple, otherArg, returnDynamicJob } from './guide-advanced.ts';
 import { dynamicOutputs, pythonParallelism } from './letters.ts';
 import { processDirectory } from './process-directory.ts';
+import { diskUsage } from './disk-usage.ts';
 
 export const defs = new Definitions({
   jobs: [
@@ -15,6 +16,7 @@ export const defs = new Definitions({
     otherArg,
     multiple,
     processDirectory,
+    diskUsage,
     dynamicOutputs,
     pythonParallelism,
     dynamicFanoutOptionA,

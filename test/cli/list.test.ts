@@ -21,6 +21,7 @@ describe('opgraph list', () => {
       'other_arg',
       'multiple',
       'process_directory',
+      'disk_usage',
       'dynamic_outputs',
       'python_parallelism',
       'dynamic_fanout_option_a',
