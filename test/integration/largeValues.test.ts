@@ -21,6 +21,14 @@ const bigFanOut = job({ name: 'big_items_job' }, () => {
   collectBig(items.collect());
 });
 
+const hundredThousand = op({ name: 'hundred_thousand', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 100_000; i++) yield new DynamicOutput(i, String(i));
+});
+const countAndSum = op({ name: 'count_and_sum' }, async (_ctx, xs: number[]) => [xs.length, xs.reduce((a, b) => a + b, 0)]);
+const collectHundredThousand = job({ name: 'collect_100k' }, () => {
+  countAndSum(hundredThousand().collect());
+});
+
 describe('large values travel through the store, never through Temporal', () => {
   let harness: TemporalHarness;
   beforeAll(async () => {
@@ -35,6 +43,13 @@ describe('large values travel through the store, never through Temporal', () => 
     expect(((await result.outputFor('produce_big')) as string).length).toBe(50 * MB);
     const description = await run.handle.describe();
     expect(description.historySize).toBeLessThan(64 * 1024);
+  }, 120_000);
+
+  it('collects 100,000 items: the fan-out list is stored and the collect is loaded by the consuming op', async () => {
+    const { run, result } = await harness.runWithHandle(collectHundredThousand);
+    expect(result.success).toBe(true);
+    expect(await result.outputFor('count_and_sum')).toEqual([100_000, (100_000 * 99_999) / 2]);
+    expect((await run.handle.describe()).historySize).toBeLessThan(64 * 1024);
   }, 120_000);
 
   it('maps and collects items over the threshold as references', async () => {
