@@ -58,6 +58,13 @@ export class OutputCollector {
   private yielded(item: unknown): void {
     if (item instanceof DynamicOutput) return this.addDynamic(item);
     if (item instanceof Output) return this.addPlain(item.outputName, item.value);
+    const only = this.spec.multiOutput ? undefined : this.spec.outputs[0];
+    if (only?.dynamic) {
+      throw this.error(
+        `yielded ${describe(item)} from output "${only.name}", which is a DynamicOut: each item needs a mapping key`,
+        `yield new DynamicOutput(value, mappingKey) for each item, e.g. new DynamicOutput(value, String(index))`,
+      );
+    }
     throw this.error(
       `yielded ${describe(item)}, which is neither an Output nor a DynamicOutput`,
       `generator ops yield new Output(value, { outputName }) or new DynamicOutput(value, mappingKey); or return the value instead`,
@@ -68,7 +75,7 @@ export class OutputCollector {
     if (!this.spec.multiOutput) {
       const decl = this.spec.outputs[0] as OutputDecl;
       if (decl.dynamic) return this.addDynamicList(decl, value);
-      if (value instanceof DynamicOutput) return this.addDynamic(value);
+      if (value instanceof DynamicOutput) return this.addDynamic(value, 'returned');
       if (value instanceof Output) return this.addPlain(value.outputName, value.value);
       return this.addPlain(decl.name, value);
     }
@@ -110,12 +117,12 @@ export class OutputCollector {
     });
   }
 
-  private addDynamic(item: DynamicOutput): void {
+  private addDynamic(item: DynamicOutput, verb: 'yielded' | 'returned' = 'yielded'): void {
     const decl = this.decl(item.outputName);
     if (!decl.dynamic) {
       throw this.error(
-        `yielded a DynamicOutput for output "${decl.name}", which is not declared with DynamicOut`,
-        `declare it as out: new DynamicOut(), or yield new Output(value) instead`,
+        `${verb} a DynamicOutput for output "${decl.name}", which is not declared with DynamicOut`,
+        `declare it as out: new DynamicOut(), or ${verb === 'yielded' ? 'yield new Output(value)' : 'return the plain value'} instead`,
       );
     }
     const keyProblem = mappingKeyProblem(item.mappingKey);
@@ -154,8 +161,10 @@ export class OutputCollector {
     if (decl.schema) {
       const parsed = decl.schema.safeParse(value);
       if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ');
-        throw this.error(`${what} failed its schema: ${issues}`, 'fix the op so it produces values of the declared type, or change the schema');
+        throw this.error(
+          `${what} failed its schema: ${issuesText(parsed.error.issues)}`,
+          `make the op produce a value of the declared type, or change the output's schema (new Out({ schema }))`,
+        );
       }
       result = parsed.data;
     }
@@ -184,6 +193,12 @@ export class OutputCollector {
   private error(what: string, fix: string): OutputContractError {
     return new OutputContractError(`op "${this.spec.name}" (step ${this.stepKey}) ${what}. Fix: ${fix}.`);
   }
+}
+
+/** zod issues as `path: message; …`, at most a few: a failing 1M-element array must not make a 1M-line message. */
+export function issuesText(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  const shown = issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(value)'}: ${i.message}`);
+  return issues.length > 5 ? `${shown.join('; ')}; … and ${issues.length - 5} more issues` : shown.join('; ');
 }
 
 function isAsyncIterator(value: unknown): value is AsyncIterable<unknown> {

@@ -1,12 +1,14 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Definitions } from '../dsl/job.ts';
+import { formatBytes, jsonProblem, utf8Length } from '../dsl/json.ts';
+import type { InputSource } from '../dsl/plan.ts';
 import type { OpContext, OpLogger, OpSpec } from '../dsl/op.ts';
 import { BATCH_ACTIVITY, FailureType, OpTaskInput, type OpTaskResult, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/protocol.ts';
 import { sliceItems, storeValue } from './bookkeeping.ts';
 import { runBatch } from './batch.ts';
 import { getDefaultStore, materialize, offload } from '../store/store.ts';
 import type { TaskOutput } from '../dsl/protocol.ts';
-import { OutputCollector, OutputContractError } from './outputs.ts';
+import { issuesText, OutputCollector, OutputContractError } from './outputs.ts';
 
 /** The activities a worker registers: one handler, `default`, runs every op (activity type = op name). */
 export function createOpActivities(definitions: Definitions): Record<string, (input: unknown) => Promise<unknown>> {
@@ -28,7 +30,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
   const spec = definitions.ops.get(task.op);
   if (!spec) {
     throw ApplicationFailure.nonRetryable(
-      `this worker does not know op "${task.op}" (step ${task.stepKey} of job "${task.job}"); known ops: ${[...definitions.ops.keys()].join(', ')}. Start the worker with Definitions that include job "${task.job}".`,
+      `this worker does not know op "${task.op}" (step ${task.stepKey} of job "${task.job}"); known ops: ${listed([...definitions.ops.keys()])}. Fix: start the worker with Definitions that include job "${task.job}"; every worker polling a task queue must have the same Definitions, so give workers of other jobs their own task queue.`,
       FailureType.Definition,
     );
   }
@@ -39,9 +41,10 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
     if (!decl.schema) return value;
     const result = decl.schema.safeParse(value);
     if (result.success) return result.data;
+    const source = inputSource(definitions, task, decl.name);
     throw validationFailure(
       task,
-      `input "${decl.name}" of op "${spec.name}" failed its schema: ${issuesText(result.error.issues)}. Fix the upstream op or the input's schema.`,
+      `input "${decl.name}" of op "${spec.name}" failed its schema: ${issuesText(result.error.issues)} (received ${preview(value)}${source ? `, from ${source.from}` : ''}). Fix: ${source?.fix ?? 'make the upstream op produce valid values'}, or change the input's schema.`,
     );
   });
 
@@ -51,7 +54,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
   try {
     const collector = new OutputCollector(spec, task.stepKey);
     await collector.consume(spec.fn(ctx, ...args));
-    const outputs = await Promise.all(collector.finish().map(offloadOutput));
+    const outputs = await fitResult(await Promise.all(collector.finish().map(offloadOutput)));
     // An op that returned after its run was cancelled must not look like a success.
     if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
     return { outputs };
@@ -106,6 +109,8 @@ function makeContext(
     attempt: task.attempt,
     signal: activity.cancellationSignal,
     heartbeat: (next?: unknown) => {
+      const problem = heartbeatProblem(next);
+      if (problem) throw new OutputContractError(`op "${task.op}" (step ${task.stepKey}) called ctx.heartbeat with details that ${problem}`);
       details = next;
       activity.heartbeat(details);
     },
@@ -124,18 +129,22 @@ function autoHeartbeat(activity: Context, latestDetails: () => unknown): () => v
 }
 
 function validationFailure(task: OpTaskInput, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.Validation, nonRetryable: true, message: withStep(task, message) });
+  return ApplicationFailure.create({ type: FailureType.Validation, nonRetryable: true, message: limitText(withStep(task, message), MESSAGE_LIMIT) });
 }
 
 function userFailure(spec: OpSpec, task: OpTaskInput, err: unknown): ApplicationFailure {
   const error = err instanceof Error ? err : undefined;
-  const thrown = error ? `${error.name}: ${error.message}` : `a non-Error value was thrown: ${safeString(err)}`;
+  const thrown = error
+    ? `raised ${error.name}: ${error.message}`
+    : `threw a non-Error value: ${preview(err)}. Fix: throw new Error('…') so the message and stack trace are kept`;
   return ApplicationFailure.create({
     type: FailureType.UserError,
     // The interpreter retries per the op's RetryPolicy, counted per step key; Temporal must not.
     nonRetryable: true,
-    message: withStep(task, `op "${spec.name}" raised ${thrown}`),
-    details: [{ errorName: error?.name ?? typeof err, stack: error?.stack ?? null }],
+    // Bounded: a failure travels in one Temporal payload (and in the run's result), so a huge
+    // message must not make the worker's completion too large for the server to accept.
+    message: limitText(withStep(task, `op "${spec.name}" ${thrown}`), MESSAGE_LIMIT),
+    details: [{ errorName: error?.name ?? typeof err, stack: error?.stack ? limitText(error.stack, STACK_LIMIT) : null }],
   });
 }
 
@@ -143,16 +152,63 @@ function withStep(task: OpTaskInput, message: string): string {
   return `[${task.job} ${task.stepKey}] ${message}`;
 }
 
-function issuesText(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  return issues.map((i) => `${i.path.map(String).join('.') || '(value)'}: ${i.message}`).join('; ');
+/** Longest failure message (characters) and stack trace kept; the rest is cut with a note. */
+const MESSAGE_LIMIT = 8 * 1024;
+const STACK_LIMIT = 16 * 1024;
+
+function limitText(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const note = ` … [${text.length - limit} more characters cut: the text was ${text.length} characters long]`;
+  return text.slice(0, limit) + note;
 }
 
-function safeString(value: unknown): string {
+/** A short, readable rendering of any value for an error message. */
+function preview(value: unknown): string {
+  let text: string;
   try {
-    return typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+    if (value === undefined) text = 'undefined';
+    else if (typeof value === 'bigint') text = `${value}n`;
+    else if (typeof value === 'function') text = `a function ${value.name || '(anonymous)'}`;
+    else text = JSON.stringify(value) ?? Object.prototype.toString.call(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    text = Object.prototype.toString.call(value);
   }
+  return text.length > 200 ? `${text.slice(0, 200)}… (${text.length} characters)` : text;
+}
+
+function listed(names: readonly string[]): string {
+  return names.length > 20 ? `${names.slice(0, 20).join(', ')} … (${names.length} in all)` : names.join(', ') || '(none)';
+}
+
+/** Where an input's value came from, and what to fix, read from the job's plan when this worker has it. */
+function inputSource(definitions: Definitions, task: OpTaskInput, input: string): { from: string; fix: string } | undefined {
+  const node = definitions.jobs.get(task.job)?.plan.nodes.find((n) => n.id === task.node);
+  const source: InputSource | undefined = node?.inputs.find((i) => i.name === input)?.source;
+  switch (source?.kind) {
+    case 'output':
+      return { from: `output "${source.output}" of node "${source.node}"`, fix: `make op node "${source.node}" produce valid values` };
+    case 'item':
+      return { from: `an item of dynamic output "${source.output}" of node "${source.node}"`, fix: `make node "${source.node}" yield valid items` };
+    case 'collect':
+      return { from: `the collected outputs of node "${source.node}"`, fix: `make node "${source.node}" produce valid values` };
+    case 'fanin':
+      return { from: `the fan-in list of ${source.sources.map((s) => `"${s.node}"`).join(', ')}`, fix: 'make those ops produce valid values' };
+    case 'config':
+      return { from: `run config ops.${task.node}.inputs.${input}`, fix: `fix run config ops.${task.node}.inputs.${input}` };
+    default:
+      return undefined;
+  }
+}
+
+/** Heartbeat details travel in one Temporal payload (limit 2 MiB): refuse what would not. */
+const HEARTBEAT_DETAILS_LIMIT = 256 * 1024;
+
+function heartbeatProblem(details: unknown): string | undefined {
+  const notJson = jsonProblem(details, 'details');
+  if (notJson) return `cannot travel as JSON: ${notJson}. Fix: pass plain data (a small progress summary)`;
+  const bytes = utf8Length(JSON.stringify(details) ?? '');
+  if (bytes <= HEARTBEAT_DETAILS_LIMIT) return undefined;
+  return `are ${formatBytes(bytes)} of JSON, over the ${formatBytes(HEARTBEAT_DETAILS_LIMIT)} limit for heartbeat details. Fix: heartbeat a small progress summary (e.g. { done: 120, total: 5000 }) and return large data as an output`;
 }
 
 /** Large values go to the store; the workflow only ever sees references. */
@@ -168,3 +224,30 @@ async function offloadOutput(output: TaskOutput): Promise<TaskOutput> {
 
 /** Above this many characters a fan-out's item list is stored rather than returned inline. */
 const ITEMS_INLINE_LIMIT = 512 * 1024;
+/**
+ * Above this many bytes, an op's outputs together are too big to return inline: the largest are
+ * stored. Well under Temporal's 2 MiB, so a step's record also fits in the run's result.
+ */
+const RESULT_INLINE_LIMIT = 256 * 1024;
+
+/**
+ * Each output under the store threshold can still add up, over several outputs, to more than
+ * Temporal accepts in one activity result (2 MiB): store the largest until the rest fits.
+ */
+async function fitResult(outputs: TaskOutput[]): Promise<TaskOutput[]> {
+  const sizes = outputs.map((o) => utf8Length(JSON.stringify(o)));
+  let total = sizes.reduce((a, b) => a + b, 0);
+  if (total <= RESULT_INLINE_LIMIT) return outputs;
+  const fitted = [...outputs];
+  const largestFirst = sizes.map((size, i) => [size, i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [size, i] of largestFirst) {
+    if (total <= RESULT_INLINE_LIMIT) break;
+    const output = fitted[i];
+    if (!output) continue;
+    if ('value' in output) fitted[i] = { name: output.name, value: await getDefaultStore().put(JSON.stringify(output.value)) };
+    else if ('items' in output) fitted[i] = { name: output.name, itemsRef: await getDefaultStore().put(JSON.stringify(output.items)), count: output.items.length };
+    else continue;
+    total -= size;
+  }
+  return fitted;
+}

@@ -107,7 +107,9 @@ export class Definitions {
   getJob(name: string): JobDefinition {
     const found = this.jobs.get(name);
     if (!found) {
-      throw new OpgraphError(`unknown job "${name}"; known jobs: ${[...this.jobs.keys()].join(', ') || '(none)'}`);
+      throw new OpgraphError(
+        `unknown job "${name}"; known jobs: ${[...this.jobs.keys()].join(', ') || '(none)'}. Check the name (job names are exact), or add the job to new Definitions({ jobs: [...] })`,
+      );
     }
     return found;
   }

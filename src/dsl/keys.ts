@@ -12,7 +12,7 @@ export function mappingKeyProblem(key: unknown): string | undefined {
     return `mapping key ${JSON.stringify(key)} is not valid: keys must match ${MAPPING_KEY_PATTERN.source} (letters, digits, underscore); replace other characters, e.g. key.replace(/[^A-Za-z0-9_]/g, '_')`;
   }
   if (key.length > MAX_MAPPING_KEY_LENGTH) {
-    return `mapping key "${key.slice(0, 40)}…" is ${key.length} characters long; the limit is ${MAX_MAPPING_KEY_LENGTH}`;
+    return `mapping key "${key.slice(0, 40)}…" is ${key.length} characters long; the limit is ${MAX_MAPPING_KEY_LENGTH}: shorten it, e.g. keep a prefix and append the item index`;
   }
   return undefined;
 }

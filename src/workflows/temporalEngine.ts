@@ -50,6 +50,20 @@ function childClosePolicy(): ParentClosePolicy {
   return patched('opgraph-children-request-cancel') ? ParentClosePolicy.REQUEST_CANCEL : ParentClosePolicy.TERMINATE;
 }
 
+/**
+ * Runs a child workflow `<this workflow id>/<name>`; stage 0 keeps the plain id, later waves of a
+ * dimension split at a barrier get `/stage_<n>` (ids and summaries are part of replayed history).
+ */
+function startChild(type: string, name: string, stage: number, summary: string, input: unknown): Promise<unknown> {
+  const later = stage > 0;
+  return executeChild(type, {
+    workflowId: `${workflowInfo().workflowId}/${name}${later ? `/stage_${stage + 1}` : ''}`,
+    args: [input],
+    staticSummary: `${summary}${later ? ` · stage ${stage + 1}` : ''}`,
+    parentClosePolicy: childClosePolicy(),
+  });
+}
+
 /** Infrastructure failures (lost worker, timeouts) retry forever: that is the durability promise. */
 const INFRASTRUCTURE_RETRY = {
   initialInterval: '1s',
@@ -100,8 +114,6 @@ export class TemporalEngine implements ScopeEngine {
     const keys = [...request.outerKeys, item.key];
     const itemKey = stepKey(request.source.node, keys);
     const stage = request.stage;
-    // Stage 0 keeps the plain id; later waves of a split dimension get their own.
-    const workflowId = `${workflowInfo().workflowId}/${itemKey}${stage > 0 ? `/stage_${stage + 1}` : ''}`;
     const input: ScopeWorkflowInput = {
       kind: 'scope',
       runId: this.runId,
@@ -114,12 +126,7 @@ export class TemporalEngine implements ScopeEngine {
       prior: item.prior,
     };
     try {
-      const raw: unknown = await executeChild(`${request.plan.job}/${request.source.node}[*]`, {
-        workflowId,
-        args: [input],
-        staticSummary: `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}${stage > 0 ? ` · stage ${stage + 1}` : ''}`,
-        parentClosePolicy: childClosePolicy(),
-      });
+      const raw = await startChild(`${request.plan.job}/${request.source.node}[*]`, itemKey, stage, `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`, input);
       return ScopeResult.parse(raw);
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -183,12 +190,8 @@ export class TemporalEngine implements ScopeEngine {
     };
     const label = `shard_${shard.index}`;
     try {
-      const raw: unknown = await executeChild(`${request.plan.job}/${request.source.node}[shard]`, {
-        workflowId: `${workflowInfo().workflowId}/${fanOutKey}[${label}]${stage > 0 ? `/stage_${stage + 1}` : ''}`,
-        args: [input],
-        staticSummary: `${request.plan.job} · ${fanOutKey} · keys ${shard.start}–${shard.end - 1} (${label})${stage > 0 ? ` · stage ${stage + 1}` : ''}`,
-        parentClosePolicy: childClosePolicy(),
-      });
+      const summary = `${request.plan.job} · ${fanOutKey} · keys ${shard.start}–${shard.end - 1} (${label})`;
+      const raw = await startChild(`${request.plan.job}/${request.source.node}[shard]`, `${fanOutKey}[${label}]`, stage, summary, input);
       return ShardResult.parse(raw);
     } catch (err) {
       if (isCancellation(err)) throw err;
