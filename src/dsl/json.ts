@@ -1,0 +1,63 @@
+/** Why `value` would not survive a JSON round trip through Temporal, or undefined when it would. */
+export function jsonProblem(value: unknown, path = '$', seen = new Set<object>()): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON turns into null`;
+    case 'bigint':
+      return `${path} is a BigInt, which JSON cannot carry (convert with String(x) or Number(x))`;
+    case 'function':
+      return `${path} is a function`;
+    case 'symbol':
+      return `${path} is a symbol`;
+  }
+  if (value === null) return undefined;
+  const object = value as object;
+  if (seen.has(object)) return `${path} is a circular reference`;
+  if (object instanceof Map || object instanceof Set) {
+    return `${path} is a ${object.constructor.name}, which JSON turns into {} (convert with Object.fromEntries or Array.from)`;
+  }
+  if (object instanceof Date) return undefined; // becomes an ISO string, as users expect
+  seen.add(object);
+  try {
+    if (Array.isArray(object)) {
+      for (let i = 0; i < object.length; i++) {
+        const problem = jsonProblem(object[i], `${path}[${i}]`, seen);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    for (const [key, child] of Object.entries(object)) {
+      const problem = jsonProblem(child, `${path}.${key}`, seen);
+      if (problem) return problem;
+    }
+    return undefined;
+  } finally {
+    seen.delete(object);
+  }
+}
+
+/** UTF-8 size of a string, computed without Node's Buffer (src/dsl also runs in the workflow sandbox). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair: one 4-byte code point
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** `812 B`, `96.0 KiB`, `3.0 MiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
