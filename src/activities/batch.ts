@@ -85,4 +85,8 @@ class InProcessEngine implements ScopeEngine {
   slice(input: SliceInput): ReturnType<ScopeEngine['slice']> {
     return sliceItems(input);
   }
+
+  patched(): boolean {
+    return true; // no history to stay compatible with inside an activity
+  }
 }

@@ -214,3 +214,7 @@ export type LazyCollect = z.infer<typeof LazyCollect>;
 /** The raw items of a stored fan-out, resolved by the op runner. */
 export const LazyItems = z.object({ $opgraphItems: StoredRef });
 export type LazyItems = z.infer<typeof LazyItems>;
+
+/** A list too large for one activity input, stored in chunks by the interpreter; the op runner concatenates them. */
+export const LazyConcat = z.object({ $opgraphConcat: z.array(StoredRef) });
+export type LazyConcat = z.infer<typeof LazyConcat>;

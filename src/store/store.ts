@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { OpgraphError } from '../dsl/errors.ts';
-import { LazyCollect, LazyItems, ScopeResult, StoredRef } from '../dsl/protocol.ts';
+import { LazyCollect, LazyConcat, LazyItems, ScopeResult, StoredRef } from '../dsl/protocol.ts';
 
 /**
  * Large values travel through Temporal as references to a store (DESIGN §6), so no workflow
@@ -39,7 +39,8 @@ export class FileSystemStore implements ValueStore {
     if (existing?.size !== bytes) {
       await mkdir(dirname(path), { recursive: true });
       // Write then rename: a reader never sees half a value, even if this worker dies mid-write.
-      const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+      // A unique temp name: concurrent writers of the same value (same key) must not share one.
+      const temp = `${path}.${randomUUID()}.tmp`;
       await writeFile(temp, json);
       await rename(temp, path);
     }
@@ -95,6 +96,11 @@ export async function materialize(value: unknown, store: ValueStore = getDefault
     if (collect.success) return lazyCollect(collect.data, store);
     const items = LazyItems.safeParse(value);
     if (items.success) return (await loadItems(items.data.$opgraphItems, store)).map(([, v]) => v);
+    const concat = LazyConcat.safeParse(value);
+    if (concat.success) {
+      const chunks = await Promise.all(concat.data.$opgraphConcat.map(async (ref) => (await materialize(ref, store)) as unknown[]));
+      return Promise.all(chunks.flat().map((v) => materialize(v, store)));
+    }
   }
   return value;
 }

@@ -71,6 +71,8 @@ export interface ScopeEngine {
   store(value: unknown): Promise<StoredRef>;
   /** Loads a slice of a stored fan-out list and earlier-stage records. */
   slice(input: SliceInput): Promise<SliceResult>;
+  /** Temporal's `patched(id)` in a workflow (a versioning gate); always true elsewhere. */
+  patched(id: string): boolean;
 }
 
 export interface ShardRequest {
@@ -396,8 +398,9 @@ export class ScopeInterpreter {
     return bindings;
   }
 
-  private async execute(node: PlanNode, key: string, inputs: Record<string, unknown>): Promise<StepRecord> {
+  private async execute(node: PlanNode, key: string, given: Record<string, unknown>): Promise<StepRecord> {
     const base = { node: node.id, mappingKeys: [...this.scope.keys] };
+    const inputs = await fitInputs(given, this.engine);
     for (let attempt = 1; ; attempt++) {
       const task: OpTaskInput = {
         runId: this.scope.runId,
@@ -427,6 +430,48 @@ export class ScopeInterpreter {
       }
     }
   }
+}
+
+/** Above this much JSON, an activity's inputs are moved to the store (Temporal refuses inputs over 2 MiB). */
+const INPUTS_INLINE_LIMIT = 256 * 1024;
+const CONCAT_CHUNK_CHARS = 512 * 1024;
+
+/**
+ * Values under the store threshold travel inline, but a collect or fan-in of many of them can add
+ * up to more than one activity input may carry. Then the largest inputs go to the store: lists in
+ * chunks (`$opgraphConcat`), other values whole; the op runner loads them back.
+ */
+async function fitInputs(inputs: Record<string, unknown>, engine: ScopeEngine): Promise<Record<string, unknown>> {
+  const sizes = Object.entries(inputs).map(([name, value]) => ({ name, value, chars: JSON.stringify(value)?.length ?? 0 }));
+  let total = sizes.reduce((sum, s) => sum + s.chars, 0);
+  if (total <= INPUTS_INLINE_LIMIT) return inputs;
+  // Only runs whose inputs were this large take this path, so older histories replay unchanged.
+  if (!engine.patched('opgraph-store-large-inputs')) return inputs;
+  const fitted = { ...inputs };
+  for (const { name, value, chars } of sizes.sort((a, b) => b.chars - a.chars)) {
+    if (total <= INPUTS_INLINE_LIMIT) break;
+    if (Array.isArray(value)) {
+      const refs: StoredRef[] = [];
+      let chunk: unknown[] = [];
+      let chunkChars = 0;
+      for (const item of value) {
+        const itemChars = JSON.stringify(item)?.length ?? 4;
+        if (chunk.length > 0 && chunkChars + itemChars > CONCAT_CHUNK_CHARS) {
+          refs.push(await engine.store(chunk));
+          chunk = [];
+          chunkChars = 0;
+        }
+        chunk.push(item);
+        chunkChars += itemChars;
+      }
+      if (chunk.length > 0) refs.push(await engine.store(chunk));
+      fitted[name] = { $opgraphConcat: refs };
+    } else {
+      fitted[name] = await engine.store(value);
+    }
+    total -= chars;
+  }
+  return fitted;
 }
 
 /** The scope of one mapping key of a dimension. */

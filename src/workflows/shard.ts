@@ -121,11 +121,31 @@ export async function compactResult(result: ScopeResult, depth: number, engine: 
     else deeper[key] = record;
   }
   const failures = [...failuresOf(deeper), ...(result.failures ?? [])].slice(0, MAX_FAILURES);
+  await storeLargeOutputs(own, engine, limitChars);
   return {
     steps: own,
     parts: [...(await storeInChunks(deeper, engine)), ...(result.parts ?? [])],
     ...(failures.length > 0 ? { failures } : {}),
   };
+}
+
+/**
+ * When a scope's own records alone are still too large (many outputs each under the store
+ * threshold), their largest output values go to the store as references, in place.
+ */
+async function storeLargeOutputs(steps: Record<string, StepRecord>, engine: ScopeEngine, limitChars: number): Promise<void> {
+  let total = JSON.stringify(steps).length;
+  if (total <= limitChars) return;
+  // Only results this large take this path (they used to exceed Temporal's limits), so older histories replay unchanged.
+  if (!engine.patched('opgraph-store-large-results')) return;
+  const outputs = Object.values(steps).flatMap((record) => (record.outputs ?? []).map((output, index) => ({ record, output, index })));
+  const sized = outputs.map((o) => ({ ...o, chars: JSON.stringify(o.output).length })).sort((a, b) => b.chars - a.chars);
+  for (const { record, output, index, chars } of sized) {
+    if (total <= limitChars || chars < 1024 || !record.outputs) break;
+    if ('value' in output) record.outputs[index] = { name: output.name, value: await engine.store(output.value) };
+    else if ('items' in output) record.outputs[index] = { name: output.name, itemsRef: await engine.store(output.items), count: output.items.length };
+    total -= chars;
+  }
 }
 
 /** Failed steps travel up as a short list; the full records are in the stored parts. */

@@ -10,7 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { stepKey } from '../dsl/keys.ts';
-import type { PlanNode } from '../dsl/plan.ts';
+import type { JobPlan, PlanNode } from '../dsl/plan.ts';
 import {
   BATCH_ACTIVITY,
   BatchResult,
@@ -48,6 +48,16 @@ import {
  */
 function childClosePolicy(): ParentClosePolicy {
   return patched('opgraph-children-request-cancel') ? ParentClosePolicy.REQUEST_CANCEL : ParentClosePolicy.TERMINATE;
+}
+
+/** Only the run config of the nodes a child runs: every child's input lands in its parent's history. */
+function configFor(plan: JobPlan, runConfig: ResolvedRunConfig): ResolvedRunConfig {
+  const picked: ResolvedRunConfig = {};
+  for (const node of plan.nodes) {
+    const config = runConfig[node.id];
+    if (config) picked[node.id] = config;
+  }
+  return picked;
 }
 
 /**
@@ -118,7 +128,7 @@ export class TemporalEngine implements ScopeEngine {
       kind: 'scope',
       runId: this.runId,
       plan: request.plan,
-      runConfig: this.runConfig,
+      runConfig: configFor(request.plan, this.runConfig),
       dim: [...request.dim],
       keys,
       bindings: item.bindings,
@@ -152,7 +162,7 @@ export class TemporalEngine implements ScopeEngine {
     const input: BatchInput = {
       runId: this.runId,
       plan: request.plan,
-      runConfig: this.runConfig,
+      runConfig: configFor(request.plan, this.runConfig),
       dim: [...request.dim],
       outerKeys: [...request.outerKeys],
       source: request.source,
@@ -176,7 +186,7 @@ export class TemporalEngine implements ScopeEngine {
       kind: 'shard',
       runId: this.runId,
       plan: request.plan,
-      runConfig: this.runConfig,
+      runConfig: configFor(request.plan, this.runConfig),
       dim: [...request.dim],
       outerKeys: [...request.outerKeys],
       source: request.source,
@@ -214,6 +224,10 @@ export class TemporalEngine implements ScopeEngine {
 
   async slice(input: SliceInput): Promise<SliceResult> {
     return SliceResult.parse(await this.utility(SLICE_ACTIVITY, `load keys ${input.start}–${input.end - 1}`)(input));
+  }
+
+  patched(id: string): boolean {
+    return patched(id);
   }
 
   /** opgraph's own bookkeeping activities: short, retried like any infrastructure call. */

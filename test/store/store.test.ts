@@ -18,6 +18,14 @@ describe('value store', () => {
     expect(await materialize([ref, 3], s)).toEqual([big, 3]);
   });
 
+  it('stores the same value from many concurrent writers safely', async () => {
+    const s = store();
+    const value = 'w'.repeat(4000);
+    const refs = await Promise.all(Array.from({ length: 20 }, () => offload(value, s, 100)));
+    expect(new Set(refs.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect(await materialize(refs[0], s)).toBe(value);
+  });
+
   it('is content-addressed: the same value is stored once', async () => {
     const s = store();
     const a = await offload('y'.repeat(3000), s, 100);
