@@ -49,6 +49,21 @@ export default tseslint.config(
   },
   { files: ['src/dsl/**/*.ts', 'src/workflows/**/*.ts'], rules: deterministicZone },
   {
+    // Workflow modules are evaluated once per workflow execution: keep zod (and the schema modules)
+    // out of the bundle; types are fine. See src/workflows/guards.ts.
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        ...['zod', '../dsl/protocol.ts', '../dsl/plan.ts', '../dsl/runConfig.ts', '../dsl/index.ts'].map((name) => ({
+          name,
+          allowTypeImports: true,
+          message: 'Value imports of zod schemas cost ~20 ms per workflow execution; import types only (use ../dsl/constants.ts, ../dsl/keys.ts, ./guards.ts).',
+        })),
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-unsafe-member-access': 'off', '@typescript-eslint/no-unsafe-assignment': 'off' },
   },

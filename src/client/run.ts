@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import type { JobDefinition } from '../dsl/job.ts';
-import { FailureType, ScopeResult, type JobWorkflowInput } from '../dsl/protocol.ts';
+import { FailureType, JobWorkflowInput, ScopeResult } from '../dsl/protocol.ts';
 import { resolveRunConfig, type RunConfig } from '../dsl/runConfig.ts';
 import { loadPart } from '../store/store.ts';
 import { JobResult } from './result.ts';
@@ -32,7 +32,8 @@ export async function launchRun(client: Client, job: JobDefinition, options: Lau
   const runConfig = resolveRunConfig(job, options.runConfig);
   const runId = options.runId ?? randomUUID();
   const workflowId = options.workflowId ?? jobWorkflowId(job.name, runId);
-  const input: JobWorkflowInput = { kind: 'job', runId, plan: job.plan, runConfig };
+  // Validated here, on the Node side: the workflow only checks shapes (see src/workflows/guards.ts).
+  const input = JobWorkflowInput.parse({ kind: 'job', runId, plan: job.plan, runConfig });
   const handle = await client.workflow.start(job.name, {
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowId,

@@ -28,3 +28,13 @@ export function parseStepKey(key: string): { node: string; mappingKeys: string[]
   if (!match) return { node: key, mappingKeys: [] };
   return { node: match[1] ?? key, mappingKeys: (match[2] ?? '').split(',') };
 }
+
+/** `load_pieces:result` — the id of a dynamic dimension. */
+export function dimensionId(ref: { node: string; output: string }): string {
+  return `${ref.node}:${ref.output}`;
+}
+
+export function parseDimensionId(id: string): { node: string; output: string } {
+  const at = id.lastIndexOf(':');
+  return { node: id.slice(0, at), output: id.slice(at + 1) };
+}

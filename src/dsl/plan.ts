@@ -94,12 +94,4 @@ export const JobPlan = z.object({
 });
 export type JobPlan = z.infer<typeof JobPlan>;
 
-/** `load_pieces:result` — the id of a dynamic dimension. */
-export function dimensionId(ref: OutputRef): string {
-  return `${ref.node}:${ref.output}`;
-}
-
-export function parseDimensionId(id: string): OutputRef {
-  const at = id.lastIndexOf(':');
-  return { node: id.slice(0, at), output: id.slice(at + 1) };
-}
+export { dimensionId, parseDimensionId } from './keys.ts';

@@ -4,21 +4,7 @@ import { ResolvedRunConfig } from './runConfig.ts';
 
 /** What crosses Temporal between the interpreter (workflows), the op runner (activities) and clients. */
 
-/** Failure types: stable `ApplicationFailure.type` values. */
-export const FailureType = {
-  /** The op's own code threw. Retried per the op's RetryPolicy by the interpreter. */
-  UserError: 'OpUserError',
-  /** Outputs or inputs broke the op's contract (keys, schemas, JSON). Never retried. */
-  Validation: 'OpValidationError',
-  /** The worker does not know the op, or the task input is malformed. Never retried. */
-  Definition: 'OpDefinitionError',
-  /** A mapped-scope workflow had failed steps; details carry its ScopeResult. */
-  ScopeFailed: 'OpgraphScopeFailed',
-  /** A job workflow had failed steps; details carry its ScopeResult. */
-  RunFailed: 'OpgraphRunFailed',
-} as const;
-
-export const NON_RETRYABLE_TYPES: readonly string[] = [FailureType.UserError, FailureType.Validation, FailureType.Definition];
+export { BATCH_ACTIVITY, FailureType, NON_RETRYABLE_TYPES, SLICE_ACTIVITY, STORE_ACTIVITY } from './constants.ts';
 
 export const OpTaskInput = z.object({
   runId: z.string(),
@@ -148,8 +134,6 @@ export type ShardWorkflowInput = z.infer<typeof ShardWorkflowInput>;
 export const WorkflowInput = z.discriminatedUnion('kind', [JobWorkflowInput, ScopeWorkflowInput, ShardWorkflowInput]);
 export type WorkflowInput = z.infer<typeof WorkflowInput>;
 
-/** The activity type of a batch of mapping keys (mode 'batch'); op names may not start with `__opgraph`. */
-export const BATCH_ACTIVITY = '__opgraph_batch';
 
 export const BatchInput = z.object({
   runId: z.string(),
@@ -166,10 +150,6 @@ export type BatchInput = z.infer<typeof BatchInput>;
 export const BatchResult = z.object({ results: z.array(ScopeResult) });
 export type BatchResult = z.infer<typeof BatchResult>;
 
-/** Stores a JSON value and returns its reference (used by workflows, which cannot write files). */
-export const STORE_ACTIVITY = '__opgraph_store';
-/** Loads a slice of a stored fan-out (and earlier-stage records) for a shard. */
-export const SLICE_ACTIVITY = '__opgraph_slice';
 
 export const SliceInput = z.object({
   itemsRef: StoredRef.optional(),

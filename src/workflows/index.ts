@@ -5,7 +5,9 @@
  * Deterministic: imports only @temporalio/workflow and src/dsl.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import { FailureType, type ScopeResult, type ShardResult, WorkflowInput } from '../dsl/protocol.ts';
+import { FailureType } from '../dsl/constants.ts';
+import type { ScopeResult, ShardResult } from '../dsl/protocol.ts';
+import { workflowInputOf } from './guards.ts';
 import { ScopeInterpreter } from './interpreter.ts';
 import { ProgressTracker } from './progress.ts';
 import { compactResult, runShardScope } from './shard.ts';
@@ -16,14 +18,7 @@ const CHILD_RESULT_LIMIT = 16 * 1024;
 const JOB_RESULT_LIMIT = 512 * 1024;
 
 export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult | ShardResult> {
-  const parsed = WorkflowInput.safeParse(raw);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(
-      `opgraph workflow input is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}. Start runs with launchRun()/runJob() or the opgraph CLI.`,
-      FailureType.Definition,
-    );
-  }
-  const input = parsed.data;
+  const input = workflowInputOf(raw);
   const engine = new TemporalEngine(input.runId, input.runConfig);
   if (input.kind === 'shard') {
     const watched = input.plan.nodes.map((n) => n.id);

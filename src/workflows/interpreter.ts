@@ -1,28 +1,22 @@
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, isCancellation, TimeoutFailure } from '@temporalio/workflow';
 import { stepKey } from '../dsl/keys.ts';
-import {
-  type DimensionOptions,
-  dimensionId,
-  type InputSource,
-  type JobPlan,
-  type OutputRef,
-  parseDimensionId,
-  type PlanNode,
-} from '../dsl/plan.ts';
-import {
-  type Binding,
-  FailureType,
-  type OpTaskInput,
-  type OpTaskResult,
+import { dimensionId, parseDimensionId } from '../dsl/keys.ts';
+import type { DimensionOptions, InputSource, JobPlan, OutputRef, PlanNode } from '../dsl/plan.ts';
+import { FailureType } from '../dsl/constants.ts';
+import type {
+  Binding,
+  OpTaskInput,
+  OpTaskResult,
   ScopeResult,
-  type ShardResult,
-  type ShardWorkflowInput,
-  type SliceInput,
-  type SliceResult,
-  type StepError,
-  type StepRecord,
-  type StoredRef,
+  ShardResult,
+  ShardWorkflowInput,
+  SliceInput,
+  SliceResult,
+  StepError,
+  StepRecord,
+  StoredRef,
 } from '../dsl/protocol.ts';
+import { isScopeResult } from './guards.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
 import { NO_PROGRESS, type ProgressSink } from './progress.ts';
 import { retryDelayMs } from './retry.ts';
@@ -609,8 +603,8 @@ function gather(parts: readonly Binding[], sources: number): Binding {
 export function scopeResultOf(err: unknown): ScopeResult | undefined {
   if (!(err instanceof ChildWorkflowFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
   if (err.cause.type !== FailureType.ScopeFailed) return undefined;
-  const parsed = ScopeResult.safeParse(err.cause.details?.[0]);
-  return parsed.success ? parsed.data : undefined;
+  const details: unknown = err.cause.details?.[0];
+  return isScopeResult(details) ? details : undefined;
 }
 
 /** The failure a step reports: the op's own error where there is one. */

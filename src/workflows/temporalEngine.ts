@@ -11,24 +11,20 @@ import {
 } from '@temporalio/workflow';
 import { stepKey } from '../dsl/keys.ts';
 import type { JobPlan, PlanNode } from '../dsl/plan.ts';
-import {
-  BATCH_ACTIVITY,
-  BatchResult,
-  FailureType,
-  NON_RETRYABLE_TYPES,
-  type BatchInput,
-  type OpTaskInput,
+import { BATCH_ACTIVITY, FailureType, NON_RETRYABLE_TYPES, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/constants.ts';
+import type {
+  BatchInput,
+  OpTaskInput,
   OpTaskResult,
   ScopeResult,
+  ScopeWorkflowInput,
   ShardResult,
-  type ShardWorkflowInput,
-  SLICE_ACTIVITY,
-  type SliceInput,
+  ShardWorkflowInput,
+  SliceInput,
   SliceResult,
-  STORE_ACTIVITY,
   StoredRef,
-  type ScopeWorkflowInput,
 } from '../dsl/protocol.ts';
+import { batchResultOf, opTaskResultOf, scopeResultOf as parseScopeResult, shardResultOf, sliceResultOf, storedRefOf } from './guards.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
 import {
   type DimensionRequest,
@@ -109,7 +105,7 @@ export class TemporalEngine implements ScopeEngine {
     });
     const runOp = activities[node.op];
     if (!runOp) throw ApplicationFailure.nonRetryable(`no activity proxy for op "${node.op}"`, FailureType.Definition);
-    return OpTaskResult.parse(await runOp(task));
+    return opTaskResultOf(await runOp(task));
   }
 
   sleep(ms: number): Promise<void> {
@@ -137,7 +133,7 @@ export class TemporalEngine implements ScopeEngine {
     };
     try {
       const raw = await startChild(`${request.plan.job}/${request.source.node}[*]`, itemKey, stage, `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`, input);
-      return ScopeResult.parse(raw);
+      return parseScopeResult(raw);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return scopeResultOf(err) ?? failedScope(request, item.key, errorOf(err));
@@ -171,7 +167,7 @@ export class TemporalEngine implements ScopeEngine {
     };
     try {
       const raw = await activities[BATCH_ACTIVITY]?.(input);
-      return BatchResult.parse(raw).results;
+      return batchResultOf(raw).results;
     } catch (err) {
       if (isCancellation(err)) throw err;
       const error = errorOf(err);
@@ -202,7 +198,7 @@ export class TemporalEngine implements ScopeEngine {
     try {
       const summary = `${request.plan.job} · ${fanOutKey} · keys ${shard.start}–${shard.end - 1} (${label})`;
       const raw = await startChild(`${request.plan.job}/${request.source.node}[shard]`, `${fanOutKey}[${label}]`, stage, summary, input);
-      return ShardResult.parse(raw);
+      return shardResultOf(raw);
     } catch (err) {
       if (isCancellation(err)) throw err;
       // The shard ended without reporting: every key of its slice counts as failed.
@@ -219,11 +215,11 @@ export class TemporalEngine implements ScopeEngine {
   }
 
   async store(value: unknown): Promise<StoredRef> {
-    return StoredRef.parse(await this.utility(STORE_ACTIVITY, 'store results')(value));
+    return storedRefOf(await this.utility(STORE_ACTIVITY, 'store results')(value));
   }
 
   async slice(input: SliceInput): Promise<SliceResult> {
-    return SliceResult.parse(await this.utility(SLICE_ACTIVITY, `load keys ${input.start}–${input.end - 1}`)(input));
+    return sliceResultOf(await this.utility(SLICE_ACTIVITY, `load keys ${input.start}–${input.end - 1}`)(input));
   }
 
   patched(id: string): boolean {

@@ -24,3 +24,12 @@ describe('lint: src/dsl and src/workflows stay deterministic', () => {
     );
   });
 });
+
+describe('lint: workflow code keeps zod out of the bundle', () => {
+  const eslint = new ESLint({ cwd: process.cwd() });
+  it('rejects a value import of a schema module in src/workflows, allows a type import', async () => {
+    const lint = async (code: string) => ((await eslint.lintText(code, { filePath: 'src/workflows/retry.ts' }))[0]?.messages ?? []).map((m) => m.ruleId);
+    expect(await lint("import { ScopeResult } from '../dsl/protocol.ts';\nexport const x = ScopeResult;\n")).toContain('@typescript-eslint/no-restricted-imports');
+    expect(await lint("import type { ScopeResult } from '../dsl/protocol.ts';\nexport type X = ScopeResult;\n")).not.toContain('@typescript-eslint/no-restricted-imports');
+  });
+});

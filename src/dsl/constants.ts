@@ -1,0 +1,27 @@
+/**
+ * Names shared by the interpreter and the op runner. No zod here: the workflow bundle imports
+ * this module, and every module it loads is evaluated again for each workflow execution.
+ */
+
+/** Failure types: stable `ApplicationFailure.type` values. */
+export const FailureType = {
+  /** The op's own code threw. Retried per the op's RetryPolicy by the interpreter. */
+  UserError: 'OpUserError',
+  /** Outputs or inputs broke the op's contract (keys, schemas, JSON). Never retried. */
+  Validation: 'OpValidationError',
+  /** The worker does not know the op, or the task input is malformed. Never retried. */
+  Definition: 'OpDefinitionError',
+  /** A mapped-scope workflow had failed steps; details carry its ScopeResult. */
+  ScopeFailed: 'OpgraphScopeFailed',
+  /** A job workflow had failed steps; details carry its ScopeResult. */
+  RunFailed: 'OpgraphRunFailed',
+} as const;
+
+export const NON_RETRYABLE_TYPES: readonly string[] = [FailureType.UserError, FailureType.Validation, FailureType.Definition];
+
+/** The activity type of a batch of mapping keys (mode 'batch'); op names may not start with `__opgraph`. */
+export const BATCH_ACTIVITY = '__opgraph_batch';
+/** Stores a JSON value and returns its reference (used by workflows, which cannot write files). */
+export const STORE_ACTIVITY = '__opgraph_store';
+/** Loads a slice of a stored fan-out (and earlier-stage records) for a shard. */
+export const SLICE_ACTIVITY = '__opgraph_slice';
