@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NativeConnection } from '@temporalio/worker';
 import { connectClient } from './client/connect.ts';
+import { OPGRAPH_SEARCH_ATTRIBUTES } from './searchAttributes.ts';
 import { awaitRun, launchRun, type LaunchOptions } from './client/run.ts';
 import type { JobResult } from './client/result.ts';
 import { temporalTargetFromEnv, type TemporalTarget } from './connection.ts';
@@ -13,7 +14,7 @@ let localServer: Promise<DevServer> | undefined;
 
 /** One dev server per process, started on first use and stopped when the process exits. */
 export function localDevServer(options: DevServerOptions = {}): Promise<DevServer> {
-  localServer ??= startDevServer({ onNotice: (m) => console.error(`[opgraph] ${m}`), ...options }).catch((err: unknown) => {
+  localServer ??= startDevServer({ onNotice: (m) => console.error(`[opgraph] ${m}`), searchAttributes: OPGRAPH_SEARCH_ATTRIBUTES, ...options }).catch((err: unknown) => {
     localServer = undefined;
     throw err;
   });

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
+import { SEARCH_ATTRIBUTES } from '../dsl/constants.ts';
+import { hasOpgraphSearchAttributes } from '../searchAttributes.ts';
 import type { JobDefinition } from '../dsl/job.ts';
 import { FailureType, JobWorkflowInput, ScopeResult } from '../dsl/protocol.ts';
 import { resolveRunConfig, type RunConfig } from '../dsl/runConfig.ts';
@@ -33,8 +36,17 @@ export async function launchRun(client: Client, job: JobDefinition, options: Lau
   const runId = options.runId ?? randomUUID();
   const workflowId = options.workflowId ?? jobWorkflowId(job.name, runId);
   // Validated here, on the Node side: the workflow only checks shapes (see src/workflows/guards.ts).
-  const input = JobWorkflowInput.parse({ kind: 'job', runId, plan: job.plan, runConfig });
+  const searchAttributes = await hasOpgraphSearchAttributes(client);
+  const input = JobWorkflowInput.parse({ kind: 'job', runId, plan: job.plan, runConfig, searchAttributes });
   const handle = await client.workflow.start(job.name, {
+    ...(searchAttributes
+      ? {
+          typedSearchAttributes: [
+            { key: defineSearchAttributeKey(SEARCH_ATTRIBUTES.job, SearchAttributeType.KEYWORD), value: job.name },
+            { key: defineSearchAttributeKey(SEARCH_ATTRIBUTES.runId, SearchAttributeType.KEYWORD), value: runId },
+          ],
+        }
+      : {}),
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowId,
     args: [input],

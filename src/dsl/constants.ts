@@ -25,3 +25,15 @@ export const BATCH_ACTIVITY = '__opgraph_batch';
 export const STORE_ACTIVITY = '__opgraph_store';
 /** Loads a slice of a stored fan-out (and earlier-stage records) for a shard. */
 export const SLICE_ACTIVITY = '__opgraph_slice';
+
+/**
+ * Search attributes (Keyword) that let the Web UI and `temporal workflow list` filter a run's
+ * workflows: `OpgraphRunId = '<run id>' AND OpgraphStepKey = 'load_pieces[7]'`. Registered on the
+ * dev servers opgraph starts; used on any server where they are registered.
+ */
+export const SEARCH_ATTRIBUTES = {
+  job: 'OpgraphJob',
+  runId: 'OpgraphRunId',
+  stepKey: 'OpgraphStepKey',
+  mappingKey: 'OpgraphMappingKey',
+} as const;

@@ -80,9 +80,13 @@ export const Binding = z.discriminatedUnion('state', [
 ]);
 export type Binding = z.infer<typeof Binding>;
 
+/** Set when the server has opgraph's search attributes registered (see SEARCH_ATTRIBUTES). */
+const searchAttributesFlag = z.boolean().optional();
+
 export const JobWorkflowInput = z.object({
   kind: z.literal('job'),
   runId: z.string(),
+  searchAttributes: searchAttributesFlag,
   plan: JobPlan,
   runConfig: ResolvedRunConfig,
   taskQueue: z.string().optional(),
@@ -92,6 +96,7 @@ export type JobWorkflowInput = z.infer<typeof JobWorkflowInput>;
 export const ScopeWorkflowInput = z.object({
   kind: z.literal('scope'),
   runId: z.string(),
+  searchAttributes: searchAttributesFlag,
   /** Only the nodes of this scope and the scopes below it. */
   plan: JobPlan,
   runConfig: ResolvedRunConfig,
@@ -112,6 +117,7 @@ export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
 export const ShardWorkflowInput = z.object({
   kind: z.literal('shard'),
   runId: z.string(),
+  searchAttributes: searchAttributesFlag,
   plan: JobPlan,
   runConfig: ResolvedRunConfig,
   dim: z.array(z.string()),

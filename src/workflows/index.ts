@@ -19,7 +19,7 @@ const JOB_RESULT_LIMIT = 512 * 1024;
 
 export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult | ShardResult> {
   const input = workflowInputOf(raw);
-  const engine = new TemporalEngine(input.runId, input.runConfig);
+  const engine = new TemporalEngine(input.runId, input.runConfig, input.searchAttributes === true);
   if (input.kind === 'shard') {
     const watched = input.plan.nodes.map((n) => n.id);
     return runShardScope(input, engine, new ProgressTracker(input.plan.job, input.runId, watched));

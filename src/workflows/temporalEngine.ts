@@ -11,7 +11,8 @@ import {
 } from '@temporalio/workflow';
 import { stepKey } from '../dsl/keys.ts';
 import type { JobPlan, PlanNode } from '../dsl/plan.ts';
-import { BATCH_ACTIVITY, FailureType, NON_RETRYABLE_TYPES, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/constants.ts';
+import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
+import { BATCH_ACTIVITY, FailureType, NON_RETRYABLE_TYPES, SEARCH_ATTRIBUTES, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/constants.ts';
 import type {
   BatchInput,
   OpTaskInput,
@@ -60,9 +61,17 @@ function configFor(plan: JobPlan, runConfig: ResolvedRunConfig): ResolvedRunConf
  * Runs a child workflow `<this workflow id>/<name>`; stage 0 keeps the plain id, later waves of a
  * dimension split at a barrier get `/stage_<n>` (ids and summaries are part of replayed history).
  */
-function startChild(type: string, name: string, stage: number, summary: string, input: unknown): Promise<unknown> {
+function startChild(
+  type: string,
+  name: string,
+  stage: number,
+  summary: string,
+  input: unknown,
+  tags: SearchAttributePair[],
+): Promise<unknown> {
   const later = stage > 0;
   return executeChild(type, {
+    ...(tags.length > 0 ? { typedSearchAttributes: tags } : {}),
     workflowId: `${workflowInfo().workflowId}/${name}${later ? `/stage_${stage + 1}` : ''}`,
     args: [input],
     staticSummary: `${summary}${later ? ` · stage ${stage + 1}` : ''}`,
@@ -91,6 +100,8 @@ export class TemporalEngine implements ScopeEngine {
   constructor(
     private readonly runId: string,
     private readonly runConfig: ResolvedRunConfig,
+    /** The server has opgraph's search attributes: tag children with job, run, step and mapping key. */
+    private readonly searchAttributes = false,
   ) {}
 
   async executeAttempt(node: PlanNode, task: OpTaskInput): Promise<OpTaskResult> {
@@ -123,6 +134,7 @@ export class TemporalEngine implements ScopeEngine {
     const input: ScopeWorkflowInput = {
       kind: 'scope',
       runId: this.runId,
+      searchAttributes: this.searchAttributes,
       plan: request.plan,
       runConfig: configFor(request.plan, this.runConfig),
       dim: [...request.dim],
@@ -132,7 +144,14 @@ export class TemporalEngine implements ScopeEngine {
       prior: item.prior,
     };
     try {
-      const raw = await startChild(`${request.plan.job}/${request.source.node}[*]`, itemKey, stage, `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`, input);
+      const raw = await startChild(
+        `${request.plan.job}/${request.source.node}[*]`,
+        itemKey,
+        stage,
+        `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`,
+        input,
+        this.tags(request.plan.job, itemKey, keys.join(',')),
+      );
       return parseScopeResult(raw);
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -181,6 +200,7 @@ export class TemporalEngine implements ScopeEngine {
     const input: ShardWorkflowInput = {
       kind: 'shard',
       runId: this.runId,
+      searchAttributes: this.searchAttributes,
       plan: request.plan,
       runConfig: configFor(request.plan, this.runConfig),
       dim: [...request.dim],
@@ -197,7 +217,14 @@ export class TemporalEngine implements ScopeEngine {
     const label = `shard_${shard.index}`;
     try {
       const summary = `${request.plan.job} · ${fanOutKey} · keys ${shard.start}–${shard.end - 1} (${label})`;
-      const raw = await startChild(`${request.plan.job}/${request.source.node}[shard]`, `${fanOutKey}[${label}]`, stage, summary, input);
+      const raw = await startChild(
+        `${request.plan.job}/${request.source.node}[shard]`,
+        `${fanOutKey}[${label}]`,
+        stage,
+        summary,
+        input,
+        this.tags(request.plan.job, `${fanOutKey}[${label}]`, request.outerKeys.join(',')),
+      );
       return shardResultOf(raw);
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -220,6 +247,16 @@ export class TemporalEngine implements ScopeEngine {
 
   async slice(input: SliceInput): Promise<SliceResult> {
     return sliceResultOf(await this.utility(SLICE_ACTIVITY, `load keys ${input.start}–${input.end - 1}`)(input));
+  }
+
+  private tags(job: string, stepKey: string, mappingKey: string): SearchAttributePair[] {
+    if (!this.searchAttributes) return [];
+    return [
+      { key: defineSearchAttributeKey(SEARCH_ATTRIBUTES.job, SearchAttributeType.KEYWORD), value: job },
+      { key: defineSearchAttributeKey(SEARCH_ATTRIBUTES.runId, SearchAttributeType.KEYWORD), value: this.runId },
+      { key: defineSearchAttributeKey(SEARCH_ATTRIBUTES.stepKey, SearchAttributeType.KEYWORD), value: stepKey },
+      { key: defineSearchAttributeKey(SEARCH_ATTRIBUTES.mappingKey, SearchAttributeType.KEYWORD), value: mappingKey },
+    ];
   }
 
   patched(id: string): boolean {

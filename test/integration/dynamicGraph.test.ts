@@ -47,6 +47,23 @@ describe('dynamic_graph (seed: a mocked large dataset) on a real Temporal server
     expect(new Set(children.map((c) => c.status.name))).toEqual(new Set(['COMPLETED']));
   });
 
+  it('tags the run and its children with search attributes the UI can filter on', async () => {
+    const query = async (q: string) => {
+      const ids: string[] = [];
+      for (let attempt = 0; attempt < 50; attempt++) {
+        ids.length = 0;
+        for await (const wf of harness.client.workflow.list({ query: q })) ids.push(wf.workflowId);
+        if (ids.length > 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return ids;
+    };
+    expect(await query(`OpgraphRunId = '${run.runId}' AND OpgraphStepKey = 'load_pieces[7]'`)).toEqual([`${run.workflowId}/load_pieces[7]`]);
+    expect(await query(`OpgraphRunId = '${run.runId}' AND OpgraphMappingKey = '42'`)).toEqual([`${run.workflowId}/load_pieces[42]`]);
+    const all = await query(`OpgraphJob = 'dynamic_graph' AND OpgraphRunId = '${run.runId}'`);
+    expect(all).toContain(run.workflowId);
+  });
+
   it('names the job workflow type after the job and each activity after its step key', async () => {
     const description = await run.handle.describe();
     expect(description.type).toBe('dynamic_graph');

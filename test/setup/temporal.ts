@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { OPGRAPH_SEARCH_ATTRIBUTES } from '../../src/searchAttributes.ts';
 import { startDevServer } from '../../src/server/devServer.ts';
 import { WORKFLOWS_PATH } from '../../src/worker/createWorker.ts';
 
@@ -19,7 +20,7 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const server = await startDevServer({ onNotice: (m) => console.error(`[test setup] ${m}`) });
+  const server = await startDevServer({ onNotice: (m) => console.error(`[test setup] ${m}`), searchAttributes: OPGRAPH_SEARCH_ATTRIBUTES });
   const dir = mkdtempSync(join(tmpdir(), 'opgraph-test-'));
   const bundlePath = join(dir, 'workflow-bundle.js');
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
