@@ -223,7 +223,7 @@ async function offloadOutput(output: TaskOutput): Promise<TaskOutput> {
 }
 
 /** Above this many characters a fan-out's item list is stored rather than returned inline. */
-const ITEMS_INLINE_LIMIT = 512 * 1024;
+const ITEMS_INLINE_LIMIT = 384 * 1024;
 /**
  * Above this many bytes, an op's outputs together are too big to return inline: the largest are
  * stored. Well under Temporal's 2 MiB, so a step's record also fits in the run's result.

@@ -428,7 +428,7 @@ export class ScopeInterpreter {
 
 /** Above this much JSON, an activity's inputs are moved to the store (Temporal refuses inputs over 2 MiB). */
 const INPUTS_INLINE_LIMIT = 256 * 1024;
-const CONCAT_CHUNK_CHARS = 512 * 1024;
+const CONCAT_CHUNK_CHARS = 384 * 1024;
 
 /**
  * Values under the store threshold travel inline, but a collect or fan-in of many of them can add
