@@ -69,15 +69,14 @@ export async function runOpgraph(
 ): Promise<OpgraphRun> {
   const taskQueue = `bench-${randomUUID()}`;
   const worker = await createWorker({ definitions: new Definitions({ jobs: [job] }), connection: env.native, taskQueue, ...workerOptions });
-  const { value, peakRssMiB } = await withPeakRss(() =>
-    worker.runUntil(async () => {
-      const started = performance.now();
-      const run = await launchRun(env.client, job, { taskQueue, ...(runConfig ? { runConfig } : {}) });
-      const result = await awaitRun(run);
-      return { seconds: (performance.now() - started) / 1000, result, workflowId: run.workflowId };
-    }),
-  );
-  return { ...value, peakRssMiB };
+  return worker.runUntil(async () => {
+    const started = performance.now();
+    const run = await launchRun(env.client, job, { taskQueue, ...(runConfig ? { runConfig } : {}) });
+    // Peak RSS while the worker runs the job, before this process loads the result's step records.
+    const { peakRssMiB } = await withPeakRss(() => run.handle.result().catch(() => undefined));
+    const seconds = (performance.now() - started) / 1000;
+    return { seconds, result: await awaitRun(run), workflowId: run.workflowId, peakRssMiB };
+  });
 }
 
 /** The longest history (in events) of the job workflow and every workflow below it. */
