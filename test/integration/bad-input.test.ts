@@ -22,42 +22,17 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { Definitions, DynamicOut, DynamicOutput, In, job, type JobDefinition, type JobResult, op, Out, Output, RetryPolicy, type RunConfig } from 'opgraph';
 import { awaitRun, launchRun, type LaunchedRun } from '../../src/client/run.ts';
 import { RunConfigError } from '../../src/dsl/errors.ts';
 import { connectNative, createWorker } from '../../src/worker/createWorker.ts';
-import { TemporalHarness } from './harness.ts';
+import { fileWideWorker } from './harness.ts';
 
 // One worker serves every job of this file (collected below) for the whole file.
-const jobs: JobDefinition[] = [];
-function badInputJob(name: string, body: () => unknown): JobDefinition {
-  const definition = job({ name }, body);
-  jobs.push(definition);
-  return definition;
-}
-
-let harness: TemporalHarness;
-let taskQueue: string;
-let stopWorker: () => void = () => {};
-let workerDone: Promise<void> | undefined;
-beforeAll(async () => {
-  harness = await TemporalHarness.connect();
-  await new Promise<void>((ready, failed) => {
-    workerDone = harness.withWorker(jobs, (queue) => {
-      taskQueue = queue;
-      ready();
-      return new Promise<void>((stop) => (stopWorker = stop));
-    });
-    workerDone.catch(failed);
-  });
-});
-afterAll(async () => {
-  stopWorker();
-  await workerDone;
-  await harness?.close();
-});
+const suite = fileWideWorker();
+const badInputJob = (name: string, body: () => unknown): JobDefinition => suite.define(name, body);
 
 /**
  * Waits for a run, but never forever: a run still open after `ms` is terminated (so it does not
@@ -79,7 +54,7 @@ async function settle(run: LaunchedRun, ms = 20_000): Promise<JobResult> {
 }
 
 async function start(definition: JobDefinition, runConfig?: RunConfig): Promise<{ run: LaunchedRun; result: JobResult }> {
-  const run = await launchRun(harness.client, definition, { taskQueue, ...(runConfig ? { runConfig } : {}) });
+  const run = await launchRun(suite.harness.client, definition, { taskQueue: suite.taskQueue, ...(runConfig ? { runConfig } : {}) });
   return { run, result: await settle(run) };
 }
 
@@ -96,12 +71,12 @@ function failureOf(result: JobResult, stepKey: string): { type: string; message:
 /** Launching must fail with RunConfigError before anything reaches the server. */
 async function expectRejectedBeforeStart(definition: JobDefinition, runConfig: RunConfig): Promise<RunConfigError> {
   const workflowId = `${definition.name}-rejected-${randomUUID()}`;
-  const error: unknown = await launchRun(harness.client, definition, { runConfig, workflowId, taskQueue }).then(
+  const error: unknown = await launchRun(suite.harness.client, definition, { runConfig, workflowId, taskQueue: suite.taskQueue }).then(
     () => undefined,
     (err: unknown) => err,
   );
   expect(error).toBeInstanceOf(RunConfigError);
-  await expect(harness.client.workflow.getHandle(workflowId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await expect(suite.harness.client.workflow.getHandle(workflowId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   return error as RunConfigError;
 }
 
@@ -633,7 +608,7 @@ describe('unknown op / unknown job', () => {
     });
     const started = Date.now();
     const { launched, result } = await worker.runUntil(async () => {
-      const launched = await launchRun(harness.client, unknownOpJob, { taskQueue: sharedQueue });
+      const launched = await launchRun(suite.harness.client, unknownOpJob, { taskQueue: sharedQueue });
       return { launched, result: await settle(launched, 15_000) };
     });
     expect(Date.now() - started).toBeLessThan(10_000);

@@ -4,43 +4,18 @@
  * Ops run in this process (the harness's worker), so they record what they saw in module state.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DynamicOut, DynamicOutput, job, type JobDefinition, type JobResult, op, Out, Output, RetryPolicy, type RunConfig, runJob } from 'opgraph';
-import { TemporalHarness } from './harness.ts';
+import { DynamicOut, DynamicOutput, type JobDefinition, type JobResult, op, Out, Output, RetryPolicy, type RunConfig, runJob } from 'opgraph';
+import { fileWideWorker } from './harness.ts';
 
 // One worker serves every job of this file (defined at module level, collected below) for the
 // whole file, so each test pays for a run, not for a worker start.
-const jobs: JobDefinition[] = [];
-function conformanceJob(name: string, body: () => unknown): JobDefinition {
-  const definition = job({ name }, body);
-  jobs.push(definition);
-  return definition;
-}
-
-let harness: TemporalHarness;
-let taskQueue: string;
-let stopWorker: () => void = () => {};
-let workerDone: Promise<void> | undefined;
-beforeAll(async () => {
-  harness = await TemporalHarness.connect();
-  await new Promise<void>((ready, failed) => {
-    workerDone = harness.withWorker(jobs, (queue) => {
-      taskQueue = queue;
-      ready();
-      return new Promise<void>((stop) => (stopWorker = stop));
-    });
-    workerDone.catch(failed);
-  });
-});
-afterAll(async () => {
-  stopWorker();
-  await workerDone;
-  await harness?.close();
-});
+const suite = fileWideWorker();
+const conformanceJob = (name: string, body: () => unknown): JobDefinition => suite.define(name, body);
 
 function run(definition: JobDefinition, runConfig?: RunConfig): Promise<JobResult> {
-  return runJob(harness.client, definition, { taskQueue, ...(runConfig ? { runConfig } : {}) });
+  return runJob(suite.harness.client, definition, { taskQueue: suite.taskQueue, ...(runConfig ? { runConfig } : {}) });
 }
 
 /** Runs `fn` once, on first use, for the tests that inspect the same run. */

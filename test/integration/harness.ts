@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { installRuntimeLogger } from '../../src/logging.ts';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { awaitRun, launchRun, type LaunchedRun, type LaunchOptions } from '../../src/client/run.ts';
 import type { JobResult } from '../../src/client/result.ts';
-import { Definitions, type JobDefinition } from '../../src/dsl/job.ts';
+import { Definitions, job, type JobDefinition } from '../../src/dsl/job.ts';
 import { createWorker } from '../../src/worker/createWorker.ts';
 
 /** Connections to the suite's one dev server, and helpers that run jobs with an in-process worker. */
@@ -55,4 +55,52 @@ export class TemporalHarness {
     await this.connection.close();
     await this.native.close();
   }
+}
+
+/**
+ * One worker for a whole test file, so each test pays for a run, not a worker start: register the
+ * file's jobs with `define` at module level; in tests use `suite.harness` and `suite.taskQueue`.
+ */
+export function fileWideWorker(): {
+  define(name: string, body: () => unknown): JobDefinition;
+  readonly harness: TemporalHarness;
+  readonly taskQueue: string;
+} {
+  const jobs: JobDefinition[] = [];
+  let harness: TemporalHarness | undefined;
+  let taskQueue: string | undefined;
+  let stopWorker: () => void = () => {};
+  let workerDone: Promise<void> | undefined;
+  beforeAll(async () => {
+    const connected = await TemporalHarness.connect();
+    harness = connected;
+    await new Promise<void>((ready, failed) => {
+      workerDone = connected.withWorker(jobs, (queue) => {
+        taskQueue = queue;
+        ready();
+        return new Promise<void>((stop) => (stopWorker = stop));
+      });
+      workerDone.catch(failed);
+    });
+  });
+  afterAll(async () => {
+    stopWorker();
+    await workerDone;
+    await harness?.close();
+  });
+  return {
+    define(name, body) {
+      const definition = job({ name }, body);
+      jobs.push(definition);
+      return definition;
+    },
+    get harness() {
+      if (!harness) throw new Error('the file-wide worker is not started yet (use it inside tests)');
+      return harness;
+    },
+    get taskQueue() {
+      if (!taskQueue) throw new Error('the file-wide worker is not started yet (use it inside tests)');
+      return taskQueue;
+    },
+  };
 }
