@@ -20,6 +20,7 @@ const { values } = parseArgs({
     'scale-keys': { type: 'string', default: '100000' },
     'child-scale-keys': { type: 'string', default: '10000' },
     'dagster-keys': { type: 'string', default: '2000' },
+    'scale-modes': { type: 'string', default: 'batch,activity,child' },
   },
 });
 const only = new Set((values.only ?? '').split(','));
@@ -59,6 +60,7 @@ try {
       ['activity', big, { mode: 'activity' }],
       ['child', childKeys, { mode: 'child' }],
     ] as const) {
+      if (!(values['scale-modes'] ?? '').split(',').includes(mode)) continue;
       const run = await runOpgraph(env, fanOutJob(`bench_scale_${mode}`, options), keysConfig(n));
       await check(run.result.outputFor('bench_sum'), expectedSum(n), `scale ${mode}`);
       const history = await longestHistory(env, run.workflowId);
