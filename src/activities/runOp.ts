@@ -3,7 +3,8 @@ import type { Definitions } from '../dsl/job.ts';
 import { formatBytes, jsonProblem, utf8Length } from '../dsl/json.ts';
 import type { InputSource } from '../dsl/plan.ts';
 import type { OpContext, OpLogger, OpSpec } from '../dsl/op.ts';
-import { BATCH_ACTIVITY, FailureType, OpTaskInput, type OpTaskResult, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/protocol.ts';
+import { BATCH_ACTIVITY, FailureType, OpTaskInput, type OpTaskResult, RESOLVE_PLAN_ACTIVITY, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/protocol.ts';
+import { resolvePlan } from './resolvePlan.ts';
 import { sliceItems, storeValue } from './bookkeeping.ts';
 import { runBatch } from './batch.ts';
 import { getDefaultStore, materialize, offload } from '../store/store.ts';
@@ -17,6 +18,7 @@ export function createOpActivities(definitions: Definitions): Record<string, (in
     [BATCH_ACTIVITY]: (input: unknown) => runBatch(definitions, input),
     [STORE_ACTIVITY]: storeValue,
     [SLICE_ACTIVITY]: sliceItems,
+    [RESOLVE_PLAN_ACTIVITY]: (input: unknown) => resolvePlan(definitions, input),
   };
 }
 

@@ -37,3 +37,6 @@ export const SEARCH_ATTRIBUTES = {
   stepKey: 'OpgraphStepKey',
   mappingKey: 'OpgraphMappingKey',
 } as const;
+
+/** Resolves a job's plan on a worker, for runs started by job name alone (Temporal CLI / Web UI). */
+export const RESOLVE_PLAN_ACTIVITY = '__opgraph_resolve_plan';

@@ -4,7 +4,7 @@ import { ResolvedRunConfig } from './runConfig.ts';
 
 /** What crosses Temporal between the interpreter (workflows), the op runner (activities) and clients. */
 
-export { BATCH_ACTIVITY, FailureType, NON_RETRYABLE_TYPES, SLICE_ACTIVITY, STORE_ACTIVITY } from './constants.ts';
+export { BATCH_ACTIVITY, FailureType, NON_RETRYABLE_TYPES, RESOLVE_PLAN_ACTIVITY, SLICE_ACTIVITY, STORE_ACTIVITY } from './constants.ts';
 
 export const OpTaskInput = z.object({
   runId: z.string(),

@@ -4,9 +4,9 @@
  * `<job>/<fan-out node>[*]`, shards of large fan-outs as `<job>/<fan-out node>[shard]`.
  * Deterministic: imports only @temporalio/workflow and src/dsl.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
-import { FailureType } from '../dsl/constants.ts';
-import type { ScopeResult, ShardResult } from '../dsl/protocol.ts';
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { FailureType, RESOLVE_PLAN_ACTIVITY } from '../dsl/constants.ts';
+import type { ScopeResult, ShardResult, WorkflowInput } from '../dsl/protocol.ts';
 import { workflowInputOf } from './guards.ts';
 import { ScopeInterpreter } from './interpreter.ts';
 import { ProgressTracker } from './progress.ts';
@@ -18,7 +18,7 @@ const CHILD_RESULT_LIMIT = 16 * 1024;
 const JOB_RESULT_LIMIT = 512 * 1024;
 
 export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult | ShardResult> {
-  const input = workflowInputOf(raw);
+  const input = isStartedByName(raw) ? await resolveByName(raw) : workflowInputOf(raw);
   const engine = new TemporalEngine(input.runId, input.runConfig, input.searchAttributes === true);
   if (input.kind === 'shard') {
     const watched = input.plan.nodes.map((n) => n.id);
@@ -50,4 +50,26 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
     });
   }
   return result;
+}
+
+/**
+ * A run started by job name alone — `temporal workflow start --type dynamic_graph --input '{"ops": …}'`
+ * or the Web UI's "Start workflow" — has no plan in its input: a worker that has the definitions
+ * resolves the plan and validates the run config, as a recorded activity (so replay uses the same plan).
+ */
+function isStartedByName(raw: unknown): raw is Record<string, unknown> | undefined | null {
+  if (raw === undefined || raw === null) return true;
+  return typeof raw === 'object' && !Array.isArray(raw) && !('kind' in raw);
+}
+
+async function resolveByName(raw: Record<string, unknown> | undefined | null): Promise<WorkflowInput> {
+  const { workflowType, runId } = workflowInfo();
+  const resolve = proxyActivities<Record<string, (input: unknown) => Promise<unknown>>>({
+    startToCloseTimeout: '1m',
+    summary: `resolve the plan of job ${workflowType}`,
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: [FailureType.Definition] },
+  })[RESOLVE_PLAN_ACTIVITY];
+  if (!resolve) throw ApplicationFailure.nonRetryable('no activity proxy for plan resolution', FailureType.Definition);
+  const runConfig = raw && 'runConfig' in raw ? raw.runConfig : (raw ?? {});
+  return workflowInputOf({ kind: 'job', runId, ...((await resolve({ job: workflowType, runConfig })) as object) });
 }
