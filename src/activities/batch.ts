@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import {
   childScope,
   type DimensionRequest,
+  dimensionRequestOf,
   type KeyedScope,
   ScopeInterpreter,
   type ScopeEngine,
@@ -29,13 +30,7 @@ export async function runBatch(definitions: Definitions, raw: unknown): Promise<
     throw ApplicationFailure.nonRetryable(`batch input is malformed: ${parsed.error.message}`, FailureType.Definition);
   }
   const input = parsed.data;
-  const request: DimensionRequest = {
-    plan: input.plan,
-    dim: input.dim,
-    source: input.source,
-    outerKeys: input.outerKeys,
-    stage: input.stage,
-  };
+  const request = dimensionRequestOf(input);
   const engine = new InProcessEngine(definitions, input);
   const results: BatchResult['results'] = [];
   await forEachWindowed(input.items, IN_BATCH_CONCURRENCY, async (item, index) => {

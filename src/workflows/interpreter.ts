@@ -468,6 +468,11 @@ async function fitInputs(inputs: Record<string, unknown>, engine: ScopeEngine): 
   return fitted;
 }
 
+/** The dimension a batch or shard input describes. */
+export function dimensionRequestOf(input: DimensionRequest): DimensionRequest {
+  return { plan: input.plan, dim: input.dim, source: input.source, outerKeys: input.outerKeys, stage: input.stage };
+}
+
 /** The scope of one mapping key of a dimension. */
 export function childScope(parent: Omit<ScopeContext, 'dim' | 'keys' | 'bindings' | 'prior' | 'stage'>, request: DimensionRequest, item: KeyedScope): ScopeContext {
   return {

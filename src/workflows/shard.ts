@@ -7,7 +7,7 @@ import type {
   StepRecord,
   StoredRef,
 } from '../dsl/protocol.ts';
-import { type DimensionRequest, type KeyedScope, runKeyed, type ScopeEngine } from './interpreter.ts';
+import { dimensionRequestOf, type KeyedScope, runKeyed, type ScopeEngine } from './interpreter.ts';
 import type { ProgressSink } from './progress.ts';
 
 /** Item values above this size reach a shard as references, so a slice always fits one payload. */
@@ -37,13 +37,7 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
     if ('ref' in input.items) items = slice.items;
     prior = slice.prior;
   }
-  const request: DimensionRequest = {
-    plan: input.plan,
-    dim: input.dim,
-    source: input.source,
-    outerKeys: input.outerKeys,
-    stage: input.stage,
-  };
+  const request = dimensionRequestOf(input);
   const keyed = items.map(([key, value]): KeyedScope => {
     const keys = [...input.outerKeys, key];
     const mine: Record<string, StepRecord> = {};
