@@ -80,7 +80,13 @@ describe('opgraph worker / run --no-worker / Ctrl+C (subprocesses, suite server)
     expect(stdout).toMatch(/^Run [0-9a-f-]{36} of job slow was CANCELED after \d+\.\ds\.$/m);
     const description = await harness.client.workflow.getHandle(workflowId).describe();
     expect(description.status.name).toBe('CANCELLED');
-    const child = await harness.client.workflow.getHandle(`${workflowId}/slow_keys[x]`).describe();
+    // The run can end while a child still finishes its own cancellation: its parent close policy
+    // (REQUEST_CANCEL) then cancels it, so wait for it to close.
+    let child = await harness.client.workflow.getHandle(`${workflowId}/slow_keys[x]`).describe();
+    for (let i = 0; i < 100 && child.status.name === 'RUNNING'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      child = await harness.client.workflow.getHandle(`${workflowId}/slow_keys[x]`).describe();
+    }
     expect(child.status.name).toBe('CANCELLED');
   }, 180_000);
 });
