@@ -83,23 +83,25 @@ export type Binding = z.infer<typeof Binding>;
 /** Set when the server has opgraph's search attributes registered (see SEARCH_ATTRIBUTES). */
 const searchAttributesFlag = z.boolean().optional();
 
-export const JobWorkflowInput = z.object({
-  kind: z.literal('job'),
+/** What every job, scope and shard workflow input carries about its run. */
+const runFields = {
   runId: z.string(),
   searchAttributes: searchAttributesFlag,
   plan: JobPlan,
   runConfig: ResolvedRunConfig,
+};
+
+export const JobWorkflowInput = z.object({
+  kind: z.literal('job'),
+  ...runFields,
   taskQueue: z.string().optional(),
 });
 export type JobWorkflowInput = z.infer<typeof JobWorkflowInput>;
 
 export const ScopeWorkflowInput = z.object({
   kind: z.literal('scope'),
-  runId: z.string(),
-  searchAttributes: searchAttributesFlag,
-  /** Only the nodes of this scope and the scopes below it. */
-  plan: JobPlan,
-  runConfig: ResolvedRunConfig,
+  /** `plan` holds only the nodes of this scope and the scopes below it. */
+  ...runFields,
   /** The dimension path of this scope, outermost first. */
   dim: z.array(z.string()),
   /** The mapping key for each entry of `dim`. */
@@ -116,10 +118,7 @@ export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
 /** A shard: one slice `[start, end)` of a large fan-out's keys, run as its own workflow. */
 export const ShardWorkflowInput = z.object({
   kind: z.literal('shard'),
-  runId: z.string(),
-  searchAttributes: searchAttributesFlag,
-  plan: JobPlan,
-  runConfig: ResolvedRunConfig,
+  ...runFields,
   dim: z.array(z.string()),
   outerKeys: z.array(z.string()),
   source: z.object({ node: z.string(), output: z.string() }),
