@@ -1,13 +1,9 @@
+import { OutputContractError } from '../dsl/errors.ts';
 import { mappingKeyProblem } from '../dsl/keys.ts';
 import type { OpSpec, OutputDecl } from '../dsl/op.ts';
 import { DynamicOutput, Output } from '../dsl/outputs.ts';
 import type { TaskOutput } from '../dsl/protocol.ts';
 import { jsonProblem } from './json.ts';
-
-/** A broken op contract (bad key, wrong output kind, schema failure). Never retried. */
-export class OutputContractError extends Error {
-  override readonly name = 'OutputContractError';
-}
 
 /**
  * Gathers what an op body produced — a returned value, a returned list of DynamicOutput, or the

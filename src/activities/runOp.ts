@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { OpExecutionError, OutputContractError } from '../dsl/errors.ts';
 import type { Definitions } from '../dsl/job.ts';
 import { formatBytes, jsonProblem, utf8Length } from '../dsl/json.ts';
 import type { InputSource } from '../dsl/plan.ts';
@@ -9,7 +10,7 @@ import { sliceItems, storeValue } from './bookkeeping.ts';
 import { runBatch } from './batch.ts';
 import { getDefaultStore, materialize, offload } from '../store/store.ts';
 import type { TaskOutput } from '../dsl/protocol.ts';
-import { issuesText, OutputCollector, OutputContractError } from './outputs.ts';
+import { issuesText, OutputCollector } from './outputs.ts';
 
 /** The activities a worker registers: one handler, `default`, runs every op (activity type = op name). */
 export function createOpActivities(definitions: Definitions): Record<string, (input: unknown) => Promise<unknown>> {
@@ -63,7 +64,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
   } catch (err) {
     if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
     if (err instanceof OutputContractError) throw validationFailure(task, err.message);
-    throw userFailure(spec, task, err);
+    throw opExecutionFailure(opExecutionError(spec, task, err));
   } finally {
     stopHeartbeats();
   }
@@ -134,20 +135,42 @@ function validationFailure(task: OpTaskInput, message: string): ApplicationFailu
   return ApplicationFailure.create({ type: FailureType.Validation, nonRetryable: true, message: limitText(withStep(task, message), MESSAGE_LIMIT) });
 }
 
-function userFailure(spec: OpSpec, task: OpTaskInput, err: unknown): ApplicationFailure {
-  const error = err instanceof Error ? err : undefined;
-  const thrown = error
-    ? `raised ${error.name}: ${error.message}`
-    : `threw a non-Error value: ${preview(err)}. Fix: throw new Error('…') so the message and stack trace are kept`;
+/** What the op's code threw, wrapped with its step key (the thrown value stays the `cause`). */
+function opExecutionError(spec: OpSpec, task: OpTaskInput, err: unknown): OpExecutionError {
+  const thrown =
+    err instanceof Error
+      ? `raised ${err.name}: ${err.message}`
+      : `threw a non-Error value: ${preview(err)}. Fix: throw new Error('…') so the message and stack trace are kept`;
+  // Bounded: a failure travels in one Temporal payload (and in the run's result), so a huge
+  // message must not make the worker's completion too large for the server to accept.
+  return new OpExecutionError(task.stepKey, limitText(withStep(task, `op "${spec.name}" ${thrown}`), MESSAGE_LIMIT), { cause: err });
+}
+
+/**
+ * The failure that crosses Temporal for an OpExecutionError: stable type `OpUserError`, the
+ * bounded message, and in `details[0]` what the op threw — `errorName` (its `name`), `errorClass`
+ * (its class, e.g. `RangeError`) and its stack. Its `cause` is the thrown error itself (bounded
+ * message and stack), so the Web UI shows the op's own exception under the step's failure.
+ */
+function opExecutionFailure(error: OpExecutionError): ApplicationFailure {
+  const thrown: unknown = error.cause;
+  const thrownError = thrown instanceof Error ? thrown : undefined;
+  const stack = thrownError?.stack ? limitText(thrownError.stack, STACK_LIMIT) : null;
   return ApplicationFailure.create({
     type: FailureType.UserError,
     // The interpreter retries per the op's RetryPolicy, counted per step key; Temporal must not.
     nonRetryable: true,
-    // Bounded: a failure travels in one Temporal payload (and in the run's result), so a huge
-    // message must not make the worker's completion too large for the server to accept.
-    message: limitText(withStep(task, `op "${spec.name}" ${thrown}`), MESSAGE_LIMIT),
-    details: [{ errorName: error?.name ?? typeof err, stack: error?.stack ? limitText(error.stack, STACK_LIMIT) : null }],
+    message: error.message,
+    details: [{ errorName: thrownError?.name ?? typeof thrown, errorClass: error.errorClass ?? typeof thrown, stack }],
+    cause: thrownError ? thrownFailure(thrownError, error.errorClass ?? thrownError.name, stack) : undefined,
   });
+}
+
+/** The op's own exception as a bounded failure (its own causes are not carried: their size is unknown). */
+function thrownFailure(error: Error, errorClass: string, stack: string | null): ApplicationFailure {
+  const failure = ApplicationFailure.create({ type: errorClass, message: limitText(error.message, MESSAGE_LIMIT), nonRetryable: true });
+  failure.stack = stack ?? '';
+  return failure;
 }
 
 function withStep(task: OpTaskInput, message: string): string {

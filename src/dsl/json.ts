@@ -1,38 +1,54 @@
+/** Where a value stops being JSON, and what it is there. */
+export interface JsonIssue {
+  /** `$.rows[3].total`, or under the path the caller passed. */
+  readonly path: string;
+  /** `a BigInt, which JSON cannot carry`. */
+  readonly found: string;
+  /** How to convert it, where there is a standard way (`convert with String(x) or Number(x)`). */
+  readonly hint?: string;
+}
+
 /** Why `value` would not survive a JSON round trip through Temporal, or undefined when it would. */
-export function jsonProblem(value: unknown, path = '$', seen = new Set<object>()): string | undefined {
+export function jsonProblem(value: unknown, path = '$'): string | undefined {
+  const issue = jsonIssue(value, path);
+  return issue && `${issue.path} is ${issue.found}${issue.hint ? ` (${issue.hint})` : ''}`;
+}
+
+/** The first place where `value` would not survive a JSON round trip, or undefined when it would. */
+export function jsonIssue(value: unknown, path = '$', seen = new Set<object>()): JsonIssue | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
     case 'undefined':
       return undefined;
     case 'number':
-      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON turns into null`;
+      return Number.isFinite(value) ? undefined : { path, found: `${value}, which JSON turns into null` };
     case 'bigint':
-      return `${path} is a BigInt, which JSON cannot carry (convert with String(x) or Number(x))`;
+      return { path, found: 'a BigInt, which JSON cannot carry', hint: 'convert with String(x) or Number(x)' };
     case 'function':
-      return `${path} is a function`;
+      return { path, found: 'a function' };
     case 'symbol':
-      return `${path} is a symbol`;
+      return { path, found: 'a symbol' };
   }
   if (value === null) return undefined;
   const object = value as object;
-  if (seen.has(object)) return `${path} is a circular reference`;
+  if (seen.has(object)) return { path, found: 'a circular reference' };
   if (object instanceof Map || object instanceof Set) {
-    return `${path} is a ${object.constructor.name}, which JSON turns into {} (convert with Object.fromEntries or Array.from)`;
+    return { path, found: `a ${object.constructor.name}, which JSON turns into {}`, hint: 'convert with Object.fromEntries or Array.from' };
   }
   if (object instanceof Date) return undefined; // becomes an ISO string, as users expect
   seen.add(object);
   try {
     if (Array.isArray(object)) {
       for (let i = 0; i < object.length; i++) {
-        const problem = jsonProblem(object[i], `${path}[${i}]`, seen);
-        if (problem) return problem;
+        const issue = jsonIssue(object[i], `${path}[${i}]`, seen);
+        if (issue) return issue;
       }
       return undefined;
     }
     for (const [key, child] of Object.entries(object)) {
-      const problem = jsonProblem(child, `${path}.${key}`, seen);
-      if (problem) return problem;
+      const issue = jsonIssue(child, `${path}.${key}`, seen);
+      if (issue) return issue;
     }
     return undefined;
   } finally {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { RunConfigError } from './errors.ts';
+import { RunConfigError, type RunConfigIssue } from './errors.ts';
 import type { JobDefinition } from './job.ts';
-import { formatBytes, jsonProblem, utf8Length } from './json.ts';
+import { formatBytes, jsonIssue, utf8Length } from './json.ts';
 import type { OpSpec } from './op.ts';
+import type { InputSource } from './plan.ts';
 
 /** Run config as users write it: `{ ops: { node: { config, inputs, ops } } }`; graphs nest `ops`. */
 export interface RunConfig {
@@ -42,77 +43,156 @@ export const RUN_CONFIG_LIMIT_BYTES = 128 * 1024;
 /**
  * Checks run config against the job before the run starts: unknown nodes, op config failing the
  * op's schema, missing values for unwired inputs, inputs failing their `In` schema, values JSON
- * cannot carry, and run config too large to travel. Every problem is reported at once.
+ * cannot carry, and run config too large to travel. Every problem is reported at once, each with
+ * its path in the run config, what is wrong and how to fix it.
  */
 export function resolveRunConfig(job: JobDefinition, runConfig: unknown = {}): ResolvedRunConfig {
   const parsed = RunConfigSchema.safeParse(runConfig ?? {});
-  if (!parsed.success) {
-    throw new RunConfigError(job.name, parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  }
-  const problems: string[] = [];
+  if (!parsed.success) throw new RunConfigError(job.name, parsed.error.issues.map(shapeIssue));
+  const issues: RunConfigIssue[] = [];
   const flat = new Map<string, NodeRunConfig>();
-  flatten(parsed.data.ops ?? {}, '', flat, job, problems);
+  flatten(parsed.data.ops ?? {}, '', flat, job, issues);
   const resolved: ResolvedRunConfig = {};
   for (const [nodeId, spec] of job.nodeOps) {
     const nodeConfig = flat.get(nodeId) ?? {};
     const planNode = job.plan.nodes.find((n) => n.id === nodeId);
+    const configPath = `ops.${nodeId}.config`;
     if (spec.configSchema) {
       const result = spec.configSchema.safeParse(nodeConfig.config);
       if (!result.success && nodeConfig.config === undefined) {
-        problems.push(
-          `ops.${nodeId}.config: missing; op "${spec.name}" requires config matching its config schema (${result.error.issues.map((i) => i.message).join('; ')}). Supply it: ${configExample(nodeId)}`,
-        );
+        issues.push({
+          path: configPath,
+          message: `missing; op "${spec.name}" requires config matching its config schema (${result.error.issues.map((i) => i.message).join('; ')})`,
+          fix: `supply it: ${runConfigExample(nodeId, `{ config: ${configSkeleton(spec.configSchema)} }`)}`,
+        });
       } else if (!result.success) {
-        for (const issue of result.error.issues) {
-          const path = ['ops', nodeId, 'config', ...issue.path.map(String)].join('.');
-          problems.push(`${path}: ${issue.message} (op "${spec.name}" config schema)`);
-        }
+        issues.push(...schemaIssues(result.error.issues, nodeConfig.config, configPath, `op "${spec.name}" config schema`));
       }
-      const notJson = jsonProblem(nodeConfig.config, `ops.${nodeId}.config`);
-      if (notJson) problems.push(`${notJson}; run config travels as JSON: use plain data`);
+      const notJson = notJsonIssue(nodeConfig.config, configPath);
+      if (notJson) issues.push(notJson);
     } else if (nodeConfig.config !== undefined) {
-      problems.push(`ops.${nodeId}.config: op "${spec.name}" declares no config schema; remove the config or add { config: z.object(...) } to the op`);
+      issues.push({
+        path: configPath,
+        message: `op "${spec.name}" declares no config schema, so it takes no config`,
+        fix: `remove ${configPath}, or declare the op's config: op({ name: '${spec.name}', config: z.object({ … }) }, …)`,
+      });
     }
     const inputs: Record<string, unknown> = {};
     for (const input of planNode?.inputs ?? []) {
       const given = nodeConfig.inputs?.[input.name];
+      const inputPath = `ops.${nodeId}.inputs.${input.name}`;
       if (input.source.kind === 'config') {
         if (given === undefined) {
-          problems.push(`ops.${nodeId}.inputs.${input.name}: input "${input.name}" of op "${spec.name}" is not wired in the job, so run config must supply it`);
+          issues.push({
+            path: inputPath,
+            message: `input "${input.name}" of op "${spec.name}" is not wired in the job, so run config must supply it`,
+            fix: `supply it: ${runConfigExample(nodeId, `{ inputs: { ${input.name}: … } }`)}, or wire the input to an upstream op's output in the job`,
+          });
         } else {
           inputs[input.name] = given;
-          problems.push(...configInputProblems(spec, nodeId, input.name, given));
+          issues.push(...configInputIssues(spec, inputPath, input.name, given));
         }
       } else if (given !== undefined) {
-        problems.push(`ops.${nodeId}.inputs.${input.name}: input "${input.name}" is already wired to an upstream op; remove it from run config`);
+        issues.push({
+          path: inputPath,
+          message: `input "${input.name}" of op "${spec.name}" is already wired to ${wiredFrom(input.source)}`,
+          fix: `remove ${inputPath} from run config; only inputs the job leaves unwired take a value from run config`,
+        });
       }
     }
     for (const name of Object.keys(nodeConfig.inputs ?? {})) {
       if (!planNode?.inputs.some((i) => i.name === name)) {
-        problems.push(`ops.${nodeId}.inputs.${name}: op "${spec.name}" has no input named "${name}"`);
+        const names = planNode?.inputs.map((i) => i.name) ?? [];
+        issues.push({
+          path: `ops.${nodeId}.inputs.${name}`,
+          message: `op "${spec.name}" has no input named "${name}"`,
+          fix:
+            names.length === 0
+              ? `remove ops.${nodeId}.inputs.${name}; op "${spec.name}" has no inputs`
+              : `${renameTo(name, names, 'input', `use one of its inputs (${names.join(', ')})`)}, or remove ops.${nodeId}.inputs.${name}`,
+        });
       }
     }
     resolved[nodeId] = { ...(nodeConfig.config === undefined ? {} : { config: nodeConfig.config }), inputs };
   }
-  if (problems.length === 0) problems.push(...sizeProblems(resolved));
-  if (problems.length > 0) throw new RunConfigError(job.name, problems);
+  if (issues.length === 0) issues.push(...sizeIssues(resolved));
+  if (issues.length > 0) throw new RunConfigError(job.name, issues);
   return resolved;
 }
 
+/** Run config that is not shaped `{ ops: { <node>: { config, inputs, ops } } }`. */
+function shapeIssue(issue: z.core.$ZodIssue): RunConfigIssue {
+  const path = issue.path.map(String).join('.') || '(root)';
+  if (issue.code === 'unrecognized_keys') {
+    const where = issue.path.length === 0 ? 'run config takes only "ops"' : 'a node takes only "config", "inputs" and (for a graph) "ops"';
+    return { path, message: issue.message, fix: `remove or rename ${issue.keys.map((k) => `"${k}"`).join(', ')}: ${where}` };
+  }
+  return { path, message: issue.message, fix: `shape run config as ${SHAPE}` };
+}
+
+const SHAPE = '{ ops: { <node>: { config: { … }, inputs: { <input>: … } } } } (a graph: { ops: { <graph>: { ops: { <op>: { … } } } } })';
+
+/** zod issues of a value in run config: each at its own path, with what to change there. */
+function schemaIssues(issues: readonly z.core.$ZodIssue[], value: unknown, path: string, schema: string): RunConfigIssue[] {
+  return issues.map((issue) => {
+    const at = [path, ...issue.path.map(String)].join('.');
+    const message = `${issue.message} (${schema})`;
+    if (issue.code === 'unrecognized_keys') {
+      return { path: at, message, fix: `remove ${issue.keys.map((k) => `${at}.${k}`).join(', ')}: the ${schema} does not declare ${issue.keys.length === 1 ? 'it' : 'them'}` };
+    }
+    if (issue.path.length > 0 && valueAt(value, issue.path) === undefined) {
+      return { path: at, message, fix: `add ${at}: the ${schema} requires it` };
+    }
+    return { path: at, message, fix: `change ${at} to a value the ${schema} accepts` };
+  });
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/** A value in run config that JSON cannot carry (run config travels as JSON). */
+function notJsonIssue(value: unknown, path: string): RunConfigIssue | undefined {
+  const issue = jsonIssue(value, path);
+  if (!issue) return undefined;
+  return {
+    path: issue.path,
+    message: `the value is ${issue.found}`,
+    fix: `${issue.hint ? `${issue.hint}; ` : ''}run config travels as JSON, so use plain data (objects, arrays, strings, numbers, booleans, null)`,
+  };
+}
+
 /** A value supplied for an unwired input: plain JSON, and valid for the input's `In` schema. */
-function configInputProblems(spec: OpSpec, nodeId: string, name: string, given: unknown): string[] {
-  const path = `ops.${nodeId}.inputs.${name}`;
-  const notJson = jsonProblem(given, path);
-  if (notJson) return [`${notJson}; run config travels as JSON: use plain data`];
+function configInputIssues(spec: OpSpec, path: string, name: string, given: unknown): RunConfigIssue[] {
+  const notJson = notJsonIssue(given, path);
+  if (notJson) return [notJson];
   const schema = spec.inputs.find((d) => d.name === name)?.schema;
   const result = schema?.safeParse(given);
   if (!result || result.success) return [];
-  return result.error.issues.map(
-    (issue) => `${[path, ...issue.path.map(String)].join('.')}: ${issue.message} (input "${name}" of op "${spec.name}" schema); fix the value in run config`,
-  );
+  return schemaIssues(result.error.issues, given, path, `input "${name}" of op "${spec.name}" schema`);
 }
 
-function sizeProblems(resolved: ResolvedRunConfig): string[] {
+function wiredFrom(source: InputSource): string {
+  switch (source.kind) {
+    case 'output':
+      return `output "${source.output}" of node "${source.node}"`;
+    case 'item':
+      return `an item of dynamic output "${source.output}" of node "${source.node}"`;
+    case 'collect':
+      return `the collected outputs of node "${source.node}"`;
+    case 'fanin':
+      return `a fan-in of ${source.sources.map((s) => `"${s.node}"`).join(', ')}`;
+    default:
+      return 'an upstream op';
+  }
+}
+
+function sizeIssues(resolved: ResolvedRunConfig): RunConfigIssue[] {
   const size = utf8Length(JSON.stringify(resolved));
   if (size <= RUN_CONFIG_LIMIT_BYTES) return [];
   const entries: [string, number][] = [];
@@ -126,15 +206,51 @@ function sizeProblems(resolved: ResolvedRunConfig): string[] {
     .map(([path, bytes]) => `${path} (${formatBytes(bytes)})`)
     .join(', ');
   return [
-    `run config is ${formatBytes(size)} of JSON, over the ${formatBytes(RUN_CONFIG_LIMIT_BYTES)} limit: it travels inside the start of every workflow of the run, and Temporal refuses payloads over 2 MiB. Largest: ${largest}. Fix: pass a path or URL and load the data inside the op, or produce the data with an upstream op (op outputs of any size go to the store)`,
+    {
+      path: '(root)',
+      message: `run config is ${formatBytes(size)} of JSON, over the ${formatBytes(RUN_CONFIG_LIMIT_BYTES)} limit: it travels inside the start of every workflow of the run, and Temporal refuses payloads over 2 MiB. Largest: ${largest}`,
+      fix: 'pass a path or URL and load the data inside the op, or produce the data with an upstream op (op outputs of any size go to the store)',
+    },
   ];
 }
 
-/** `{ ops: { outer: { ops: { inner: { config: { … } } } } } }` for node `outer.inner`. */
-function configExample(nodeId: string): string {
-  let text = '{ config: { … } }';
+/** `runConfig { ops: { outer: { ops: { inner: { config: { … } } } } } }` for node `outer.inner`. */
+function runConfigExample(nodeId: string, leaf: string): string {
+  let text = leaf;
   for (const part of nodeId.split('.').reverse()) text = `{ ops: { ${part}: ${text} } }`;
   return `runConfig ${text}`;
+}
+
+/** `{ factor: …, label: … }` for a z.object config schema; `{ … }` when its fields cannot be listed. */
+function configSkeleton(schema: unknown): string {
+  const shape: unknown = (schema as { shape?: unknown } | undefined)?.shape;
+  if (typeof shape !== 'object' || shape === null) return '{ … }';
+  const keys = Object.keys(shape);
+  return keys.length === 0 ? '{}' : `{ ${keys.map((k) => `${k}: …`).join(', ')} }`;
+}
+
+/** `rename it to "list_files" (the closest input name)` when one name is close to what was written, else `otherwise`. */
+function renameTo(written: string, names: readonly string[], noun: string, otherwise: string): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const distance = editDistance(written.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(written.length / 3));
+  return close ? `rename it to "${best}" (the closest ${noun} name)` : otherwise;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 function flatten(
@@ -142,22 +258,43 @@ function flatten(
   prefix: string,
   into: Map<string, NodeRunConfig>,
   job: JobDefinition,
-  problems: string[],
+  issues: RunConfigIssue[],
 ): void {
+  const nodeIds = [...job.nodeOps.keys()];
   for (const [name, nodeConfig] of Object.entries(ops)) {
     const id = `${prefix}${name}`;
-    const isGraph = [...job.nodeOps.keys()].some((n) => n.startsWith(`${id}.`));
+    const isGraph = nodeIds.some((n) => n.startsWith(`${id}.`));
     if (job.nodeOps.has(id)) {
-      if (nodeConfig.ops) problems.push(`ops.${id}.ops: "${id}" is an op, not a graph; it has no nested ops`);
+      if (nodeConfig.ops) {
+        issues.push({
+          path: `ops.${id}.ops`,
+          message: `"${id}" is an op, not a graph; it has no nested ops`,
+          fix: `remove ops.${id}.ops; configure the op itself with ${runConfigExample(id, '{ config: { … }, inputs: { … } }')}`,
+        });
+      }
       into.set(id, nodeConfig);
     } else if (isGraph) {
       if (nodeConfig.config !== undefined || nodeConfig.inputs !== undefined) {
-        problems.push(`ops.${id}: "${id}" is a graph; configure its ops under ops.${id}.ops.<op>`);
+        const children = nodeIds.filter((n) => n.startsWith(`${id}.`)).map((n) => n.slice(id.length + 1).split('.')[0]);
+        issues.push({
+          path: `ops.${id}`,
+          message: `"${id}" is a graph; a graph takes no config or inputs of its own`,
+          fix: `configure its ops under ops.${id}.ops.<op> (its ops: ${[...new Set(children)].join(', ')}), e.g. ${runConfigExample(`${id}.${children[0] ?? '<op>'}`, '{ config: { … } }')}`,
+        });
       }
-      flatten(nodeConfig.ops ?? {}, `${id}.`, into, job, problems);
+      flatten(nodeConfig.ops ?? {}, `${id}.`, into, job, issues);
     } else {
-      const known = [...job.nodeOps.keys()].join(', ');
-      problems.push(`ops.${id}: job "${job.name}" has no node named "${id}" (nodes: ${known})`);
+      // Names a user can write at this level: direct children of the prefix (ops, or graphs).
+      const siblings = [...new Set(nodeIds.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length).split('.')[0] ?? ''))];
+      // The op exists, but inside a graph: its config goes under the graph's `ops`.
+      const nested = nodeIds.find((n) => n.endsWith(`.${name}`) && n !== id);
+      issues.push({
+        path: `ops.${id}`,
+        message: `job "${job.name}" has no node named "${id}" (nodes: ${nodeIds.join(', ')})`,
+        fix: nested
+          ? `node "${nested}" is inside a graph: configure it there, ${runConfigExample(nested, '{ config: { … } }')}`
+          : `${renameTo(name, siblings, 'node', "use one of the job's node names")}, or remove ops.${id}`,
+      });
     }
   }
 }

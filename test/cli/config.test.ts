@@ -67,7 +67,9 @@ describe('run config files', () => {
       [
         'opgraph: Run config for job "greet" is invalid:',
         '  - ops.greeting.config.greeting: Invalid input: expected string, received number (op "greeting" config schema)',
+        '    fix: change ops.greeting.config.greeting to a value the op "greeting" config schema accepts',
         '  - ops.greeting.config.times: Invalid input: expected number, received undefined (op "greeting" config schema)',
+        '    fix: add ops.greeting.config.times: the op "greeting" config schema requires it',
         '',
       ].join('\n'),
     );
@@ -75,7 +77,7 @@ describe('run config files', () => {
     const unknownNode = captureIO();
     const typo = file('typo.yaml', 'ops:\n  greetin:\n    config: {}\n');
     expect(await runCli(['run', 'greet', '-m', 'test/cli/fixtures/defs.ts', '-c', typo], unknownNode.io)).toBe(2);
-    expect(unknownNode.stderr()).toContain('ops.greetin: job "greet" has no node named "greetin" (nodes: greeting)');
+    expect(unknownNode.stderr()).toContain('ops.greetin: job "greet" has no node named "greetin" (nodes: greeting)\n    fix: rename it to "greeting" (the closest node name), or remove ops.greetin');
     // Nothing was started (no dev server, no worker bundle): these fail in well under a second each.
     expect(Date.now() - started).toBeLessThan(5_000);
   });

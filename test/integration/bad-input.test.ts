@@ -301,7 +301,8 @@ describe('schemas', () => {
     const error = await expectRejectedBeforeStart(inputFromConfig, { ops: { square_config: { inputs: { x: -1 } } } });
     expect(error.message).toBe(
       'Run config for job "bad_input_input_from_config" is invalid:\n' +
-        '  - ops.square_config.inputs.x: Too small: expected number to be >0 (input "x" of op "bi_square" schema); fix the value in run config',
+        '  - ops.square_config.inputs.x: Too small: expected number to be >0 (input "x" of op "bi_square" schema)\n' +
+        '    fix: change ops.square_config.inputs.x to a value the input "x" of op "bi_square" schema accepts',
     );
     // The same job with a valid input runs.
     const result = await run(inputFromConfig, { ops: { square_config: { inputs: { x: 3 } } } });
@@ -320,9 +321,17 @@ const configured = badInputJob('bad_input_config', () => {
 describe('run config (rejected by launchRun before the run starts)', () => {
   it('missing op config and values JSON cannot carry: every problem listed with its path and fix; no workflow is created', async () => {
     const error = await expectRejectedBeforeStart(configured, { ops: { echo_config: { inputs: { x: { size: 10n } } } } });
-    expect(error.problems).toEqual([
-      'ops.bi_scaled.config: missing; op "bi_scaled" requires config matching its config schema (Invalid input: expected object, received undefined). Supply it: runConfig { ops: { bi_scaled: { config: { … } } } }',
-      'ops.echo_config.inputs.x.size is a BigInt, which JSON cannot carry (convert with String(x) or Number(x)); run config travels as JSON: use plain data',
+    expect(error.issues).toEqual([
+      {
+        path: 'ops.bi_scaled.config',
+        message: 'missing; op "bi_scaled" requires config matching its config schema (Invalid input: expected object, received undefined)',
+        fix: 'supply it: runConfig { ops: { bi_scaled: { config: { factor: … } } } }',
+      },
+      {
+        path: 'ops.echo_config.inputs.x.size',
+        message: 'the value is a BigInt, which JSON cannot carry',
+        fix: 'convert with String(x) or Number(x); run config travels as JSON, so use plain data (objects, arrays, strings, numbers, booleans, null)',
+      },
     ]);
     expect(error.message).toContain('Run config for job "bad_input_config" is invalid:');
   });
@@ -555,8 +564,13 @@ describe("values over Temporal's 2 MiB payload limit", () => {
 
   it('run config of 3 MiB is refused by launchRun, naming the largest entry and the fix; no workflow is created', async () => {
     const error = await expectRejectedBeforeStart(bigRunConfig, { ops: { bi_text_length: { inputs: { text: 'z'.repeat(3 * MiB) } } } });
-    expect(error.problems).toEqual([
-      'run config is 3.0 MiB of JSON, over the 128.0 KiB limit: it travels inside the start of every workflow of the run, and Temporal refuses payloads over 2 MiB. Largest: ops.bi_text_length.inputs.text (3.0 MiB). Fix: pass a path or URL and load the data inside the op, or produce the data with an upstream op (op outputs of any size go to the store)',
+    expect(error.issues).toEqual([
+      {
+        path: '(root)',
+        message:
+          'run config is 3.0 MiB of JSON, over the 128.0 KiB limit: it travels inside the start of every workflow of the run, and Temporal refuses payloads over 2 MiB. Largest: ops.bi_text_length.inputs.text (3.0 MiB)',
+        fix: 'pass a path or URL and load the data inside the op, or produce the data with an upstream op (op outputs of any size go to the store)',
+      },
     ]);
   });
 
