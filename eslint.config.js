@@ -2,31 +2,54 @@
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 
 /** Node built-ins, bare and `node:`-prefixed: forbidden where code must stay deterministic. */
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
-const deterministicZone = {
-  'no-restricted-imports': [
+const nodeSideModules = ['../activities/*', '../client/*', '../server/*', '../worker/*', '../store/*', '../cli/*', '../execute.ts', '../index.ts'];
+const nodeSdk = ['@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'];
+
+/**
+ * Code that runs inside the Temporal workflow sandbox: no Node APIs, no Node-side modules; `extraPatterns` narrow it further.
+ * @param {{ zone: string, temporal: 'none' | 'workflow', extraPatterns?: { group: string[], message: string }[] }} options
+ */
+function deterministicZone({ zone, temporal, extraPatterns = [] }) {
+  return {
+    'no-restricted-imports': [
+      'error',
+      {
+        paths: [
+          ...nodeBuiltins.map((name) => ({ name, message: `${zone} runs inside the Temporal workflow sandbox: no Node APIs.` })),
+          ...(temporal === 'none' ? [] : nodeSdk.map((name) => ({ name, message: 'Workflow code may import only @temporalio/workflow (and src/engine, src/dsl).' }))),
+        ],
+        patterns: [
+          { group: nodeSideModules, message: 'dsl, engine and workflows must not import Node-side modules.' },
+          ...(temporal === 'none'
+            ? [{ group: ['@temporalio/*'], message: `${zone} is host-neutral: no @temporalio imports (the Temporal host lives in src/workflows).` }]
+            : []),
+          ...extraPatterns,
+        ],
+      },
+    ],
+    'no-restricted-globals': [
+      'error',
+      ...['process', 'Buffer', 'require', 'setImmediate', '__dirname', '__filename'].map((name) => ({
+        name,
+        message: 'Not available (or not deterministic) in the Temporal workflow sandbox.',
+      })),
+    ],
+  };
+}
+
+/** Workflow modules are evaluated once per workflow execution: keep zod (and the schema modules) out of the bundle; types are fine. */
+const noZodValues = {
+  '@typescript-eslint/no-restricted-imports': [
     'error',
-    {
-      paths: [
-        ...nodeBuiltins.map((name) => ({ name, message: 'src/dsl and src/workflows run inside the Temporal workflow sandbox: no Node APIs.' })),
-        ...['@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'].map((name) => ({
-          name,
-          message: 'Workflow code may import only @temporalio/workflow (and src/dsl).',
-        })),
-      ],
-      patterns: [
-        { group: ['../activities/*', '../client/*', '../server/*', '../worker/*', '../execute.ts', '../index.ts'], message: 'dsl and workflows must not import Node-side modules.' },
-      ],
-    },
-  ],
-  'no-restricted-globals': [
-    'error',
-    ...['process', 'Buffer', 'require', 'setImmediate', '__dirname', '__filename'].map((name) => ({
+    ...['zod', '../dsl/protocol.ts', '../dsl/plan.ts', '../dsl/runConfig.ts', '../dsl/index.ts'].map((name) => ({
       name,
-      message: 'Not available (or not deterministic) in the Temporal workflow sandbox.',
+      allowTypeImports: true,
+      message: 'Value imports of zod schemas cost ~20 ms per workflow execution; import types only (use ../dsl/constants.ts, ../dsl/keys.ts, ../dsl/limits.ts, ./guards.ts).',
     })),
   ],
 };
@@ -47,21 +70,34 @@ export default tseslint.config(
       '@typescript-eslint/no-empty-function': 'off',
     },
   },
-  { files: ['src/dsl/**/*.ts', 'src/workflows/**/*.ts'], rules: deterministicZone },
+  { files: ['src/dsl/**/*.ts'], rules: deterministicZone({ zone: 'src/dsl', temporal: 'none' }) },
   {
-    // Workflow modules are evaluated once per workflow execution: keep zod (and the schema modules)
-    // out of the bundle; types are fine. See src/workflows/guards.ts.
-    files: ['src/workflows/**/*.ts'],
+    files: ['src/engine/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        ...['zod', '../dsl/protocol.ts', '../dsl/plan.ts', '../dsl/runConfig.ts', '../dsl/index.ts'].map((name) => ({
-          name,
-          allowTypeImports: true,
-          message: 'Value imports of zod schemas cost ~20 ms per workflow execution; import types only (use ../dsl/constants.ts, ../dsl/keys.ts, ./guards.ts).',
-        })),
-      ],
+      ...deterministicZone({
+        zone: 'src/engine',
+        temporal: 'none',
+        extraPatterns: [{ group: ['../workflows/*'], message: 'The engine must not import its hosts (src/workflows, src/activities).' }],
+      }),
+      ...noZodValues,
     },
+  },
+  { files: ['src/workflows/**/*.ts'], rules: { ...deterministicZone({ zone: 'src/workflows', temporal: 'workflow' }), ...noZodValues } },
+  {
+    // The Node host runs the engine; it never imports the Temporal host.
+    files: ['src/activities/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../workflows/*'], message: 'src/activities imports src/engine, never src/workflows.' }] }] },
+  },
+  {
+    // One-way imports (DESIGN §1): a cycle between modules is a design error, not a style choice.
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js'] })],
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],

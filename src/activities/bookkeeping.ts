@@ -22,10 +22,14 @@ export async function sliceItems(raw: unknown): Promise<SliceResult> {
     );
   }
   const wanted = new Set(input.priorNodes);
+  // Only this slice's keys: a shard of a shard gets its parent's wider parts.
+  const keys = input.itemsRef ? new Set(items.map(([key]) => key)) : input.keys ? new Set(input.keys) : undefined;
   const prior: Record<string, StepRecord> = {};
   for (const part of input.priorParts) {
     for (const record of Object.values((await loadPart(part, store)).steps)) {
-      if (wanted.has(record.node) && record.mappingKeys.length === input.depth) prior[stepKey(record.node, record.mappingKeys)] = record;
+      if (!wanted.has(record.node) || record.mappingKeys.length !== input.depth) continue;
+      if (keys && !keys.has(record.mappingKeys[input.depth - 1] ?? '')) continue;
+      prior[stepKey(record.node, record.mappingKeys)] = record;
     }
   }
   return { items, prior };

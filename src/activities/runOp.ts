@@ -4,24 +4,10 @@ import type { Definitions } from '../dsl/job.ts';
 import { formatBytes, jsonProblem, utf8Length } from '../dsl/json.ts';
 import type { InputSource } from '../dsl/plan.ts';
 import type { OpContext, OpLogger, OpSpec } from '../dsl/op.ts';
-import { BATCH_ACTIVITY, FailureType, OpTaskInput, type OpTaskResult, RESOLVE_PLAN_ACTIVITY, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/protocol.ts';
-import { resolvePlan } from './resolvePlan.ts';
-import { sliceItems, storeValue } from './bookkeeping.ts';
-import { runBatch } from './batch.ts';
-import { getDefaultStore, materialize, offload } from '../store/store.ts';
-import type { TaskOutput } from '../dsl/protocol.ts';
+import { FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts';
+import { materialize } from '../store/store.ts';
+import { fitOutputs, offloadOutput } from './fitting.ts';
 import { issuesText, OutputCollector } from './outputs.ts';
-
-/** The activities a worker registers: one handler, `default`, runs every op (activity type = op name). */
-export function createOpActivities(definitions: Definitions): Record<string, (input: unknown) => Promise<unknown>> {
-  return {
-    default: (input: unknown) => runOp(definitions, input),
-    [BATCH_ACTIVITY]: (input: unknown) => runBatch(definitions, input),
-    [STORE_ACTIVITY]: storeValue,
-    [SLICE_ACTIVITY]: sliceItems,
-    [RESOLVE_PLAN_ACTIVITY]: (input: unknown) => resolvePlan(definitions, input),
-  };
-}
 
 /** Runs one step: validates what comes in, runs the op body with auto-heartbeats, validates what goes out. */
 export async function runOp(definitions: Definitions, raw: unknown): Promise<OpTaskResult> {
@@ -57,7 +43,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
   try {
     const collector = new OutputCollector(spec, task.stepKey);
     await collector.consume(spec.fn(ctx, ...args));
-    const outputs = await fitResult(await Promise.all(collector.finish().map(offloadOutput)));
+    const outputs = await fitOutputs(await Promise.all(collector.finish().map(offloadOutput)));
     // An op that returned after its run was cancelled must not look like a success.
     if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
     return { outputs };
@@ -234,45 +220,4 @@ function heartbeatProblem(details: unknown): string | undefined {
   const bytes = utf8Length(JSON.stringify(details) ?? '');
   if (bytes <= HEARTBEAT_DETAILS_LIMIT) return undefined;
   return `are ${formatBytes(bytes)} of JSON, over the ${formatBytes(HEARTBEAT_DETAILS_LIMIT)} limit for heartbeat details. Fix: heartbeat a small progress summary (e.g. { done: 120, total: 5000 }) and return large data as an output`;
-}
-
-/** Large values go to the store; the workflow only ever sees references. */
-async function offloadOutput(output: TaskOutput): Promise<TaskOutput> {
-  if ('value' in output) return { name: output.name, value: await offload(output.value) };
-  if (!('items' in output)) return output;
-  const items = await Promise.all(output.items.map(async ([key, value]) => [key, await offload(value)] as [string, unknown]));
-  // A fan-out list too big for one Temporal payload goes to the store whole; the interpreter shards it.
-  const json = JSON.stringify(items);
-  if (json.length > ITEMS_INLINE_LIMIT) return { name: output.name, itemsRef: await getDefaultStore().put(json), count: items.length };
-  return { name: output.name, items };
-}
-
-/** Above this many characters a fan-out's item list is stored rather than returned inline. */
-const ITEMS_INLINE_LIMIT = 384 * 1024;
-/**
- * Above this many bytes, an op's outputs together are too big to return inline: the largest are
- * stored. Well under Temporal's 2 MiB, so a step's record also fits in the run's result.
- */
-const RESULT_INLINE_LIMIT = 256 * 1024;
-
-/**
- * Each output under the store threshold can still add up, over several outputs, to more than
- * Temporal accepts in one activity result (2 MiB): store the largest until the rest fits.
- */
-async function fitResult(outputs: TaskOutput[]): Promise<TaskOutput[]> {
-  const sizes = outputs.map((o) => utf8Length(JSON.stringify(o)));
-  let total = sizes.reduce((a, b) => a + b, 0);
-  if (total <= RESULT_INLINE_LIMIT) return outputs;
-  const fitted = [...outputs];
-  const largestFirst = sizes.map((size, i) => [size, i] as const).sort((a, b) => b[0] - a[0]);
-  for (const [size, i] of largestFirst) {
-    if (total <= RESULT_INLINE_LIMIT) break;
-    const output = fitted[i];
-    if (!output) continue;
-    if ('value' in output) fitted[i] = { name: output.name, value: await getDefaultStore().put(JSON.stringify(output.value)) };
-    else if ('items' in output) fitted[i] = { name: output.name, itemsRef: await getDefaultStore().put(JSON.stringify(output.items)), count: output.items.length };
-    else continue;
-    total -= size;
-  }
-  return fitted;
 }

@@ -10,7 +10,7 @@
  */
 import type { Writable } from 'node:stream';
 import { parseDimensionId } from '../dsl/plan.ts';
-import type { DimensionProgress, NodeProgress, RunProgress } from '../workflows/progress.ts';
+import type { DimensionProgress, NodeProgress, RunProgress } from '../engine/progress.ts';
 
 /** The part of a plan progress rendering needs (a JobPlan fits). */
 export interface PlanShape {

@@ -7,7 +7,7 @@ import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { OpgraphError } from '../dsl/errors.ts';
 import { JobWorkflowInput } from '../dsl/protocol.ts';
 import { resolveRunConfig } from '../dsl/runConfig.ts';
-import type { RunProgress } from '../workflows/progress.ts';
+import type { RunProgress } from '../engine/progress.ts';
 import { readRunConfigFile } from './config.ts';
 import { getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT } from './errors.ts';

@@ -13,7 +13,7 @@ import { DEFAULT_TASK_QUEUE, temporalTargetFromEnv } from '../connection.ts';
 import type { JobPlan } from '../dsl/plan.ts';
 import { resolveRunConfig } from '../dsl/runConfig.ts';
 import { connectNative, createWorker } from '../worker/createWorker.ts';
-import type { RunProgress } from '../workflows/progress.ts';
+import type { RunProgress } from '../engine/progress.ts';
 import { readRunConfigFile } from './config.ts';
 import { getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT, UsageError } from './errors.ts';

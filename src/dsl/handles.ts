@@ -2,7 +2,8 @@ import type { DimensionOptions, OutputRef } from './plan.ts';
 
 /** How a map's keys run; see DimensionOptions. */
 export type MapOptions = DimensionOptions;
-import { currentTracer, type Tracer } from './trace.ts';
+import type { Tracer } from './trace.ts';
+import { currentTracer } from './tracing.ts';
 
 export type HandleKind = 'output' | 'item' | 'collect';
 

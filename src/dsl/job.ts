@@ -2,7 +2,8 @@ import { JobDefinitionError, OpgraphError } from './errors.ts';
 import { attachSpec, type OpSpec } from './op.ts';
 import type { JobPlan } from './plan.ts';
 import { buildPlan, type JobOpDefaults } from './planner.ts';
-import { currentTracer, trace } from './trace.ts';
+import { trace } from './trace.ts';
+import { currentTracer } from './tracing.ts';
 
 export interface JobConfig extends JobOpDefaults {
   name: string;

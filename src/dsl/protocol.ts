@@ -148,6 +148,9 @@ export const BatchInput = z.object({
   outerKeys: z.array(z.string()),
   source: z.object({ node: z.string(), output: z.string() }),
   stage: z.number().int().min(0),
+  /** Bindings every key of the batch shares, carried once (inputs recorded before this repeated them per item). */
+  shared: z.record(z.string(), Binding).optional(),
+  /** Per key: its own bindings (its item, on top of `shared`) and earlier-stage records. */
   items: z.array(z.object({ key: z.string(), bindings: z.record(z.string(), Binding), prior: z.record(z.string(), StepRecord) })),
 });
 export type BatchInput = z.infer<typeof BatchInput>;
@@ -158,6 +161,8 @@ export type BatchResult = z.infer<typeof BatchResult>;
 
 export const SliceInput = z.object({
   itemsRef: StoredRef.optional(),
+  /** The slice's keys when its items travel inline: only their earlier-stage records are returned. */
+  keys: z.array(z.string()).optional(),
   start: z.number().int().min(0),
   end: z.number().int().min(0),
   /** Values larger than this many bytes come back as references. */

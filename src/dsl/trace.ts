@@ -1,6 +1,7 @@
-import { type DefinitionIssue, JobDefinitionError, OpgraphError } from './errors.ts';
+import { type DefinitionIssue, JobDefinitionError } from './errors.ts';
 import { DynamicHandle, Handle } from './handles.ts';
 import type { OpSpec } from './op.ts';
+import { currentTracer, withTracer } from './tracing.ts';
 import { type DimensionOptions, DimensionOptions as DimensionOptionsSchema, type InputSource, type OutputRef } from './plan.ts';
 
 /** A node as recorded while a job body runs: which op, under which path, wired to what. */
@@ -156,29 +157,10 @@ export class Tracer {
   }
 }
 
-let active: Tracer | undefined;
-
-export function currentTracer(what: string): Tracer {
-  if (!active) {
-    throw new OpgraphError(
-      `${what} was used outside of a job or graph body; op invocations, .map() and .collect() only describe wiring inside job(...) or graph(...)`,
-    );
-  }
-  return active;
-}
-
 /** Runs a job body with a fresh tracer and returns what it recorded. */
 export function trace(jobName: string, body: () => unknown): Tracer {
-  if (active) {
-    throw new OpgraphError(`job "${jobName}" was defined inside another job's body; define jobs at module level`);
-  }
   const tracer = new Tracer(jobName);
-  active = tracer;
-  try {
-    body();
-  } finally {
-    active = undefined;
-  }
+  withTracer(tracer, body);
   return tracer;
 }
 

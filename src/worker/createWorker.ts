@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, NativeConnection, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import type { Definitions } from '../dsl/job.ts';
-import { createOpActivities } from '../activities/runOp.ts';
+import { createOpActivities } from '../activities/index.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, nativeConnectionOptions, targetForAddress, temporalTargetFromEnv } from '../connection.ts';
 import { OpgraphError } from '../dsl/errors.ts';
 import { UNREACHABLE_HINT } from '../client/connect.ts';

@@ -8,31 +8,35 @@ import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/w
 import { FailureType, RESOLVE_PLAN_ACTIVITY } from '../dsl/constants.ts';
 import type { ScopeResult, ShardResult, WorkflowInput } from '../dsl/protocol.ts';
 import { workflowInputOf } from './guards.ts';
-import { ScopeInterpreter } from './interpreter.ts';
-import { ProgressTracker } from './progress.ts';
-import { compactResult, runShardScope } from './shard.ts';
+import { PAYLOAD } from '../dsl/limits.ts';
+import { stageNodes } from '../engine/geometry.ts';
+import { ScopeInterpreter } from '../engine/interpreter.ts';
+import { compactResult } from '../engine/results.ts';
+import { runShardScope } from '../engine/shardScope.ts';
+import { progressTracker } from './progress.ts';
 import { TemporalEngine } from './temporalEngine.ts';
 
-/** A child's result lands in its parent's history: keep it small. */
-const CHILD_RESULT_LIMIT = 16 * 1024;
-const JOB_RESULT_LIMIT = 512 * 1024;
+/** Before the payload budget: a job's result was compacted above 512 Ki characters (kept for replay). */
+const LEGACY_JOB_RESULT_CHARS = 512 * 1024;
 
 export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult | ShardResult> {
   const input = isStartedByName(raw) ? await resolveByName(raw) : workflowInputOf(raw);
   const engine = new TemporalEngine(input.runId, input.runConfig, input.searchAttributes === true);
   if (input.kind === 'shard') {
     const watched = input.plan.nodes.map((n) => n.id);
-    return runShardScope(input, engine, new ProgressTracker(input.plan.job, input.runId, watched));
+    return runShardScope(input, engine, progressTracker(input.plan.job, input.runId, watched));
   }
   const scope =
     input.kind === 'job'
       ? { runId: input.runId, plan: input.plan, runConfig: input.runConfig, dim: [], keys: [], bindings: {}, stage: 0, prior: {} }
       : input;
-  const level = scope.dim.length - 1;
-  const watched = scope.plan.nodes.filter((n) => level < 0 || (n.stages[level] ?? 0) === scope.stage).map((n) => n.id);
-  const progress = new ProgressTracker(scope.plan.job, scope.runId, watched);
+  const watched = stageNodes(scope.plan.nodes, scope.dim, scope.stage).map((n) => n.id);
+  const progress = progressTracker(scope.plan.job, scope.runId, watched);
   const full = await new ScopeInterpreter(scope, engine, progress).run();
-  const result = await compactResult(full, scope.keys.length, engine, input.kind === 'job' ? JOB_RESULT_LIMIT : CHILD_RESULT_LIMIT);
+  const result =
+    input.kind === 'job'
+      ? await compactResult(full, scope.keys.length, engine, PAYLOAD.jobResult, LEGACY_JOB_RESULT_CHARS)
+      : await compactResult(full, scope.keys.length, engine, PAYLOAD.childResult, PAYLOAD.childResult);
   const failed = [
     ...Object.entries(full.steps)
       .filter(([, r]) => r.status === 'FAILURE')

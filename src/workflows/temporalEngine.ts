@@ -9,11 +9,17 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowBudget } from '../engine/budget.ts';
+import { failedScope, keyNodes, stageNodes } from '../engine/geometry.ts';
+import { WORKFLOW_BUDGET_PATCH } from '../engine/sharding.ts';
+import type { DimensionRequest, KeyedScope, ScopeEngine, ShardRequest } from '../engine/types.ts';
+import { errorOf, scopeResultOf } from './failures.ts';
 import { stepKey } from '../dsl/keys.ts';
 import type { JobPlan, PlanNode } from '../dsl/plan.ts';
 import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import { BATCH_ACTIVITY, FailureType, NON_RETRYABLE_TYPES, SEARCH_ATTRIBUTES, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/constants.ts';
 import type {
+  Binding,
   BatchInput,
   OpTaskInput,
   OpTaskResult,
@@ -23,20 +29,12 @@ import type {
   ShardWorkflowInput,
   SliceInput,
   SliceResult,
+  StepError,
   StoredRef,
 } from '../dsl/protocol.ts';
 import { batchResultOf, opTaskResultOf, scopeResultOf as parseScopeResult, shardResultOf, sliceResultOf, storedRefOf } from './guards.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
-import {
-  type DimensionRequest,
-  errorOf,
-  failedScope,
-  type KeyedScope,
-  sameDim,
-  type ScopeEngine,
-  scopeResultOf,
-  type ShardRequest,
-} from './interpreter.ts';
+
 
 /**
  * What happens to a child when its parent closes. Runs started before this patch terminate their
@@ -79,6 +77,22 @@ function startChild(
   });
 }
 
+/** The dimension's own binding (the key's item) is per key; every other binding is the same for all keys of a batch. */
+function dimensionOf(request: DimensionRequest): string {
+  return request.dim[request.dim.length - 1] ?? '';
+}
+
+function sharedBindings(items: readonly KeyedScope[], request: DimensionRequest): Record<string, Binding> {
+  const { [dimensionOf(request)]: _own, ...shared } = items[0]?.bindings ?? {};
+  return shared;
+}
+
+function ownBindings(item: KeyedScope, request: DimensionRequest): Record<string, Binding> {
+  const dim = dimensionOf(request);
+  const own = item.bindings[dim];
+  return own ? { [dim]: own } : {};
+}
+
 /** Infrastructure failures (lost worker, timeouts) retry forever: that is the durability promise. */
 const INFRASTRUCTURE_RETRY = {
   initialInterval: '1s',
@@ -97,6 +111,9 @@ const INFRASTRUCTURE_RETRY = {
  * test/replay/replay.test.ts replays committed histories to catch an ungated change.
  */
 export class TemporalEngine implements ScopeEngine {
+  /** One budget per workflow execution; runs recorded before it replay without it (see WorkflowBudget). */
+  readonly budget = new WorkflowBudget(undefined, () => patched(WORKFLOW_BUDGET_PATCH));
+
   constructor(
     private readonly runId: string,
     private readonly runConfig: ResolvedRunConfig,
@@ -160,8 +177,7 @@ export class TemporalEngine implements ScopeEngine {
   }
 
   async runBatch(request: DimensionRequest, items: readonly KeyedScope[], batchIndex: number): Promise<ScopeResult[]> {
-    const level = request.dim.length - 1;
-    const nodes = request.plan.nodes.filter((n) => (n.stages[level] ?? 0) === request.stage);
+    const nodes = stageNodes(request.plan.nodes, request.dim, request.stage);
     const first = items[0]?.key ?? '';
     const last = items[items.length - 1]?.key ?? '';
     const id = `${stepKey(request.source.node, request.outerKeys)}[batch_${batchIndex}:${first}..${last}]`;
@@ -182,7 +198,9 @@ export class TemporalEngine implements ScopeEngine {
       outerKeys: [...request.outerKeys],
       source: request.source,
       stage: request.stage,
-      items: items.map((i) => ({ key: i.key, bindings: i.bindings, prior: i.prior })),
+      // The bindings every key shares travel once; each item carries only its own (its key's item).
+      shared: sharedBindings(items, request),
+      items: items.map((i) => ({ key: i.key, bindings: ownBindings(i, request), prior: i.prior })),
     };
     try {
       const raw = await activities[BATCH_ACTIVITY]?.(input);
@@ -230,13 +248,8 @@ export class TemporalEngine implements ScopeEngine {
       if (isCancellation(err)) throw err;
       // The shard ended without reporting: every key of its slice counts as failed.
       const error = errorOf(err);
-      const level = request.dim.length - 1;
       const keys = shard.end - shard.start;
-      const nodes = Object.fromEntries(
-        request.plan.nodes
-          .filter((n) => sameDim(n.dim, request.dim) && (n.stages[level] ?? 0) === stage)
-          .map((n) => [n.id, { statuses: { FAILURE: keys }, produced: {} }]),
-      );
+      const nodes = Object.fromEntries(keyNodes(request).map((n) => [n.id, { statuses: { FAILURE: keys }, produced: {} }]));
       return { parts: [], keys, nodes, failures: [{ stepKey: `${fanOutKey}[${label}]`, error }] };
     }
   }
@@ -261,6 +274,18 @@ export class TemporalEngine implements ScopeEngine {
 
   patched(id: string): boolean {
     return patched(id);
+  }
+
+  isCancellation(err: unknown): boolean {
+    return isCancellation(err);
+  }
+
+  errorOf(err: unknown): StepError {
+    return errorOf(err);
+  }
+
+  fatal(message: string): Error {
+    return ApplicationFailure.nonRetryable(message, FailureType.Definition);
   }
 
   /** opgraph's own bookkeeping activities: short, retried like any infrastructure call. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { job, op, RetryPolicy } from '../../src/index.ts';
-import { retryDelayMs } from '../../src/workflows/retry.ts';
+import { retryDelayMs } from '../../src/engine/retry.ts';
 
 describe('RetryPolicy delays (Dagster calculate_delay)', () => {
   const half = () => 0.5;

@@ -1,0 +1,460 @@
+/**
+ * Interprets one scope of a plan: the static top level of a job, or one mapping key of a dynamic
+ * dimension. Nodes run as soon as their inputs are known (ready nodes run concurrently); each
+ * dimension directly below this scope runs per its mode (src/engine/keyed.ts), or in shards when
+ * this workflow's history budget cannot hold it (src/engine/sharding.ts).
+ * Skip / abandon propagation follows Dagster's ActiveExecution (reference/dagster-semantics.md §6).
+ * Host-neutral and deterministic: everything that touches the world goes through a ScopeEngine.
+ */
+import { dimensionId, parseDimensionId, stepKey } from '../dsl/keys.ts';
+import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
+import type { InputSource, OutputRef, PlanNode } from '../dsl/plan.ts';
+import type { Binding, OpTaskInput, ScopeResult, ShardResult, StepRecord, StoredRef } from '../dsl/protocol.ts';
+import {
+  dimensionsBelow,
+  earlierStageNodes,
+  inStage,
+  keyedScope,
+  ownNodes,
+  recordsOfKey,
+  sameDim,
+  stageAt,
+  stageCount,
+  stageNodes,
+  subPlan,
+  subtreeOf,
+} from './geometry.ts';
+import { runKeyed } from './keyed.ts';
+import { chooseFit, chunkLengths, cut, jsonBytes, jsonChars, largestFirst, PAYLOAD_BUDGET_PATCH, storeWithin, type Measure } from './payload.ts';
+import { NO_PROGRESS, type ProgressSink } from './progress.ts';
+import { retryDelayMs } from './retry.ts';
+import { runShards, type ShardDecision } from './shards.ts';
+import { keyEvents, keysPerShard, legacyShardSize, shardRanges, stepEvents, treeRanges } from './sharding.ts';
+import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
+
+type DimensionOutcome =
+  | { state: 'abandoned'; reason: string }
+  | { state: 'skipped' }
+  | { state: 'done'; keys: string[]; shards?: ShardResult[] };
+
+/** A dimension's run: one settled outcome per stage, each known as soon as that stage's wave ends. */
+interface DimensionRun {
+  readonly stages: Promise<DimensionOutcome>[];
+  readonly all: Promise<void>;
+}
+
+const missing: Binding = { state: 'missing' };
+
+export class ScopeInterpreter {
+  private readonly nodes = new Map<string, PlanNode>();
+  /** The plan's nodes that belong to this scope's stage (the plan also holds other stages, for lookups). */
+  private readonly active: PlanNode[];
+  private readonly steps: Record<string, StepRecord> = {};
+  private readonly nodeRuns = new Map<string, Promise<StepRecord>>();
+  private readonly dimensionRuns = new Map<string, DimensionRun>();
+  /** Child results per dimension: stage by stage, keys in yield order. */
+  private readonly childResults = new Map<string, ScopeResult[][]>();
+  /** Shard results per sharded dimension: stage by stage, shards in key order. */
+  private readonly shardRuns = new Map<string, ShardResult[][]>();
+  /** How each dimension was sharded at its first stage (later stages keep the same ranges). */
+  private readonly shardDecisions = new Map<string, ShardDecision>();
+
+  constructor(
+    private readonly scope: ScopeContext,
+    private readonly engine: ScopeEngine,
+    private readonly progress: ProgressSink = NO_PROGRESS,
+  ) {
+    for (const node of scope.plan.nodes) this.nodes.set(node.id, node);
+    this.active = stageNodes(scope.plan.nodes, scope.dim, scope.stage);
+  }
+
+  async run(): Promise<ScopeResult> {
+    const here = ownNodes(this.active, this.scope.dim, this.scope.stage);
+    const below = dimensionsBelow(this.active, this.scope.dim);
+    // This scope's own steps are part of its workflow's projected history.
+    for (const node of here) if (!this.scope.prior[stepKey(node.id, this.scope.keys)]) this.engine.budget.reserveEvents(stepEvents(node));
+    await Promise.all([...here.map((n) => this.runNode(n.id)), ...below.map((d) => this.runDimension(d).all)]);
+    // Report steps in plan order, clones in yield order, whatever order they finished in.
+    const ordered: Record<string, StepRecord> = {};
+    for (const node of here) {
+      const key = stepKey(node.id, this.scope.keys);
+      const record = this.steps[key];
+      if (record) ordered[key] = record;
+    }
+    const parts: StoredRef[] = [];
+    const failures: NonNullable<ScopeResult['failures']> = [];
+    for (const dim of below) {
+      for (const stage of this.childResults.get(dim) ?? []) {
+        for (const child of stage) {
+          Object.assign(ordered, child.steps);
+          parts.push(...(child.parts ?? []));
+          failures.push(...(child.failures ?? []));
+        }
+      }
+      for (const stage of this.shardRuns.get(dim) ?? []) {
+        for (const shard of stage) {
+          parts.push(...shard.parts);
+          failures.push(...shard.failures);
+        }
+      }
+    }
+    return { steps: ordered, ...(parts.length > 0 ? { parts } : {}), ...(failures.length > 0 ? { failures } : {}) };
+  }
+
+  private isHere(node: PlanNode): boolean {
+    return sameDim(node.dim, this.scope.dim) && inStage(node, this.scope.dim, this.scope.stage);
+  }
+
+  private node(id: string): PlanNode {
+    const node = this.nodes.get(id);
+    if (!node) throw this.engine.fatal(`plan has no node "${id}"`);
+    return node;
+  }
+
+  private runNode(id: string): Promise<StepRecord> {
+    const prior = this.scope.prior[stepKey(id, this.scope.keys)];
+    if (prior) return Promise.resolve(prior);
+    let run = this.nodeRuns.get(id);
+    if (!run) {
+      run = this.evaluateNode(this.node(id));
+      this.nodeRuns.set(id, run);
+    }
+    return run;
+  }
+
+  private runDimension(dim: string): DimensionRun {
+    let run = this.dimensionRuns.get(dim);
+    if (!run) {
+      run = this.startDimension(dim);
+      this.dimensionRuns.set(dim, run);
+    }
+    return run;
+  }
+
+  /** Runs a dimension stage by stage; each stage's outcome settles when its wave of keys ends. */
+  private startDimension(dim: string): DimensionRun {
+    const subtree = subtreeOf(this.active, this.scope.dim, dim);
+    const count = stageCount(subtree, this.scope.dim.length);
+    const settle: ((outcome: DimensionOutcome) => void)[] = [];
+    const stages = Array.from({ length: count }, () => new Promise<DimensionOutcome>((resolve) => settle.push(resolve)));
+    const all = (async () => {
+      for (let stage = 0; stage < count; stage++) {
+        const outcome = await this.evaluateStage(dim, subtree, stage);
+        settle[stage]?.(outcome);
+      }
+    })();
+    return { stages, all };
+  }
+
+  private async evaluateNode(node: PlanNode): Promise<StepRecord> {
+    const key = stepKey(node.id, this.scope.keys);
+    const base = { node: node.id, mappingKeys: [...this.scope.keys] };
+    const bindings = await Promise.all(node.inputs.map((input) => this.resolveInput(node, input.name, input.source)));
+    const abandoned = bindings.find((b) => b.state === 'abandoned');
+    let record: StepRecord;
+    if (abandoned && abandoned.state === 'abandoned') {
+      record = { ...base, status: 'ABANDONED', error: { type: 'Abandoned', message: `Dependencies for step ${key} failed: ${abandoned.reason}. Not executing.` } };
+    } else if (bindings.some((b) => b.state === 'missing')) {
+      record = { ...base, status: 'SKIPPED' };
+    } else {
+      const inputs: Record<string, unknown> = {};
+      node.inputs.forEach((input, i) => {
+        const binding = bindings[i];
+        inputs[input.name] = binding?.state === 'value' ? binding.value : undefined;
+      });
+      this.progress.stepStarted(node.id);
+      record = await this.execute(node, key, inputs);
+    }
+    this.steps[key] = record;
+    this.progress.stepFinished(record, record.status === 'SUCCESS' || record.status === 'FAILURE');
+    return record;
+  }
+
+  private async resolveInput(node: PlanNode, name: string, source: InputSource): Promise<Binding> {
+    switch (source.kind) {
+      case 'config':
+        return { state: 'value', value: this.scope.runConfig[node.id]?.inputs[name] };
+      case 'output':
+        return this.valueOf(source);
+      case 'item':
+        return this.bound(dimensionId(source));
+      case 'collect':
+        return this.collect(source);
+      case 'fanin': {
+        const parts = await Promise.all(source.sources.map((ref) => this.valueOf(ref)));
+        return gather(parts, source.sources.length);
+      }
+    }
+  }
+
+  private bound(name: string): Binding {
+    return this.scope.bindings[name] ?? { state: 'abandoned', reason: `internal error: "${name}" was not passed into this scope` };
+  }
+
+  /** The value of `ref`: from a node of this scope (or an earlier stage of it), or bound from an enclosing scope. */
+  private async valueOf(ref: OutputRef): Promise<Binding> {
+    const prior = this.scope.prior[stepKey(ref.node, this.scope.keys)];
+    if (prior) return outputBinding(prior, ref.output);
+    const producer = this.nodes.get(ref.node);
+    if (!producer || !this.isHere(producer)) return this.bound(`${ref.node}:${ref.output}`);
+    return outputBinding(await this.runNode(ref.node), ref.output);
+  }
+
+  private async collect(ref: OutputRef): Promise<Binding> {
+    const producer = this.node(ref.node);
+    const output = producer.outputs.find((o) => o.name === ref.output);
+    if (output?.dynamic) {
+      // The raw items of a fan-out op in this scope: known once that op finishes.
+      const record = await this.runNode(producer.id);
+      // A stored fan-out list is collected lazily: the consuming op loads it from the store.
+      return outputBinding(record, ref.output, (o) =>
+        'items' in o ? o.items.map(([, v]) => v) : 'itemsRef' in o ? { $opgraphItems: o.itemsRef } : undefined,
+      );
+    }
+    const level = producer.dim.length - 1;
+    const dim = producer.dim[level];
+    if (dim === undefined) return { state: 'abandoned', reason: `internal error: "${ref.node}" is not mapped` };
+    // Wait only for the stage that produces this node: later stages may need this very collect.
+    const stage = this.runDimension(dim).stages[stageAt(producer, level)];
+    if (!stage) return { state: 'abandoned', reason: `internal error: no stage for "${ref.node}"` };
+    const outcome = await stage;
+    if (outcome.state === 'abandoned') return outcome;
+    if (outcome.state === 'skipped') return missing;
+    if (outcome.shards) return collectShards(outcome.shards, producer.id, ref.output, this.scope.keys.length + 1);
+    const parts = outcome.keys.map((k) => {
+      const record = this.steps[stepKey(producer.id, [...this.scope.keys, k])];
+      return record ? outputBinding(record, ref.output) : missing;
+    });
+    return gather(parts, parts.length);
+  }
+
+  private async evaluateStage(dim: string, subtree: readonly PlanNode[], stage: number): Promise<DimensionOutcome> {
+    const source = parseDimensionId(dim);
+    const fanOut = await this.runNode(source.node);
+    const fanOutKey = stepKey(source.node, this.scope.keys);
+    if (fanOut.status === 'FAILURE') return { state: 'abandoned', reason: `[${fanOutKey}] failed` };
+    if (fanOut.status === 'ABANDONED') return { state: 'abandoned', reason: `[${fanOutKey}] was not executed` };
+    const produced = fanOut.outputs?.find((o) => o.name === source.output);
+    if (fanOut.status === 'SKIPPED' || !produced || 'value' in produced) return { state: 'skipped' };
+
+    const childDim = [...this.scope.dim, dim];
+    const level = this.scope.dim.length;
+    const nodesOfStage = subtree.filter((n) => stageAt(n, level) === stage);
+    const shared = await this.bindingsFor(nodesOfStage, new Set(subtree.map((n) => n.id)));
+    const progressLabel = stage === 0 ? dim : `${dim} (stage ${stage + 1})`;
+    const request: DimensionRequest = { plan: subPlan(this.scope.plan, subtree), dim: childDim, source, outerKeys: this.scope.keys, stage };
+    const options = this.scope.plan.dimensions?.[dim] ?? {};
+    const priorNodes = earlierStageNodes(subtree, childDim, stage);
+    const count = 'items' in produced ? produced.items.length : produced.count;
+    this.progress.dimensionKeys(progressLabel, count);
+
+    const decision = this.shardDecision(dim, stage, subtree, nodesOfStage, count, 'items' in produced);
+    if (decision.sharded) {
+      // Too many keys for this workflow's history: shard workflows each own a slice of them.
+      const previous = stage > 0 ? this.shardRuns.get(dim)?.[stage - 1] : undefined;
+      const results: ShardResult[] = [];
+      const perStage = this.shardRuns.get(dim) ?? [];
+      perStage[stage] = results;
+      this.shardRuns.set(dim, perStage);
+      await runShards(this.engine, request, decision.ranges, options, {
+        items: (start, end) => ('items' in produced ? { inline: produced.items.slice(start, end) } : { ref: produced.itemsRef }),
+        bindings: shared,
+        priorParts: (index) => previous?.[index]?.parts ?? [],
+        priorNodes: priorNodes.map((n) => n.id),
+        finished: (index, result, keys) => {
+          results[index] = result;
+          this.progress.shardFinished(progressLabel, keys, result);
+        },
+      });
+      return { state: 'done', keys: [], shards: results };
+    }
+    if (!('items' in produced)) throw this.engine.fatal(`internal error: the stored fan-out of ${fanOutKey} was not sharded`);
+
+    const keys = produced.items.map(([key]) => key);
+    const results: ScopeResult[] = [];
+    const perStage = this.childResults.get(dim) ?? [];
+    perStage[stage] = results;
+    this.childResults.set(dim, perStage);
+    const priorIds = priorNodes.map((n) => n.id);
+    const keyed = produced.items.map(([key, value]): KeyedScope =>
+      keyedScope(dim, key, value, shared, recordsOfKey(this.steps, priorIds, [...this.scope.keys, key])),
+    );
+    await runKeyed(this.scope, this.engine, this.progress, (scope) => new ScopeInterpreter(scope, this.engine, this.progress).run(), request, keyed, options, progressLabel, (index, result) => {
+      results[index] = result;
+      Object.assign(this.steps, result.steps);
+    });
+    return { state: 'done', keys };
+  }
+
+  /**
+   * Whether a dimension's stage runs its keys here or in shards. The workflow's budget decides:
+   * the keys run here only if their projected events fit what this workflow has left (so several
+   * maps together never outgrow one history). Decided at the first stage; later stages keep the
+   * same shards, since they read the earlier stage's records shard by shard.
+   */
+  private shardDecision(
+    dim: string,
+    stage: number,
+    subtree: readonly PlanNode[],
+    nodesOfStage: readonly PlanNode[],
+    count: number,
+    inline: boolean,
+  ): ShardDecision {
+    const options = this.scope.plan.dimensions?.[dim] ?? {};
+    const legacySize = legacyShardSize(options, nodesOfStage.length);
+    const legacy: ShardDecision = !inline || count > legacySize ? { sharded: true, ranges: shardRanges(count, legacySize) } : { sharded: false };
+    let current = this.shardDecisions.get(dim);
+    if (!current) {
+      const childDim = [...this.scope.dim, dim];
+      const own = ownNodes(nodesOfStage, childDim, stage);
+      const perKey = keyEvents(options, own, dimensionsBelow(nodesOfStage, childDim).length);
+      const perShard = keysPerShard(options, perKey);
+      const budget = this.engine.budget;
+      if (inline && count <= perShard && budget.tryReserveEvents(count * perKey)) {
+        current = { sharded: false };
+      } else {
+        const ranges = treeRanges(count, perShard, Math.max(1, Math.floor(budget.freeEvents / EVENTS.shard)));
+        budget.reserveEvents(ranges.length * EVENTS.shard);
+        current = { sharded: true, ranges };
+      }
+      this.shardDecisions.set(dim, current);
+    }
+    return chooseFit(current, legacy, () => this.engine.budget.enforced());
+  }
+
+  /** Values from this scope (or above) that the nodes of a child dimension consume; `inside` = the dimension's nodes. */
+  private async bindingsFor(consumers: readonly PlanNode[], inside: ReadonlySet<string>): Promise<Record<string, Binding>> {
+    const needed = new Map<string, OutputRef>();
+    const passThrough = new Set<string>();
+    for (const node of consumers) {
+      for (const { source } of node.inputs) {
+        const refs = source.kind === 'output' ? [source] : source.kind === 'fanin' ? source.sources : [];
+        for (const ref of refs) if (!inside.has(ref.node)) needed.set(`${ref.node}:${ref.output}`, ref);
+        if (source.kind === 'item' && this.scope.dim.includes(dimensionId(source))) passThrough.add(dimensionId(source));
+      }
+    }
+    const bindings: Record<string, Binding> = {};
+    for (const name of passThrough) bindings[name] = this.bound(name);
+    for (const [name, ref] of needed) bindings[name] = await this.valueOf(ref);
+    return bindings;
+  }
+
+  private async execute(node: PlanNode, key: string, given: Record<string, unknown>): Promise<StepRecord> {
+    const base = { node: node.id, mappingKeys: [...this.scope.keys] };
+    const inputs = await fitInputs(given, this.engine);
+    for (let attempt = 1; ; attempt++) {
+      const task: OpTaskInput = {
+        runId: this.scope.runId,
+        job: this.scope.plan.job,
+        node: node.id,
+        op: node.op,
+        stepKey: key,
+        mappingKeys: [...this.scope.keys],
+        inputs,
+        config: this.scope.runConfig[node.id]?.config,
+        attempt,
+      };
+      try {
+        const result = await this.engine.budget.run('activity', () => this.engine.executeAttempt(node, task));
+        return { ...base, status: 'SUCCESS', outputs: result.outputs, attempts: attempt };
+      } catch (err) {
+        if (this.engine.isCancellation(err)) throw err;
+        const error = this.engine.errorOf(err);
+        // User-code failures are retried here, per the op's RetryPolicy, counted per step key.
+        const policy = node.retryPolicy;
+        if (error.type === 'OpUserError' && policy && attempt <= policy.maxRetries) {
+          const delay = retryDelayMs(policy, attempt, () => this.engine.random());
+          if (delay > 0) await this.engine.sleep(delay);
+          continue;
+        }
+        return { ...base, status: 'FAILURE', error, attempts: attempt };
+      }
+    }
+  }
+}
+
+/** How an activity's inputs are fitted: which inputs go to the store, and lists in chunks of which lengths. */
+type InputFit = { name: string; chunks: number[] | null }[];
+
+function planInputFit(inputs: Record<string, unknown>, measure: Measure, limit: number, chunk: number): InputFit {
+  const entries = Object.entries(inputs).map(([name, value]) => ({ key: name, size: measure(value) }));
+  return largestFirst(entries, limit).map((name) => {
+    const value = inputs[name];
+    return { name, chunks: Array.isArray(value) ? chunkLengths(value.map(measure), chunk) : null };
+  });
+}
+
+/** Before the payload budget: characters, 256 Ki inline, 384 Ki chunks (kept for replay). */
+const LEGACY_INPUTS_INLINE_CHARS = 256 * 1024;
+const LEGACY_CONCAT_CHUNK_CHARS = 384 * 1024;
+
+/**
+ * Values under the store threshold travel inline, but a collect or fan-in of many of them can add
+ * up to more than one activity input may carry. Then the largest inputs go to the store: lists in
+ * chunks (`$opgraphConcat`), other values whole; the op runner loads them back.
+ */
+async function fitInputs(inputs: Record<string, unknown>, engine: ScopeEngine): Promise<Record<string, unknown>> {
+  const current = planInputFit(inputs, jsonBytes, PAYLOAD.activityInput, PAYLOAD.chunk);
+  let legacy = planInputFit(inputs, jsonChars, LEGACY_INPUTS_INLINE_CHARS, LEGACY_CONCAT_CHUNK_CHARS);
+  if (current.length === 0 && legacy.length === 0) return inputs;
+  // Runs recorded before large inputs were stored kept them inline (the gate is asked only where they would be stored).
+  if (legacy.length > 0 && !engine.patched('opgraph-store-large-inputs')) legacy = [];
+  const fit = chooseFit(current, legacy, () => engine.patched(PAYLOAD_BUDGET_PATCH));
+  const fitted = { ...inputs };
+  for (const { name, chunks } of fit) {
+    const value = inputs[name];
+    if (chunks && Array.isArray(value)) {
+      const refs: StoredRef[] = [];
+      for (const part of cut(value, chunks)) refs.push(await storeWithin(engine, part));
+      fitted[name] = { $opgraphConcat: refs };
+    } else {
+      fitted[name] = await storeWithin(engine, value);
+    }
+  }
+  return fitted;
+}
+
+/** The binding for one output of a finished step. */
+function outputBinding(
+  record: StepRecord,
+  output: string,
+  pick: (o: NonNullable<StepRecord['outputs']>[number]) => unknown = (o) => ('value' in o ? o.value : undefined),
+): Binding {
+  const key = stepKey(record.node, record.mappingKeys);
+  if (record.status === 'FAILURE') return { state: 'abandoned', reason: `[${key}] failed` };
+  if (record.status === 'ABANDONED') return { state: 'abandoned', reason: `[${key}] was not executed` };
+  const produced = record.outputs?.find((o) => o.name === output);
+  if (record.status === 'SKIPPED' || !produced) return missing;
+  return { state: 'value', value: pick(produced) };
+}
+
+/** A collect over a sharded dimension, decided from the shards' summaries and resolved lazily by the consuming op. */
+function collectShards(shards: readonly ShardResult[], node: string, output: string, depth: number): Binding {
+  let keys = 0;
+  let produced = 0;
+  const broken: string[] = [];
+  for (const shard of shards) {
+    keys += shard.keys;
+    const summary = shard.nodes[node];
+    produced += summary?.produced[output] ?? 0;
+    const failed = (summary?.statuses.FAILURE ?? 0) + (summary?.statuses.ABANDONED ?? 0);
+    if (failed > 0) {
+      const named = shard.failures.filter((f) => f.stepKey.startsWith(`${node}[`)).map((f) => `[${f.stepKey}] failed`);
+      broken.push(...(named.length > 0 ? named : [`${failed} step(s) of ${node} failed or were not executed`]));
+    }
+  }
+  if (broken.length > 0) return { state: 'abandoned', reason: broken.slice(0, 5).join(', ') };
+  if (keys > 0 && produced === 0) return missing;
+  return { state: 'value', value: { $opgraphCollect: { parts: shards.flatMap((s) => s.parts), node, output, depth } } };
+}
+
+/** A fan-in: abandoned if any source is; skipped only if it had sources and none produced a value. */
+function gather(parts: readonly Binding[], sources: number): Binding {
+  const abandoned = parts.filter((p) => p.state === 'abandoned');
+  if (abandoned.length > 0) {
+    return { state: 'abandoned', reason: abandoned.map((a) => (a.state === 'abandoned' ? a.reason : '')).join(', ') };
+  }
+  const values = parts.flatMap((p) => (p.state === 'value' ? [p.value] : []));
+  if (sources > 0 && values.length === 0) return missing;
+  return { state: 'value', value: values };
+}

@@ -1,0 +1,54 @@
+/** Runs the keys of one dimension per its mode, within the map's window and the workflow's budget. */
+import { BUDGET } from '../dsl/limits.ts';
+import type { DimensionOptions } from '../dsl/plan.ts';
+import type { ScopeResult } from '../dsl/protocol.ts';
+import { childScope } from './geometry.ts';
+import type { ProgressSink } from './progress.ts';
+import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
+import { forEachWindowed } from './window.ts';
+
+/**
+ * Runs the given keys of one dimension per its mode — a child workflow per key, the key's steps as
+ * activities of this workflow, or batches of keys per activity — within the map's sliding window
+ * (`maxConcurrency`, a share of the budget) and the workflow's budget of pending commands.
+ * `finished` receives each key's result with its index.
+ */
+export async function runKeyed(
+  scope: Pick<ScopeContext, 'runId' | 'runConfig'>,
+  engine: ScopeEngine,
+  progress: ProgressSink,
+  /** Runs one key's scope right here (mode 'activity'): the interpreter, passed in to keep this module below it. */
+  runInline: (scope: ScopeContext) => Promise<ScopeResult>,
+  request: DimensionRequest,
+  keyed: readonly KeyedScope[],
+  options: DimensionOptions,
+  progressLabel: string,
+  finished: (index: number, result: ScopeResult) => void,
+): Promise<void> {
+  const mode = options.mode ?? 'child';
+  const window = options.maxConcurrency ?? BUDGET.defaultMapConcurrency;
+  const done = (index: number, result: ScopeResult, countSteps: boolean) => {
+    finished(index, result);
+    if (countSteps) progress.childSteps(result.steps);
+    progress.childFinished(progressLabel, Object.values(result.steps).some((r) => r.status === 'FAILURE'));
+  };
+  if (mode === 'batch') {
+    const size = options.batchSize ?? BUDGET.defaultBatchSize;
+    const batches = Array.from({ length: Math.ceil(keyed.length / size) }, (_, b) => keyed.slice(b * size, (b + 1) * size));
+    await forEachWindowed(batches, window, async (batch, b) => {
+      batch.forEach(() => progress.childStarted(progressLabel));
+      const batchResults = await engine.budget.run('activity', () => engine.runBatch(request, batch, b));
+      batchResults.forEach((result, i) => done(b * size + i, result, true));
+    });
+    return;
+  }
+  await forEachWindowed(keyed, window, async (item, index) => {
+    progress.childStarted(progressLabel);
+    if (mode === 'activity') {
+      // The key's steps run as activities of this very workflow: no child, lower overhead.
+      done(index, await runInline(childScope(scope, request, item)), false);
+    } else {
+      done(index, await engine.budget.run('child', () => engine.runChild(request, item)), true);
+    }
+  });
+}

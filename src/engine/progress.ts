@@ -1,0 +1,153 @@
+/** Progress of a scope: what it reports as steps and keys run (the host decides where it shows). */
+import type { ShardResult, StepRecord, StepStatus } from '../dsl/protocol.ts';
+
+export interface NodeProgress {
+  running: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  abandoned: number;
+}
+
+export interface DimensionProgress {
+  /** Mapping keys yielded so far (0 until the fan-out op finishes). */
+  total: number;
+  /** Per-key children running now. */
+  running: number;
+  /** Per-key children finished (whatever their steps' statuses). */
+  done: number;
+  /** Per-key children that reported a failed step. */
+  failed: number;
+}
+
+export interface RunProgress {
+  job: string;
+  runId: string;
+  /** Per node: step counts across all its mapping keys known to this workflow. */
+  nodes: Record<string, NodeProgress>;
+  /** Per dynamic dimension directly below this workflow. */
+  dimensions: Record<string, DimensionProgress>;
+}
+
+/** Where a scope reports progress. */
+export interface ProgressSink {
+  stepStarted(node: string): void;
+  stepFinished(record: StepRecord, wasRunning: boolean): void;
+  childSteps(steps: Readonly<Record<string, StepRecord>>): void;
+  dimensionKeys(dim: string, total: number): void;
+  childStarted(dim: string): void;
+  childFinished(dim: string, failed: boolean): void;
+  shardFinished(dim: string, keys: number, result: ShardResult): void;
+}
+
+/** For scopes nobody watches (inside a batch activity). */
+export const NO_PROGRESS: ProgressSink = {
+  stepStarted: () => {},
+  stepFinished: () => {},
+  childSteps: () => {},
+  dimensionKeys: () => {},
+  childStarted: () => {},
+  childFinished: () => {},
+  shardFinished: () => {},
+};
+
+const STATUS_FIELD: Record<StepStatus, keyof NodeProgress> = {
+  SUCCESS: 'succeeded',
+  FAILURE: 'failed',
+  SKIPPED: 'skipped',
+  ABANDONED: 'abandoned',
+};
+
+/** Counts a scope's steps and keys; `changed` is called after every update (a host publishes them). */
+export class ProgressCounter implements ProgressSink {
+  readonly state: RunProgress;
+
+  constructor(
+    job: string,
+    runId: string,
+    nodeIds: readonly string[],
+    private readonly changed: (state: RunProgress) => void = () => {},
+  ) {
+    this.state = { job, runId, nodes: {}, dimensions: {} };
+    for (const id of nodeIds) this.node(id);
+    this.changed(this.state);
+  }
+
+  stepStarted(node: string): void {
+    this.node(node).running++;
+    this.changed(this.state);
+  }
+
+  stepFinished(record: StepRecord, wasRunning: boolean): void {
+    const counts = this.node(record.node);
+    if (wasRunning) counts.running--;
+    counts[STATUS_FIELD[record.status]]++;
+    this.changed(this.state);
+  }
+
+  /** Records reported by a finished child: its steps (and its own children's) count here too. */
+  childSteps(steps: Readonly<Record<string, StepRecord>>): void {
+    for (const record of Object.values(steps)) this.node(record.node)[STATUS_FIELD[record.status]]++;
+    this.changed(this.state);
+  }
+
+  dimensionKeys(dim: string, total: number): void {
+    this.dimension(dim).total = total;
+    this.changed(this.state);
+  }
+
+  childStarted(dim: string): void {
+    this.dimension(dim).running++;
+    this.changed(this.state);
+  }
+
+  childFinished(dim: string, failed: boolean): void {
+    const counts = this.dimension(dim);
+    counts.running--;
+    counts.done++;
+    if (failed) counts.failed++;
+    this.changed(this.state);
+  }
+
+  /** A shard's keys are all done: count them and its steps' statuses. */
+  shardFinished(dim: string, keys: number, result: ShardResult): void {
+    const counts = this.dimension(dim);
+    counts.done += keys;
+    counts.failed += new Set(result.failures.map((f) => f.stepKey.replace(/^[^[]*/, ''))).size;
+    for (const [node, summary] of Object.entries(result.nodes)) {
+      const progress = this.node(node);
+      for (const [status, n] of Object.entries(summary.statuses)) {
+        const field = STATUS_FIELD[status as StepStatus];
+        if (field) progress[field] += n;
+      }
+    }
+    this.changed(this.state);
+  }
+
+  private node(id: string): NodeProgress {
+    this.state.nodes[id] ??= { running: 0, succeeded: 0, failed: 0, skipped: 0, abandoned: 0 };
+    return this.state.nodes[id];
+  }
+
+  private dimension(id: string): DimensionProgress {
+    this.state.dimensions[id] ??= { total: 0, running: 0, done: 0, failed: 0 };
+    return this.state.dimensions[id];
+  }
+}
+
+/** The markdown the Web UI shows as a workflow's current details. */
+export function progressMarkdown(state: RunProgress): string {
+  const lines = [`**${state.job}** · run \`${state.runId}\``, ''];
+  for (const [dim, d] of Object.entries(state.dimensions)) {
+    lines.push(`- map over \`${dim}\`: ${d.done}/${d.total} keys done, ${d.running} running, ${d.failed} failed`);
+  }
+  for (const [node, n] of Object.entries(state.nodes)) {
+    const parts = [`${n.succeeded} ok`];
+    if (n.running) parts.push(`${n.running} running`);
+    if (n.failed) parts.push(`${n.failed} failed`);
+    if (n.skipped) parts.push(`${n.skipped} skipped`);
+    if (n.abandoned) parts.push(`${n.abandoned} abandoned`);
+    lines.push(`- \`${node}\`: ${parts.join(', ')}`);
+  }
+  return lines.join('\n');
+}

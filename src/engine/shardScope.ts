@@ -1,0 +1,111 @@
+/**
+ * A shard workflow's body: a dimension too large for one workflow's history runs in shard
+ * workflows, each owning a slice `[start, end)` of the keys. A shard stores its keys' step records
+ * and returns a summary, so the parent's history stays small at any fan-out size; a shard whose
+ * slice is itself too large splits again (a tree of shards).
+ */
+import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
+import type { NodeSummary, ScopeResult, ShardResult, ShardWorkflowInput, StepRecord, StoredRef } from '../dsl/protocol.ts';
+import { dimensionRequestOf, dimensionsBelow, keyedScope, ownNodes, recordsOfKey, stageNodes } from './geometry.ts';
+import { ScopeInterpreter } from './interpreter.ts';
+import { runKeyed } from './keyed.ts';
+import type { ProgressSink } from './progress.ts';
+import { failuresOf, MAX_FAILURES, storeInChunks, summarize } from './results.ts';
+import { keyEvents, keysPerShard, treeRanges } from './sharding.ts';
+import { runShards } from './shards.ts';
+import type { ScopeContext, ScopeEngine } from './types.ts';
+
+/**
+ * A shard workflow: runs keys `[start, end)` of one dimension (in the dimension's mode), stores
+ * their step records and returns only a summary.
+ */
+export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngine, progress: ProgressSink): Promise<ShardResult> {
+  const dimId = input.dim[input.dim.length - 1] ?? '';
+  const options = input.plan.dimensions?.[dimId] ?? {};
+  const request = dimensionRequestOf(input);
+  const count = input.end - input.start;
+  const own = ownNodes(input.plan.nodes, input.dim, input.stage);
+  const perKey = keyEvents(options, own, dimensionsBelow(stageNodes(input.plan.nodes, input.dim, input.stage), input.dim).length);
+  const perShard = keysPerShard(options, perKey);
+  if (count > perShard && engine.budget.enforced()) return runSubShards(input, engine, progress, perShard);
+
+  const depth = input.outerKeys.length + 1;
+  let items = 'inline' in input.items ? input.items.inline : [];
+  let prior: Record<string, StepRecord> = {};
+  if ('ref' in input.items || input.priorParts.length > 0) {
+    const slice = await engine.budget.run('activity', () =>
+      engine.slice({
+        ...('ref' in input.items ? { itemsRef: input.items.ref } : { keys: items.map(([key]) => key) }),
+        start: input.start,
+        end: input.end,
+        inlineLimit: PAYLOAD.sliceValue,
+        priorParts: input.priorParts,
+        priorNodes: input.priorNodes,
+        depth,
+      }),
+    );
+    if ('ref' in input.items) items = slice.items;
+    prior = slice.prior;
+  }
+  const keyed = items.map(([key, value]) => keyedScope(dimId, key, value, input.bindings, recordsOfKey(prior, input.priorNodes, [...input.outerKeys, key])));
+  engine.budget.reserveEvents(keyed.length * perKey);
+  const results: ScopeResult[] = [];
+  progress.dimensionKeys(dimId, keyed.length);
+  const runInline = (scope: ScopeContext) => new ScopeInterpreter(scope, engine, progress).run();
+  await runKeyed(input, engine, progress, runInline, request, keyed, options, dimId, (index, result) => {
+    results[index] = result;
+  });
+
+  const steps: Record<string, StepRecord> = {};
+  const nested: StoredRef[] = [];
+  const nestedFailures: ShardResult['failures'] = [];
+  for (const result of results) {
+    Object.assign(steps, result.steps);
+    nested.push(...(result.parts ?? []));
+    nestedFailures.push(...(result.failures ?? []));
+  }
+  return {
+    parts: [...(await storeInChunks(steps, engine)), ...nested],
+    keys: keyed.length,
+    nodes: summarize(steps),
+    failures: [...failuresOf(steps), ...nestedFailures].slice(0, MAX_FAILURES),
+  };
+}
+
+/** A shard too large for one history runs its slice as shards of its own, and sums up what they report. */
+async function runSubShards(input: ShardWorkflowInput, engine: ScopeEngine, progress: ProgressSink, perShard: number): Promise<ShardResult> {
+  const dimId = input.dim[input.dim.length - 1] ?? '';
+  const count = input.end - input.start;
+  const ranges = treeRanges(count, perShard, Math.max(1, Math.floor(engine.budget.freeEvents / EVENTS.shard))).map((r) => ({
+    start: input.start + r.start,
+    end: input.start + r.end,
+  }));
+  engine.budget.reserveEvents(ranges.length * EVENTS.shard);
+  const results: ShardResult[] = [];
+  progress.dimensionKeys(dimId, count);
+  await runShards(engine, dimensionRequestOf(input), ranges, input.plan.dimensions?.[dimId] ?? {}, {
+    items: (start, end) => ('inline' in input.items ? { inline: input.items.inline.slice(start - input.start, end - input.start) } : input.items),
+    bindings: input.bindings,
+    priorParts: () => input.priorParts,
+    priorNodes: input.priorNodes,
+    finished: (index, result, keys) => {
+      results[index] = result;
+      progress.shardFinished(dimId, keys, result);
+    },
+  });
+  const nodes: Record<string, NodeSummary> = {};
+  for (const result of results) {
+    for (const [node, summary] of Object.entries(result.nodes)) {
+      const into = (nodes[node] ??= { statuses: {}, produced: {} });
+      for (const [status, n] of Object.entries(summary.statuses)) into.statuses[status] = (into.statuses[status] ?? 0) + n;
+      for (const [output, n] of Object.entries(summary.produced)) into.produced[output] = (into.produced[output] ?? 0) + n;
+    }
+  }
+  return {
+    parts: results.flatMap((r) => r.parts),
+    keys: results.reduce((sum, r) => sum + r.keys, 0),
+    nodes,
+    failures: results.flatMap((r) => r.failures).slice(0, MAX_FAILURES),
+  };
+}
+

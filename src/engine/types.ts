@@ -1,0 +1,93 @@
+/** The engine's contract with its hosts: a Temporal workflow (src/workflows) or a batch activity (src/activities). */
+import type { JobPlan, OutputRef, PlanNode } from '../dsl/plan.ts';
+import type {
+  Binding,
+  OpTaskInput,
+  OpTaskResult,
+  ScopeResult,
+  ShardResult,
+  ShardWorkflowInput,
+  SliceInput,
+  SliceResult,
+  StepError,
+  StepRecord,
+  StoredRef,
+} from '../dsl/protocol.ts';
+import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
+import type { WorkflowBudget } from './budget.ts';
+
+/** One mapping key's scope to run elsewhere: a child workflow, or one item of a batch activity. */
+export interface KeyedScope {
+  readonly key: string;
+  readonly bindings: Record<string, Binding>;
+  readonly prior: Record<string, StepRecord>;
+}
+
+export interface DimensionRequest {
+  /** The whole dimension's nodes (for lookups); only `stage`'s nodes run. */
+  readonly plan: JobPlan;
+  readonly dim: readonly string[];
+  /** The fan-out op's output this dimension maps over. */
+  readonly source: OutputRef;
+  /** Mapping keys of the enclosing scopes. */
+  readonly outerKeys: readonly string[];
+  readonly stage: number;
+}
+
+export interface ShardRequest {
+  readonly start: number;
+  readonly end: number;
+  readonly items: ShardWorkflowInput['items'];
+  readonly bindings: Record<string, Binding>;
+  readonly priorParts: StoredRef[];
+  readonly priorNodes: string[];
+  /** Position among its siblings: names the shard's workflow. */
+  readonly index: number;
+}
+
+export interface ScopeContext {
+  readonly runId: string;
+  readonly plan: JobPlan;
+  readonly runConfig: ResolvedRunConfig;
+  /** Dimension path of this scope; empty for the job's top level. */
+  readonly dim: readonly string[];
+  /** Mapping key per entry of `dim`. */
+  readonly keys: readonly string[];
+  readonly bindings: Readonly<Record<string, Binding>>;
+  /** Which stage of this scope's dimension runs here (see PlanNode.stages); 0 for the top level. */
+  readonly stage: number;
+  /** This key's step records from earlier stages. */
+  readonly prior: Readonly<Record<string, StepRecord>>;
+}
+
+/**
+ * What the interpreter needs from where it runs. In a workflow: activities, child workflows,
+ * durable timers, the seeded PRNG. Inside a batch activity: direct op calls and plain timers.
+ * Hosts issue commands; the engine decides when (through `budget`) and how many.
+ */
+export interface ScopeEngine {
+  /** This workflow's budget of pending commands and history events. */
+  readonly budget: WorkflowBudget;
+  /** One attempt of one step; throws the step's failure. */
+  executeAttempt(node: PlanNode, task: OpTaskInput): Promise<OpTaskResult>;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+  /** Runs one key's scope as a child workflow (mode 'child'). */
+  runChild(request: DimensionRequest, item: KeyedScope): Promise<ScopeResult>;
+  /** Runs many keys' scopes in one activity (mode 'batch'); results in item order. */
+  runBatch(request: DimensionRequest, items: readonly KeyedScope[], batchIndex: number): Promise<ScopeResult[]>;
+  /** Runs one slice of a large dimension's keys as a shard workflow. */
+  runShard(request: DimensionRequest, shard: ShardRequest): Promise<ShardResult>;
+  /** Puts a JSON value in the store (workflows cannot write files themselves). */
+  store(value: unknown): Promise<StoredRef>;
+  /** Loads a slice of a stored fan-out list and earlier-stage records. */
+  slice(input: SliceInput): Promise<SliceResult>;
+  /** Temporal's `patched(id)` in a workflow (a versioning gate); always true elsewhere. */
+  patched(id: string): boolean;
+  /** Whether `err` means the run is being cancelled (then it propagates untouched). */
+  isCancellation(err: unknown): boolean;
+  /** The failure a step reports for `err`: the op's own error where there is one. */
+  errorOf(err: unknown): StepError;
+  /** An error that ends the workflow at once, without retries (a broken plan). */
+  fatal(message: string): Error;
+}
