@@ -4,6 +4,8 @@
  * APIs: the workflow bundle, the engine, the op runner and definition-time checks all read these.
  */
 
+import type { PlanNode } from './plan.ts';
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -95,3 +97,33 @@ export const EVENTS = {
   /** A shard as seen by its parent: a child, plus the store/slice bookkeeping around it. */
   shard: 9 + 6,
 } as const;
+
+/** Room one workflow's history leaves for keys, after its own start, the slice it loads and the records it stores. */
+export const KEY_EVENT_ROOM = BUDGET.historyEvents - EVENTS.workflowOverhead - 40 * EVENTS.activity;
+
+/**
+ * Largest `shardSize` a map may ask for: what one shard workflow's history holds in that mode
+ * (activity mode is capped further at run time by its steps and retries).
+ */
+export function maxShardSize(mode: 'child' | 'activity' | 'batch', batchSize: number = BUDGET.defaultBatchSize): number {
+  switch (mode) {
+    case 'child':
+      return Math.floor(KEY_EVENT_ROOM / EVENTS.child);
+    case 'activity':
+      return Math.floor(KEY_EVENT_ROOM / EVENTS.activity);
+    case 'batch':
+      return Math.floor((KEY_EVENT_ROOM / EVENTS.activity) * batchSize);
+  }
+}
+
+/** Upper bounds of `.map()` options, checked when `job()` runs. */
+export const MAP_OPTION_BOUNDS = {
+  /** A map's window is a share of its workflow's budget, never a way past it. */
+  maxConcurrency: Math.min(BUDGET.pendingActivities, BUDGET.pendingChildren),
+  batchSize: BUDGET.maxBatchSize,
+} as const;
+
+/** History events one step costs the workflow that runs it, its user retries included. */
+export function stepEvents(node: Pick<PlanNode, 'retryPolicy'>): number {
+  return EVENTS.activity + (node.retryPolicy?.maxRetries ?? 0) * EVENTS.retry;
+}

@@ -3,6 +3,7 @@ import { type DimensionOptions, dimensionId, type InputSource, type JobPlan, PLA
 import type { OpTimeouts } from './op.ts';
 import type { RetryPolicy } from './outputs.ts';
 import type { TracedNode, Tracer } from './trace.ts';
+import { KEY_EVENT_ROOM, stepEvents } from './limits.ts';
 
 const DEFAULT_START_TO_CLOSE_MS = 24 * 3_600_000;
 const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -56,6 +57,7 @@ export function buildPlan(tracer: Tracer, description: string | undefined, defau
   }
   assignStages(nodes, tracer);
   const dimensions = resolveMapOptions(tracer, dims);
+  checkHistoryBudget(nodes, tracer);
   if (nodes.length === 0) {
     tracer.issue('empty-job', undefined, 'the job body invoked no ops', 'call at least one op inside the job body');
   }
@@ -266,4 +268,30 @@ function resolveMapOptions(tracer: Tracer, dims: Map<string, string[]>): Record<
     resolved[dim] = options;
   }
   return resolved;
+}
+
+/**
+ * Each scope — the job's top level, or one key of a map (per stage) — runs its own steps in one
+ * workflow history. Their projected events, every user retry included, must fit the budget
+ * (maps shard; a scope's own steps cannot).
+ */
+function checkHistoryBudget(nodes: readonly PlanNode[], tracer: Tracer): void {
+  const scopes = new Map<string, PlanNode[]>();
+  for (const node of nodes) {
+    const scope = `${node.dim.join('/')}#${node.stages[node.stages.length - 1] ?? 0}`;
+    scopes.set(scope, [...(scopes.get(scope) ?? []), node]);
+  }
+  for (const members of scopes.values()) {
+    const events = members.reduce((sum, n) => sum + stepEvents(n), 0);
+    if (events <= KEY_EVENT_ROOM) continue;
+    const first = members[0];
+    const where = first && first.dim.length > 0 ? `one mapping key of the map over ${first.dim.join(' → ')}` : 'the job\'s top level';
+    const retried = members.filter((n) => (n.retryPolicy?.maxRetries ?? 0) > 0).length;
+    tracer.issue(
+      'history-budget',
+      first?.id,
+      `${where} runs ${members.length} steps that could take ${events} workflow history events with every retry used (${retried} of them retry); one history must stay within ${KEY_EVENT_ROOM} events to remain under Temporal's 10,240-event budget`,
+      'lower maxRetries on these ops, or split the work: move ops into a map over their inputs, or into a second job',
+    );
+  }
 }

@@ -2,6 +2,7 @@ import { type DefinitionIssue, JobDefinitionError } from './errors.ts';
 import { DynamicHandle, Handle } from './handles.ts';
 import type { OpSpec } from './op.ts';
 import { currentTracer, withTracer } from './tracing.ts';
+import { BUDGET, MAP_OPTION_BOUNDS, maxShardSize } from './limits.ts';
 import { type DimensionOptions, DimensionOptions as DimensionOptionsSchema, type InputSource, type OutputRef } from './plan.ts';
 
 /** A node as recorded while a job body runs: which op, under which path, wired to what. */
@@ -77,6 +78,7 @@ export class Tracer {
     if (parsed.data.batchSize !== undefined && parsed.data.mode !== 'batch') {
       this.issue('map-options', handle.node, 'batchSize is only meaningful with mode: \'batch\'', "add mode: 'batch' or remove batchSize");
     }
+    for (const problem of mapOptionBoundProblems(parsed.data)) this.issue('map-options', handle.node, problem.message, problem.fix);
     this.mapOptions.push({ ref: { node: handle.node, output: handle.output }, raw: handle.raw, options: parsed.data });
   }
 
@@ -196,4 +198,31 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
   return `a ${typeof value} (${JSON.stringify(value)?.slice(0, 40) ?? typeof value})`;
+}
+
+/** `.map()` options past what one workflow's budget allows (DESIGN §4 Limits). */
+function mapOptionBoundProblems(options: DimensionOptions): { message: string; fix: string }[] {
+  const problems: { message: string; fix: string }[] = [];
+  const { maxConcurrency, batchSize, shardSize } = options;
+  const mode = options.mode ?? 'child';
+  if (maxConcurrency !== undefined && maxConcurrency > MAP_OPTION_BOUNDS.maxConcurrency) {
+    problems.push({
+      message: `maxConcurrency ${maxConcurrency} is over ${MAP_OPTION_BOUNDS.maxConcurrency}, the most pending activities or child workflows one workflow keeps at once (Temporal refuses more than 2,000, and every map of a workflow shares that budget)`,
+      fix: `use maxConcurrency ≤ ${MAP_OPTION_BOUNDS.maxConcurrency}; for more parallel work, raise batchSize with mode: 'batch' (each batch runs up to ${BUDGET.inBatchConcurrency} keys at once)`,
+    });
+  }
+  if (batchSize !== undefined && batchSize > MAP_OPTION_BOUNDS.batchSize) {
+    problems.push({
+      message: `batchSize ${batchSize} is over ${MAP_OPTION_BOUNDS.batchSize}: a batch's keys share one activity's input and result`,
+      fix: `use batchSize ≤ ${MAP_OPTION_BOUNDS.batchSize}`,
+    });
+  }
+  const shardLimit = maxShardSize(mode, batchSize);
+  if (shardSize !== undefined && shardSize > shardLimit) {
+    problems.push({
+      message: `shardSize ${shardSize} is over ${shardLimit}, the most keys one ${mode}-mode shard workflow can run within Temporal's history budget of 10,240 events`,
+      fix: `use shardSize ≤ ${shardLimit}, or leave it out: opgraph picks the largest that fits`,
+    });
+  }
+  return problems;
 }

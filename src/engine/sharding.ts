@@ -4,12 +4,9 @@
  * that each fit alone but not together shard. Pure.
  */
 import type { DimensionOptions, PlanNode } from '../dsl/plan.ts';
-import { BUDGET, EVENTS } from '../dsl/limits.ts';
+import { BUDGET, EVENTS, KEY_EVENT_ROOM, stepEvents } from '../dsl/limits.ts';
 
-/** History events one step costs the workflow that runs it, its user retries included. */
-export function stepEvents(node: PlanNode): number {
-  return EVENTS.activity + (node.retryPolicy?.maxRetries ?? 0) * EVENTS.retry;
-}
+export { stepEvents };
 
 /**
  * History events one key of a dimension costs the workflow that runs its keys: a child, its steps
@@ -29,7 +26,7 @@ export function keyEvents(options: DimensionOptions, ownNodes: readonly PlanNode
 /** Most keys one shard workflow can run so that its own history stays within the budget. */
 export function keysPerShard(options: DimensionOptions, perKey: number, historyEvents: number = BUDGET.historyEvents): number {
   // Room for the shard's own overhead: its start, the slice it loads, the records it stores.
-  const room = historyEvents - EVENTS.workflowOverhead - 40 * EVENTS.activity;
+  const room = KEY_EVENT_ROOM - (BUDGET.historyEvents - historyEvents);
   const fits = Math.max(1, Math.floor(room / Math.max(perKey, 1e-9)));
   return Math.max(1, Math.min(options.shardSize ?? Number.POSITIVE_INFINITY, fits, legacyShardSize(options, 1)));
 }
