@@ -51,6 +51,13 @@ export const PAYLOAD = {
   sliceValue: 1 * KiB,
   /** Ignore outputs smaller than this when choosing what to store: storing them saves too little. */
   smallestStored: 1 * KiB,
+  /**
+   * Inputs of the commands one workflow has pending at once (children, activities): every command of
+   * one workflow-task completion is among them, so together they stay under the 4 MiB gRPC limit.
+   */
+  pendingInputs: 3 * MiB,
+  /** Values a map's keys all receive (shared bindings), times its keys: above this each is stored once. */
+  sharedPerDimension: 1 * MiB,
   /** Heartbeat details (one payload). */
   heartbeatDetails: 256 * KiB,
   /** Run config travels in the run's input. */

@@ -4,7 +4,7 @@
  * to fixed limits (FIFO, so no map starves another) and keeps a projection of the workflow's
  * history events, which decides when a map must shard. Deterministic: plain promises, no timers.
  */
-import { BUDGET } from '../dsl/limits.ts';
+import { BUDGET, PAYLOAD } from '../dsl/limits.ts';
 
 export type Pending = 'activity' | 'child';
 
@@ -12,13 +12,22 @@ export interface BudgetLimits {
   readonly pendingActivities: number;
   readonly pendingChildren: number;
   readonly historyEvents: number;
+  /** Bytes of input of all pending commands together (bounds one workflow-task completion). */
+  readonly pendingInputBytes?: number;
 }
 
 export const DEFAULT_LIMITS: BudgetLimits = {
   pendingActivities: BUDGET.pendingActivities,
   pendingChildren: BUDGET.pendingChildren,
   historyEvents: BUDGET.historyEvents,
+  pendingInputBytes: PAYLOAD.pendingInputs,
 };
+
+interface Waiter {
+  readonly kind: Pending;
+  readonly bytes: number;
+  readonly admit: () => void;
+}
 
 /**
  * Called the first time the budget would make a command wait that code before the budget issued
@@ -29,11 +38,12 @@ export type BudgetGate = () => boolean;
 
 export class WorkflowBudget {
   private readonly pending: Record<Pending, number> = { activity: 0, child: 0 };
-  private readonly waiting: Record<Pending, (() => void)[]> = { activity: [], child: [] };
+  private readonly waiting: Waiter[] = [];
+  private pendingBytes = 0;
   private projected = 0;
   private gateAnswer: boolean | undefined;
   /** Most pending at once, per kind, over this workflow's life (for tests and benchmarks). */
-  readonly peak: Record<Pending, number> = { activity: 0, child: 0 };
+  readonly peak: Record<Pending | 'bytes', number> = { activity: 0, child: 0, bytes: 0 };
 
   constructor(
     readonly limits: BudgetLimits = DEFAULT_LIMITS,
@@ -45,32 +55,42 @@ export class WorkflowBudget {
    * `fn` is called at once and its own promise is returned: no extra ticks, so a workflow issues
    * its commands in exactly the order it did before the budget existed.
    */
-  run<T>(kind: Pending, fn: () => Promise<T>): Promise<T> {
-    if (this.pending[kind] < this.limit(kind) || !this.enforced()) {
-      this.take(kind);
-      return this.hold(kind, fn);
+  run<T>(kind: Pending, fn: () => Promise<T>, inputBytes = 0): Promise<T> {
+    const bytes = Math.max(0, inputBytes);
+    if (this.admissible(kind, bytes) || !this.enforced()) {
+      this.take(kind, bytes);
+      return this.hold(kind, bytes, fn);
     }
-    // Held back: a finishing command hands its slot straight to the longest-waiting one (FIFO).
-    return new Promise<void>((resolve) => this.waiting[kind].push(resolve)).then(() => this.hold(kind, fn));
+    // Held back: finishing commands admit waiters in arrival order, as their slots and bytes allow.
+    return new Promise<void>((admit) => this.waiting.push({ kind, bytes, admit })).then(() => this.hold(kind, bytes, fn));
   }
 
-  private take(kind: Pending): void {
+  /** Whether a command of `kind` with `bytes` of input may go now (and no earlier one of its kind waits). */
+  private admissible(kind: Pending, bytes: number): boolean {
+    if (this.pending[kind] >= this.limit(kind)) return false;
+    if (this.waiting.some((w) => w.kind === kind)) return false;
+    return this.fitsBytes(bytes);
+  }
+
+  private take(kind: Pending, bytes: number): void {
     this.pending[kind]++;
+    this.pendingBytes += bytes;
     this.peak[kind] = Math.max(this.peak[kind], this.pending[kind]);
+    this.peak.bytes = Math.max(this.peak.bytes, this.pendingBytes);
   }
 
   /** Calls `fn` in a slot already taken; frees the slot when `fn` settles. */
-  private hold<T>(kind: Pending, fn: () => Promise<T>): Promise<T> {
+  private hold<T>(kind: Pending, bytes: number, fn: () => Promise<T>): Promise<T> {
     let settled: Promise<T>;
     try {
       settled = fn();
     } catch (err) {
-      this.release(kind);
+      this.release(kind, bytes);
       throw err;
     }
     settled.then(
-      () => this.release(kind),
-      () => this.release(kind),
+      () => this.release(kind, bytes),
+      () => this.release(kind, bytes),
     );
     return settled;
   }
@@ -101,10 +121,26 @@ export class WorkflowBudget {
     return kind === 'activity' ? this.limits.pendingActivities : this.limits.pendingChildren;
   }
 
-  private release(kind: Pending): void {
-    const next = this.waiting[kind].shift();
-    if (next) next(); // the slot passes on: pending stays the same
-    else this.pending[kind]--;
+  private release(kind: Pending, bytes: number): void {
+    this.pending[kind]--;
+    this.pendingBytes -= bytes;
+    for (let i = 0; i < this.waiting.length; ) {
+      const waiter = this.waiting[i] as Waiter;
+      const first = this.waiting.findIndex((w) => w.kind === waiter.kind) === i;
+      if (first && this.pending[waiter.kind] < this.limit(waiter.kind) && this.fitsBytes(waiter.bytes)) {
+        this.waiting.splice(i, 1);
+        this.take(waiter.kind, waiter.bytes);
+        waiter.admit();
+      } else {
+        i++;
+      }
+    }
+  }
+
+  /** One command alone always fits (a payload is at most 2 MiB): only many at once are bounded. */
+  private fitsBytes(bytes: number): boolean {
+    const maxBytes = this.limits.pendingInputBytes ?? Number.POSITIVE_INFINITY;
+    return this.pendingBytes === 0 || this.pendingBytes + bytes <= maxBytes;
   }
 
   /**

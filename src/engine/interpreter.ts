@@ -24,6 +24,7 @@ import {
   subPlan,
   subtreeOf,
 } from './geometry.ts';
+import { taskBytes } from './inputSize.ts';
 import { runKeyed } from './keyed.ts';
 import { chooseFit, chunkLengths, cut, jsonBytes, jsonChars, largestFirst, PAYLOAD_BUDGET_PATCH, storeWithin, type Measure } from './payload.ts';
 import { NO_PROGRESS, type ProgressSink } from './progress.ts';
@@ -240,12 +241,12 @@ export class ScopeInterpreter {
     const childDim = [...this.scope.dim, dim];
     const level = this.scope.dim.length;
     const nodesOfStage = subtree.filter((n) => stageAt(n, level) === stage);
-    const shared = await this.bindingsFor(nodesOfStage, new Set(subtree.map((n) => n.id)));
+    const count = 'items' in produced ? produced.items.length : produced.count;
+    const shared = await fitShared(await this.bindingsFor(nodesOfStage, new Set(subtree.map((n) => n.id))), count, this.engine);
     const progressLabel = stage === 0 ? dim : `${dim} (stage ${stage + 1})`;
     const request: DimensionRequest = { plan: subPlan(this.scope.plan, subtree), dim: childDim, source, outerKeys: this.scope.keys, stage };
     const options = this.scope.plan.dimensions?.[dim] ?? {};
     const priorNodes = earlierStageNodes(subtree, childDim, stage);
-    const count = 'items' in produced ? produced.items.length : produced.count;
     this.progress.dimensionKeys(progressLabel, count);
 
     const decision = this.shardDecision(dim, stage, subtree, nodesOfStage, count, 'items' in produced);
@@ -257,6 +258,7 @@ export class ScopeInterpreter {
       perStage[stage] = results;
       this.shardRuns.set(dim, perStage);
       await runShards(this.engine, request, decision.ranges, options, {
+        runConfig: this.scope.runConfig,
         items: (start, end) => ('items' in produced ? { inline: produced.items.slice(start, end) } : { ref: produced.itemsRef }),
         bindings: shared,
         priorParts: (index) => previous?.[index]?.parts ?? [],
@@ -355,7 +357,7 @@ export class ScopeInterpreter {
         attempt,
       };
       try {
-        const result = await this.engine.budget.run('activity', () => this.engine.executeAttempt(node, task));
+        const result = await this.engine.budget.run('activity', () => this.engine.executeAttempt(node, task), taskBytes(task));
         return { ...base, status: 'SUCCESS', outputs: result.outputs, attempts: attempt };
       } catch (err) {
         if (this.engine.isCancellation(err)) throw err;
@@ -412,6 +414,36 @@ async function fitInputs(inputs: Record<string, unknown>, engine: ScopeEngine): 
     }
   }
   return fitted;
+}
+
+/**
+ * Values every key of a map receives travel once per key (in each child's input, each step's
+ * input): when they add up over the keys, each is stored once and the keys get references.
+ * Values that are already references or lazy lists stay as they are.
+ */
+async function fitShared(shared: Record<string, Binding>, keys: number, engine: ScopeEngine): Promise<Record<string, Binding>> {
+  const entries = Object.entries(shared).flatMap(([name, binding]) =>
+    binding.state === 'value' && !isLazy(binding.value) ? [{ key: name, size: jsonBytes(binding.value) }] : [],
+  );
+  const total = entries.reduce((sum, e) => sum + e.size, 0) * keys;
+  if (total <= PAYLOAD.sharedPerDimension) return shared;
+  const current = entries.filter((e) => e.size >= PAYLOAD.smallestStored).map((e) => e.key);
+  const chosen = chooseFit(current, [], () => engine.patched(PAYLOAD_BUDGET_PATCH));
+  if (chosen.length === 0) return shared;
+  const fitted = { ...shared };
+  for (const name of chosen) {
+    const binding = shared[name];
+    if (binding?.state !== 'value') continue;
+    // A list is stored as one chunk of a concat, so the op runner also loads any references inside it.
+    const value = Array.isArray(binding.value) ? { $opgraphConcat: [await storeWithin(engine, binding.value)] } : await storeWithin(engine, binding.value);
+    fitted[name] = { state: 'value', value };
+  }
+  return fitted;
+}
+
+/** A stored reference, or a value holding one (a lazy list): storing it again would hide it from the op runner. */
+function isLazy(value: unknown): boolean {
+  return JSON.stringify(value)?.includes('"$opgraph') ?? false;
 }
 
 /** The binding for one output of a finished step. */

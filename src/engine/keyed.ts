@@ -3,6 +3,7 @@ import { BUDGET } from '../dsl/limits.ts';
 import type { DimensionOptions } from '../dsl/plan.ts';
 import type { ScopeResult } from '../dsl/protocol.ts';
 import { childScope } from './geometry.ts';
+import { dimensionBytes, keyBytes } from './inputSize.ts';
 import type { ProgressSink } from './progress.ts';
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
 import { forEachWindowed } from './window.ts';
@@ -26,6 +27,7 @@ export async function runKeyed(
   finished: (index: number, result: ScopeResult) => void,
 ): Promise<void> {
   const mode = options.mode ?? 'child';
+  const perRequest = dimensionBytes(request.plan, scope.runConfig);
   const window = options.maxConcurrency ?? BUDGET.defaultMapConcurrency;
   const done = (index: number, result: ScopeResult, countSteps: boolean) => {
     finished(index, result);
@@ -37,7 +39,8 @@ export async function runKeyed(
     const batches = Array.from({ length: Math.ceil(keyed.length / size) }, (_, b) => keyed.slice(b * size, (b + 1) * size));
     await forEachWindowed(batches, window, async (batch, b) => {
       batch.forEach(() => progress.childStarted(progressLabel));
-      const batchResults = await engine.budget.run('activity', () => engine.runBatch(request, batch, b));
+      const bytes = perRequest + batch.reduce((sum, item) => sum + keyBytes(item), 0);
+      const batchResults = await engine.budget.run('activity', () => engine.runBatch(request, batch, b), bytes);
       batchResults.forEach((result, i) => done(b * size + i, result, true));
     });
     return;
@@ -48,7 +51,7 @@ export async function runKeyed(
       // The key's steps run as activities of this very workflow: no child, lower overhead.
       done(index, await runInline(childScope(scope, request, item)), false);
     } else {
-      done(index, await engine.budget.run('child', () => engine.runChild(request, item)), true);
+      done(index, await engine.budget.run('child', () => engine.runChild(request, item), perRequest + keyBytes(item)), true);
     }
   });
 }

@@ -84,6 +84,7 @@ async function runSubShards(input: ShardWorkflowInput, engine: ScopeEngine, prog
   const results: ShardResult[] = [];
   progress.dimensionKeys(dimId, count);
   await runShards(engine, dimensionRequestOf(input), ranges, input.plan.dimensions?.[dimId] ?? {}, {
+    runConfig: input.runConfig,
     items: (start, end) => ('inline' in input.items ? { inline: input.items.inline.slice(start - input.start, end - input.start) } : input.items),
     bindings: input.bindings,
     priorParts: () => input.priorParts,

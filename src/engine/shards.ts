@@ -4,6 +4,9 @@ import type { DimensionOptions, JobPlan } from '../dsl/plan.ts';
 import type { Binding, ShardResult, ShardWorkflowInput, StoredRef } from '../dsl/protocol.ts';
 import type { DimensionRequest, ScopeEngine, ShardRequest } from './types.ts';
 import { forEachWindowed } from './window.ts';
+import { dimensionBytes } from './inputSize.ts';
+import { jsonBytes } from './payload.ts';
+import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
 
 /** How a dimension's keys run: here, or in shards over these ranges. */
 export type ShardDecision = { sharded: false } | { sharded: true; ranges: { start: number; end: number }[] };
@@ -12,6 +15,7 @@ export type ShardDecision = { sharded: false } | { sharded: true; ranges: { star
 const SHARDS_IN_FLIGHT = 2;
 
 export interface ShardWork {
+  runConfig: ResolvedRunConfig;
   items(start: number, end: number): ShardWorkflowInput['items'];
   bindings: Record<string, Binding>;
   priorParts(index: number): StoredRef[];
@@ -45,7 +49,8 @@ export async function runShards(
       priorNodes: work.priorNodes,
       index,
     };
-    const result = await engine.budget.run('child', () => engine.runShard(shardRequest, shard));
+    const bytes = dimensionBytes(plan, work.runConfig) + jsonBytes(shard.items) + jsonBytes(shard.bindings) + jsonBytes(shard.priorParts);
+    const result = await engine.budget.run('child', () => engine.runShard(shardRequest, shard), bytes);
     work.finished(index, result, end - start);
   });
 }
