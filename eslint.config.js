@@ -54,6 +54,19 @@ const noZodValues = {
   ],
 };
 
+/** The zod-free src/dsl modules that workflow code imports as values: they must stay zod-free themselves. */
+const zodFreeDsl = ['src/dsl/constants.ts', 'src/dsl/keys.ts', 'src/dsl/limits.ts', 'src/dsl/json.ts', 'src/dsl/wire.ts'];
+const noZodValuesInDsl = {
+  '@typescript-eslint/no-restricted-imports': [
+    'error',
+    ...['zod', './protocol.ts', './plan.ts', './runConfig.ts', './index.ts'].map((name) => ({
+      name,
+      allowTypeImports: true,
+      message: 'Workflow code imports this module: value imports of zod schemas would put zod in every workflow execution; import types only.',
+    })),
+  ],
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.opgraph/', 'test-results/', 'bench/dagster/.venv/'] },
   js.configs.recommended,
@@ -71,6 +84,7 @@ export default tseslint.config(
     },
   },
   { files: ['src/dsl/**/*.ts'], rules: deterministicZone({ zone: 'src/dsl', temporal: 'none' }) },
+  { files: zodFreeDsl, rules: noZodValuesInDsl },
   {
     files: ['src/engine/**/*.ts'],
     rules: {

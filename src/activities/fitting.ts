@@ -12,18 +12,20 @@ const REF_BYTES = 160;
 
 /** Large values go to the store; the workflow only ever sees references. A fan-out list too big for one payload is stored whole. */
 export async function offloadOutput(output: TaskOutput): Promise<TaskOutput> {
-  if ('value' in output) return { name: output.name, value: await offload(output.value) };
-  if (!('items' in output)) return output;
+  if (output.kind === 'value') return { kind: 'value', name: output.name, value: await offload(output.value) };
+  if (output.kind !== 'items') return output;
   const items = await Promise.all(output.items.map(async ([key, value]) => [key, await offload(value)] as [string, unknown]));
   const json = JSON.stringify(items);
-  if (jsonBytes(items) > PAYLOAD.fanOutItems) return { name: output.name, itemsRef: await getDefaultStore().put(json), count: items.length };
-  return { name: output.name, items };
+  if (jsonBytes(items) > PAYLOAD.fanOutItems) return { kind: 'itemsRef', name: output.name, itemsRef: await getDefaultStore().put(json), count: items.length };
+  return { kind: 'items', name: output.name, items };
 }
 
 /** One output stored whole: a value becomes a reference, a fan-out list a stored list. */
 async function storeOutput(output: TaskOutput): Promise<TaskOutput> {
-  if ('value' in output) return { name: output.name, value: await getDefaultStore().put(JSON.stringify(output.value)) };
-  if ('items' in output) return { name: output.name, itemsRef: await getDefaultStore().put(JSON.stringify(output.items)), count: output.items.length };
+  if (output.kind === 'value') return { kind: 'value', name: output.name, value: await getDefaultStore().put(JSON.stringify(output.value)) };
+  if (output.kind === 'items') {
+    return { kind: 'itemsRef', name: output.name, itemsRef: await getDefaultStore().put(JSON.stringify(output.items)), count: output.items.length };
+  }
   return output;
 }
 

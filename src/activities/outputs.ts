@@ -37,10 +37,10 @@ export class OutputCollector {
       if (decl.dynamic) {
         const items = this.dynamic.get(decl.name) ?? [];
         // Zero items: required → an empty mapping (collect gets []); optional → not produced (skip).
-        if (items.length > 0 || decl.required) outputs.push({ name: decl.name, items });
+        if (items.length > 0 || decl.required) outputs.push({ kind: 'items', name: decl.name, items });
       } else if (this.plain.has(decl.name)) {
         // JSON has no undefined: an op that returns nothing produces null (Dagster: an Output of None).
-        outputs.push({ name: decl.name, value: this.plain.get(decl.name) ?? null });
+        outputs.push({ kind: 'value', name: decl.name, value: this.plain.get(decl.name) ?? null });
       } else if (decl.required) {
         throw this.error(
           `did not produce a value for its required output "${decl.name}"`,

@@ -94,7 +94,7 @@ async function outputLines(result: JobResult, records: readonly StepRecord[]): P
     if (outputs.length === 0) lines.push(`  ${record.node}: (no outputs)`);
     for (const output of outputs) {
       const label = outputLabel(record.node, output, outputs);
-      if ('items' in output) {
+      if (output.kind === 'items') {
         const keys = output.items.map(([k]) => k);
         lines.push(`  ${label}: ${keys.length} dynamic output${keys.length === 1 ? '' : 's'}${keys.length ? `, keys ${keysPreview(keys)}` : ''}`);
       } else {

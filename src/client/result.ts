@@ -49,8 +49,8 @@ export class JobResult {
       throw new OpgraphError(`No outputs found for output '${output}' from node '${node}' in run ${this.runId} (step status: ${records.map((r) => r.status).join(', ')}).`);
     }
     const valueOf = async (o: TaskOutput): Promise<unknown> => {
-      if ('value' in o) return materialize(o.value);
-      const items = 'items' in o ? o.items : await loadItems(o.itemsRef);
+      if (o.kind === 'value') return materialize(o.value);
+      const items = o.kind === 'items' ? o.items : await loadItems(o.itemsRef);
       return Object.fromEntries(await Promise.all(items.map(async ([k, v]) => [k, await materialize(v)] as const)));
     };
     const first = produced[0];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JobPlan } from './plan.ts';
 import { ResolvedRunConfig } from './runConfig.ts';
+import { withOutputKind, withShardItemsKind } from './wire.ts';
 
 /** What crosses Temporal between the interpreter (workflows), the op runner (activities) and clients. */
 
@@ -30,12 +31,23 @@ export const StoredRef = z.object({
 });
 export type StoredRef = z.infer<typeof StoredRef>;
 
-export const TaskOutput = z.union([
-  z.object({ name: z.string(), value: z.unknown() }),
-  z.object({ name: z.string(), items: z.array(z.tuple([z.string(), z.unknown()])) }),
-  /** A fan-out too large to carry inline: its `[key, value][]` list is in the store. */
-  z.object({ name: z.string(), itemsRef: StoredRef, count: z.number().int().nonnegative() }),
-]);
+/** A fan-out's `[mapping key, value]` list, in yield order. */
+const Items = z.array(z.tuple([z.string(), z.unknown()]));
+
+/**
+ * One produced output, tagged by `kind`. Records without `kind` (histories and stored parts
+ * written before the tag) are read by the field only their variant has, and parse tagged; workflow
+ * code, which reads them without zod, uses src/dsl/wire.ts for the same rule.
+ */
+export const TaskOutput = z.preprocess(
+  withOutputKind,
+  z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('value'), name: z.string(), value: z.unknown() }),
+    z.object({ kind: z.literal('items'), name: z.string(), items: Items }),
+    /** A fan-out too large to carry inline: its `[key, value][]` list is in the store. */
+    z.object({ kind: z.literal('itemsRef'), name: z.string(), itemsRef: StoredRef, count: z.number().int().nonnegative() }),
+  ]),
+);
 export type TaskOutput = z.infer<typeof TaskOutput>;
 
 export const OpTaskResult = z.object({ outputs: z.array(TaskOutput) });
@@ -125,8 +137,11 @@ export const ShardWorkflowInput = z.object({
   stage: z.number().int().min(0),
   start: z.number().int().min(0),
   end: z.number().int().min(0),
-  /** The slice itself when the fan-out is inline, else the stored list to slice. */
-  items: z.union([z.object({ inline: z.array(z.tuple([z.string(), z.unknown()])) }), z.object({ ref: StoredRef })]),
+  /** The slice itself when the fan-out is inline, else the stored list to slice (untagged in older histories). */
+  items: z.preprocess(
+    withShardItemsKind,
+    z.discriminatedUnion('kind', [z.object({ kind: z.literal('inline'), inline: Items }), z.object({ kind: z.literal('ref'), ref: StoredRef })]),
+  ),
   /** Values from outside the dimension, shared by every key. */
   bindings: z.record(z.string(), Binding),
   /** Stored results of the same range's earlier stage (when the dimension splits at a barrier). */
@@ -175,7 +190,7 @@ export const SliceInput = z.object({
 });
 export type SliceInput = z.infer<typeof SliceInput>;
 export const SliceResult = z.object({
-  items: z.array(z.tuple([z.string(), z.unknown()])),
+  items: Items,
   prior: z.record(z.string(), StepRecord),
 });
 export type SliceResult = z.infer<typeof SliceResult>;

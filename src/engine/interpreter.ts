@@ -9,7 +9,8 @@
 import { dimensionId, parseDimensionId, stepKey } from '../dsl/keys.ts';
 import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
 import type { InputSource, OutputRef, PlanNode } from '../dsl/plan.ts';
-import type { Binding, OpTaskInput, ScopeResult, ShardResult, StepRecord, StoredRef } from '../dsl/protocol.ts';
+import type { Binding, OpTaskInput, ScopeResult, ShardResult, StepRecord, StoredRef, TaskOutput } from '../dsl/protocol.ts';
+import { tagOutput } from '../dsl/wire.ts';
 import {
   dimensionsBelow,
   earlierStageNodes,
@@ -209,7 +210,7 @@ export class ScopeInterpreter {
       const record = await this.runNode(producer.id);
       // A stored fan-out list is collected lazily: the consuming op loads it from the store.
       return outputBinding(record, ref.output, (o) =>
-        'items' in o ? o.items.map(([, v]) => v) : 'itemsRef' in o ? { $opgraphItems: o.itemsRef } : undefined,
+        o.kind === 'items' ? o.items.map(([, v]) => v) : o.kind === 'itemsRef' ? { $opgraphItems: o.itemsRef } : undefined,
       );
     }
     const level = producer.dim.length - 1;
@@ -235,13 +236,15 @@ export class ScopeInterpreter {
     const fanOutKey = stepKey(source.node, this.scope.keys);
     if (fanOut.status === 'FAILURE') return { state: 'abandoned', reason: `[${fanOutKey}] failed` };
     if (fanOut.status === 'ABANDONED') return { state: 'abandoned', reason: `[${fanOutKey}] was not executed` };
-    const produced = fanOut.outputs?.find((o) => o.name === source.output);
-    if (fanOut.status === 'SKIPPED' || !produced || 'value' in produced) return { state: 'skipped' };
+    const found = fanOut.outputs?.find((o) => o.name === source.output);
+    // Read through its kind (records of older histories have none); the record itself is left as recorded.
+    const produced = found && tagOutput(found);
+    if (fanOut.status === 'SKIPPED' || !produced || produced.kind === 'value') return { state: 'skipped' };
 
     const childDim = [...this.scope.dim, dim];
     const level = this.scope.dim.length;
     const nodesOfStage = subtree.filter((n) => stageAt(n, level) === stage);
-    const count = 'items' in produced ? produced.items.length : produced.count;
+    const count = produced.kind === 'items' ? produced.items.length : produced.count;
     const shared = await fitShared(await this.bindingsFor(nodesOfStage, new Set(subtree.map((n) => n.id))), count, this.engine);
     const progressLabel = stage === 0 ? dim : `${dim} (stage ${stage + 1})`;
     const request: DimensionRequest = { plan: subPlan(this.scope.plan, subtree), dim: childDim, source, outerKeys: this.scope.keys, stage };
@@ -249,7 +252,7 @@ export class ScopeInterpreter {
     const priorNodes = earlierStageNodes(subtree, childDim, stage);
     this.progress.dimensionKeys(progressLabel, count);
 
-    const decision = this.shardDecision(dim, stage, subtree, nodesOfStage, count, 'items' in produced);
+    const decision = this.shardDecision(dim, stage, subtree, nodesOfStage, count, produced.kind === 'items');
     if (decision.sharded) {
       // Too many keys for this workflow's history: shard workflows each own a slice of them.
       const previous = stage > 0 ? this.shardRuns.get(dim)?.[stage - 1] : undefined;
@@ -259,7 +262,8 @@ export class ScopeInterpreter {
       this.shardRuns.set(dim, perStage);
       await runShards(this.engine, request, decision.ranges, options, {
         runConfig: this.scope.runConfig,
-        items: (start, end) => ('items' in produced ? { inline: produced.items.slice(start, end) } : { ref: produced.itemsRef }),
+        items: (start, end) =>
+          produced.kind === 'items' ? { kind: 'inline', inline: produced.items.slice(start, end) } : { kind: 'ref', ref: produced.itemsRef },
         bindings: shared,
         priorParts: (index) => previous?.[index]?.parts ?? [],
         priorNodes: priorNodes.map((n) => n.id),
@@ -270,7 +274,7 @@ export class ScopeInterpreter {
       });
       return { state: 'done', keys: [], shards: results };
     }
-    if (!('items' in produced)) throw this.engine.fatal(`internal error: the stored fan-out of ${fanOutKey} was not sharded`);
+    if (produced.kind !== 'items') throw this.engine.fatal(`internal error: the stored fan-out of ${fanOutKey} was not sharded`);
 
     const keys = produced.items.map(([key]) => key);
     const results: ScopeResult[] = [];
@@ -450,14 +454,14 @@ function isLazy(value: unknown): boolean {
 function outputBinding(
   record: StepRecord,
   output: string,
-  pick: (o: NonNullable<StepRecord['outputs']>[number]) => unknown = (o) => ('value' in o ? o.value : undefined),
+  pick: (o: TaskOutput) => unknown = (o) => (o.kind === 'value' ? o.value : undefined),
 ): Binding {
   const key = stepKey(record.node, record.mappingKeys);
   if (record.status === 'FAILURE') return { state: 'abandoned', reason: `[${key}] failed` };
   if (record.status === 'ABANDONED') return { state: 'abandoned', reason: `[${key}] was not executed` };
   const produced = record.outputs?.find((o) => o.name === output);
   if (record.status === 'SKIPPED' || !produced) return missing;
-  return { state: 'value', value: pick(produced) };
+  return { state: 'value', value: pick(tagOutput(produced)) };
 }
 
 /** A collect over a sharded dimension, decided from the shards' summaries and resolved lazily by the consuming op. */

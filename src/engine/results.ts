@@ -1,6 +1,7 @@
 /** What a scope or shard returns, kept small enough for Temporal: deeper records and large outputs go to the store. */
 import { PAYLOAD } from '../dsl/limits.ts';
 import type { NodeSummary, ScopeResult, ShardResult, StepRecord, StoredRef } from '../dsl/protocol.ts';
+import { tagOutput } from '../dsl/wire.ts';
 import { chooseFit, chunkLengths, cut, jsonBytes, jsonChars, largestFirst, PAYLOAD_BUDGET_PATCH, storeWithin, type Measure } from './payload.ts';
 import type { ScopeEngine } from './types.ts';
 
@@ -80,9 +81,11 @@ async function storeLargeOutputs(steps: Record<string, StepRecord>, engine: Scop
     const entry = outputs[i];
     const list = entry?.record.outputs;
     if (!entry || !list) continue;
-    const { output, index } = entry;
-    if ('value' in output) list[index] = { name: output.name, value: await storeWithin(engine, output.value) };
-    else if ('items' in output) list[index] = { name: output.name, itemsRef: await storeWithin(engine, output.items), count: output.items.length };
+    const output = tagOutput(entry.output);
+    if (output.kind === 'value') list[entry.index] = { kind: 'value', name: output.name, value: await storeWithin(engine, output.value) };
+    else if (output.kind === 'items') {
+      list[entry.index] = { kind: 'itemsRef', name: output.name, itemsRef: await storeWithin(engine, output.items), count: output.items.length };
+    }
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
 import type { NodeSummary, ScopeResult, ShardResult, ShardWorkflowInput, StepRecord, StoredRef } from '../dsl/protocol.ts';
+import { tagShardItems } from '../dsl/wire.ts';
 import { dimensionRequestOf, dimensionsBelow, keyedScope, ownNodes, recordsOfKey, stageNodes } from './geometry.ts';
 import { ScopeInterpreter } from './interpreter.ts';
 import { runKeyed } from './keyed.ts';
@@ -30,12 +31,14 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
   if (count > perShard && engine.budget.enforced()) return runSubShards(input, engine, progress, perShard);
 
   const depth = input.outerKeys.length + 1;
-  let items = 'inline' in input.items ? input.items.inline : [];
+  // Untagged in histories recorded before the tags: read through the kind, pass on tagged.
+  const given = tagShardItems(input.items);
+  let items = given.kind === 'inline' ? given.inline : [];
   let prior: Record<string, StepRecord> = {};
-  if ('ref' in input.items || input.priorParts.length > 0) {
+  if (given.kind === 'ref' || input.priorParts.length > 0) {
     const slice = await engine.budget.run('activity', () =>
       engine.slice({
-        ...('ref' in input.items ? { itemsRef: input.items.ref } : { keys: items.map(([key]) => key) }),
+        ...(given.kind === 'ref' ? { itemsRef: given.ref } : { keys: items.map(([key]) => key) }),
         start: input.start,
         end: input.end,
         inlineLimit: PAYLOAD.sliceValue,
@@ -44,7 +47,7 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
         depth,
       }),
     );
-    if ('ref' in input.items) items = slice.items;
+    if (given.kind === 'ref') items = slice.items;
     prior = slice.prior;
   }
   const keyed = items.map(([key, value]) => keyedScope(dimId, key, value, input.bindings, recordsOfKey(prior, input.priorNodes, [...input.outerKeys, key])));
@@ -83,9 +86,10 @@ async function runSubShards(input: ShardWorkflowInput, engine: ScopeEngine, prog
   engine.budget.reserveEvents(ranges.length * EVENTS.shard);
   const results: ShardResult[] = [];
   progress.dimensionKeys(dimId, count);
+  const given = tagShardItems(input.items);
   await runShards(engine, dimensionRequestOf(input), ranges, input.plan.dimensions?.[dimId] ?? {}, {
     runConfig: input.runConfig,
-    items: (start, end) => ('inline' in input.items ? { inline: input.items.inline.slice(start - input.start, end - input.start) } : input.items),
+    items: (start, end) => (given.kind === 'inline' ? { kind: 'inline', inline: given.inline.slice(start - input.start, end - input.start) } : given),
     bindings: input.bindings,
     priorParts: () => input.priorParts,
     priorNodes: input.priorNodes,

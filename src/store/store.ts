@@ -123,7 +123,7 @@ async function lazyCollect({ $opgraphCollect: spec }: LazyCollect, store: ValueS
     for (const record of Object.values((await loadPart(part, store)).steps)) {
       if (record.node !== spec.node || record.mappingKeys.length !== spec.depth || record.status !== 'SUCCESS') continue;
       const output = record.outputs?.find((o) => o.name === spec.output);
-      if (output && 'value' in output) values.push(await materialize(output.value, store));
+      if (output?.kind === 'value') values.push(await materialize(output.value, store));
     }
   }
   return values;

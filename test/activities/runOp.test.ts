@@ -137,7 +137,7 @@ describe('runOp: auto-heartbeats', () => {
     const started = Date.now();
     const result = await run('runop_heartbeats', {}, env);
     const finished = Date.now();
-    expect(result).toEqual({ outputs: [{ name: 'result', value: 'done' }] });
+    expect(result).toEqual({ outputs: [{ kind: 'value', name: 'result', value: 'done' }] });
 
     const userBeat = beats.findIndex((b) => b.details !== undefined);
     expect(userBeat, 'the op called ctx.heartbeat(details)').toBeGreaterThanOrEqual(0);
@@ -217,7 +217,7 @@ describe('runOp: outputs that break the op contract are OpValidationError, never
       '[runop_job runop_typed_input] input "n" of op "runop_typed_input" failed its schema: (value): Invalid input: expected number, received string (received "seven", from output "result" of node "runop_produce_n"). Fix: make op node "runop_produce_n" produce valid values, or change the input\'s schema.',
     );
     // The same step with a valid input runs.
-    expect(await run('runop_typed_input', { inputs: { n: 7 } })).toEqual({ outputs: [{ name: 'result', value: 8 }] });
+    expect(await run('runop_typed_input', { inputs: { n: 7 } })).toEqual({ outputs: [{ kind: 'value', name: 'result', value: 8 }] });
   });
 });
 
@@ -284,7 +284,7 @@ describe('runOp: large outputs are fitted into the activity result through the s
   });
 
   const resultBytes = (result: OpTaskResult) => Buffer.byteLength(JSON.stringify(result));
-  const valueOf = (output: TaskOutput | undefined): unknown => (output && 'value' in output ? output.value : undefined);
+  const valueOf = (output: TaskOutput | undefined): unknown => (output?.kind === 'value' ? output.value : undefined);
 
   it('a value over the store threshold comes back as a stored reference', async () => {
     const result = await run('runop_big');
@@ -316,7 +316,7 @@ describe('runOp: large outputs are fitted into the activity result through the s
   it('a fan-out whose item list is too large to return inline is stored whole, with its count', async () => {
     const result = await run('runop_big_fan_out');
     const [output] = result.outputs;
-    if (!output || !('itemsRef' in output)) throw new Error(`expected a stored item list, got ${JSON.stringify(output).slice(0, 200)}`);
+    if (output?.kind !== 'itemsRef') throw new Error(`expected a stored item list, got ${JSON.stringify(output).slice(0, 200)}`);
     expect(output).toMatchObject({ name: 'result', count: 5 });
     const items = await loadItems(output.itemsRef);
     expect(items.map(([key, value]) => [key, (value as string).length])).toEqual(['0', '1', '2', '3', '4'].map((key) => [key, 100 * K]));

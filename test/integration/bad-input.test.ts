@@ -543,7 +543,7 @@ describe("values over Temporal's 2 MiB payload limit", () => {
     expect(await withItems.outputFor('bi_wide_with_items', 'right')).toBe('r'.repeat(100_000));
     // The largest output (the 300 KB fan-out list) went to the store; the two 100 KB values stayed inline.
     const produced = withItems.steps()['bi_wide_with_items']?.outputs ?? [];
-    expect(produced.map((o) => [o.name, 'itemsRef' in o ? 'stored list' : 'value' in o && typeof o.value === 'string' ? 'inline' : 'other'])).toEqual([
+    expect(produced.map((o) => [o.name, o.kind === 'itemsRef' ? 'stored list' : o.kind === 'value' && typeof o.value === 'string' ? 'inline' : 'other'])).toEqual([
       ['items', 'stored list'],
       ['left', 'inline'],
       ['right', 'inline'],

@@ -18,7 +18,7 @@ describe('starting a job by its name alone', () => {
       harness.client.workflow.execute('dynamic_graph', { taskQueue, workflowId: `by-name-${Date.now()}`, args: [] }),
     );
     const result = ScopeResult.parse(raw);
-    expect(result.steps.merge_and_analyze?.outputs).toEqual([{ name: 'result', value: [4900, 5000] }]);
+    expect(result.steps.merge_and_analyze?.outputs).toEqual([{ kind: 'value', name: 'result', value: [4900, 5000] }]);
     expect(Object.keys(result.steps)).toHaveLength(52);
   });
 

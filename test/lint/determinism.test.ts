@@ -62,4 +62,12 @@ describe('lint: workflow code keeps zod out of the bundle', () => {
     expect(await lint("import { ScopeResult } from '../dsl/protocol.ts';\nexport const x = ScopeResult;\n")).toContain('@typescript-eslint/no-restricted-imports');
     expect(await lint("import type { ScopeResult } from '../dsl/protocol.ts';\nexport type X = ScopeResult;\n")).not.toContain('@typescript-eslint/no-restricted-imports');
   });
+
+  it('the zod-free dsl modules workflow code imports (src/dsl/wire.ts) take only types from the schema modules', async () => {
+    const filePath = 'src/dsl/wire.ts';
+    const lint = async (code: string) => ((await eslint.lintText(code, { filePath }))[0]?.messages ?? []).map((m) => m.ruleId);
+    expect(await lint("import { TaskOutput } from './protocol.ts';\nexport const x = TaskOutput;\n")).toContain('@typescript-eslint/no-restricted-imports');
+    expect(await lint("import { z } from 'zod';\nexport const x = z;\n")).toContain('@typescript-eslint/no-restricted-imports');
+    expect(await lint("import type { TaskOutput } from './protocol.ts';\nexport type X = TaskOutput;\n")).not.toContain('@typescript-eslint/no-restricted-imports');
+  });
 });
