@@ -24,9 +24,35 @@ export const DEFAULT_LIMITS: BudgetLimits = {
 };
 
 interface Waiter {
-  readonly kind: Pending;
   readonly bytes: number;
   readonly admit: () => void;
+}
+
+/** A FIFO with O(1) removal from the front (a map may hold back thousands of commands). */
+class Queue<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    const item = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
 }
 
 /**
@@ -38,7 +64,8 @@ export type BudgetGate = () => boolean;
 
 export class WorkflowBudget {
   private readonly pending: Record<Pending, number> = { activity: 0, child: 0 };
-  private readonly waiting: Waiter[] = [];
+  /** Commands held back, per kind, in arrival order. */
+  private readonly waiting: Record<Pending, Queue<Waiter>> = { activity: new Queue(), child: new Queue() };
   private pendingBytes = 0;
   private projected = 0;
   private gateAnswer: boolean | undefined;
@@ -62,13 +89,13 @@ export class WorkflowBudget {
       return this.hold(kind, bytes, fn);
     }
     // Held back: finishing commands admit waiters in arrival order, as their slots and bytes allow.
-    return new Promise<void>((admit) => this.waiting.push({ kind, bytes, admit })).then(() => this.hold(kind, bytes, fn));
+    return new Promise<void>((admit) => this.waiting[kind].push({ bytes, admit })).then(() => this.hold(kind, bytes, fn));
   }
 
   /** Whether a command of `kind` with `bytes` of input may go now (and no earlier one of its kind waits). */
   private admissible(kind: Pending, bytes: number): boolean {
     if (this.pending[kind] >= this.limit(kind)) return false;
-    if (this.waiting.some((w) => w.kind === kind)) return false;
+    if (this.waiting[kind].length > 0) return false;
     return this.fitsBytes(bytes);
   }
 
@@ -124,16 +151,17 @@ export class WorkflowBudget {
   private release(kind: Pending, bytes: number): void {
     this.pending[kind]--;
     this.pendingBytes -= bytes;
-    for (let i = 0; i < this.waiting.length; ) {
-      const waiter = this.waiting[i] as Waiter;
-      const first = this.waiting.findIndex((w) => w.kind === waiter.kind) === i;
-      if (first && this.pending[waiter.kind] < this.limit(waiter.kind) && this.fitsBytes(waiter.bytes)) {
-        this.waiting.splice(i, 1);
-        this.take(waiter.kind, waiter.bytes);
-        waiter.admit();
-      } else {
-        i++;
-      }
+    // The freed slot and bytes go to the longest-waiting command of the same kind first, then of the other.
+    this.admitWaiting(kind);
+    this.admitWaiting(kind === 'activity' ? 'child' : 'activity');
+  }
+
+  private admitWaiting(kind: Pending): void {
+    const queue = this.waiting[kind];
+    for (let next = queue.peek(); next && this.pending[kind] < this.limit(kind) && this.fitsBytes(next.bytes); next = queue.peek()) {
+      queue.shift();
+      this.take(kind, next.bytes);
+      next.admit();
     }
   }
 

@@ -70,11 +70,19 @@ export class ScopeInterpreter {
     this.active = stageNodes(scope.plan.nodes, scope.dim, scope.stage);
   }
 
+  /**
+   * Reserves this scope's own steps in its workflow's projected history. Called by a host for the
+   * scope a workflow runs; keys run inline (mode 'activity') were reserved with their dimension.
+   */
+  reserveOwnSteps(): void {
+    for (const node of ownNodes(this.active, this.scope.dim, this.scope.stage)) {
+      if (!this.scope.prior[stepKey(node.id, this.scope.keys)]) this.engine.budget.reserveEvents(stepEvents(node));
+    }
+  }
+
   async run(): Promise<ScopeResult> {
     const here = ownNodes(this.active, this.scope.dim, this.scope.stage);
     const below = dimensionsBelow(this.active, this.scope.dim);
-    // This scope's own steps are part of its workflow's projected history.
-    for (const node of here) if (!this.scope.prior[stepKey(node.id, this.scope.keys)]) this.engine.budget.reserveEvents(stepEvents(node));
     await Promise.all([...here.map((n) => this.runNode(n.id)), ...below.map((d) => this.runDimension(d).all)]);
     // Report steps in plan order, clones in yield order, whatever order they finished in.
     const ordered: Record<string, StepRecord> = {};

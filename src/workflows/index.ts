@@ -32,7 +32,9 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
       : input;
   const watched = stageNodes(scope.plan.nodes, scope.dim, scope.stage).map((n) => n.id);
   const progress = progressTracker(scope.plan.job, scope.runId, watched);
-  const full = await new ScopeInterpreter(scope, engine, progress).run();
+  const interpreter = new ScopeInterpreter(scope, engine, progress);
+  interpreter.reserveOwnSteps();
+  const full = await interpreter.run();
   const result =
     input.kind === 'job'
       ? await compactResult(full, scope.keys.length, engine, PAYLOAD.jobResult, LEGACY_JOB_RESULT_CHARS)

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { awaitRun, launchRun, type LaunchedRun, type LaunchOptions } from '../../src/client/run.ts';
 import type { JobResult } from '../../src/client/result.ts';
 import { Definitions, job, type JobDefinition } from '../../src/dsl/job.ts';
-import { createWorker } from '../../src/worker/createWorker.ts';
+import { createWorker, type CreateWorkerOptions } from '../../src/worker/createWorker.ts';
 
 /** Connections to the suite's one dev server, and helpers that run jobs with an in-process worker. */
 export class TemporalHarness {
@@ -25,9 +25,14 @@ export class TemporalHarness {
   }
 
   /** Runs `body` while a worker serving `jobs` polls a fresh task queue. */
-  async withWorker<T>(jobs: readonly JobDefinition[], body: (taskQueue: string) => Promise<T>): Promise<T> {
+  async withWorker<T>(
+    jobs: readonly JobDefinition[],
+    body: (taskQueue: string) => Promise<T>,
+    workerOptions: Partial<CreateWorkerOptions> = {},
+  ): Promise<T> {
     const taskQueue = `test-${randomUUID()}`;
     const worker = await createWorker({
+      ...workerOptions,
       definitions: new Definitions({ jobs }),
       connection: this.native,
       taskQueue,
