@@ -1,10 +1,12 @@
 /**
- * Regenerates test/replay/histories/*.pb: runs each replay case on a fresh dev server and saves
- * the job workflow's history plus those of its first children and grandchildren.
- * `npx tsx scripts/record-histories.ts` — run it only when the interpreter's commands changed on
- * purpose (behind `patched()`), and commit the new histories next to the old ones.
+ * Records replay histories: runs replay cases on a fresh dev server and saves the job workflow's
+ * history plus those of its first children and grandchildren, into a NEW folder
+ * test/replay/histories/<label>/ (never over an earlier recording: every history ever committed
+ * keeps replaying in CI).
+ * `npx tsx scripts/record-histories.ts <label> [case …]` — run it when the interpreter's commands
+ * changed on purpose (behind `patched()`), with the cases that exercise the change.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import { Client, Connection } from '@temporalio/client';
@@ -15,7 +17,17 @@ import { startDevServer } from '../src/server/devServer.ts';
 import { connectNative, createWorker } from '../src/worker/createWorker.ts';
 import { replayCases } from '../test/replay/jobs.ts';
 
-const OUT_DIR = join(import.meta.dirname, '..', 'test', 'replay', 'histories');
+const [label, ...only] = process.argv.slice(2);
+if (!label || !/^[A-Za-z0-9_.-]+$/.test(label)) {
+  console.error('usage: npx tsx scripts/record-histories.ts <label> [case …]   (cases: ' + replayCases.map((c) => c.name).join(', ') + ')');
+  process.exit(2);
+}
+const OUT_DIR = join(import.meta.dirname, '..', 'test', 'replay', 'histories', label);
+if (existsSync(OUT_DIR)) {
+  console.error(`${OUT_DIR} exists: earlier recordings are kept as they are; choose a new label`);
+  process.exit(2);
+}
+const cases = only.length > 0 ? replayCases.filter((c) => only.includes(c.name)) : replayCases;
 const CHILDREN_PER_LEVEL = 2;
 /** File → workflow id: the replayer needs the id the history ran under (child ids derive from it). */
 const index: Record<string, string> = {};
@@ -28,10 +40,10 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const taskQueue = 'record-histories';
-  const worker = await createWorker({ definitions: new Definitions({ jobs: replayCases.map((c) => c.job) }), connection: native, taskQueue });
+  const worker = await createWorker({ definitions: new Definitions({ jobs: cases.map((c) => c.job) }), connection: native, taskQueue });
   try {
     await worker.runUntil(async () => {
-      for (const replayCase of replayCases) {
+      for (const replayCase of cases) {
         const run = await launchRun(client, replayCase.job, { taskQueue, runId: `replay-${replayCase.name}`, ...(replayCase.runConfig ? { runConfig: replayCase.runConfig } : {}) });
         const result = await awaitRun(run);
         const saved = await saveTree(client, run.workflowId, replayCase.name, 0);

@@ -32,6 +32,30 @@ export const modesJob = job({ name: 'replay_modes' }, () => {
   total.alias('sharded')(keys().map((x) => triple.alias('in_shard')(x), { shardSize: 4 }).collect());
 });
 
+/** Workflow budget: retried steps project so many events that 30 keys shard (before the budget they did not). */
+const patient = op({ name: 'replay_patient', retryPolicy: new RetryPolicy({ maxRetries: 50, delay: 0.2 }) }, async (ctx, x: number) => {
+  if (x === 3 && ctx.attempt === 1) throw new Error('key 3 fails once');
+  return x + 1;
+});
+const manyKeys = op({ name: 'replay_many_keys', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 30; i++) yield new DynamicOutput(i, `k${i}`);
+});
+export const budgetShardingJob = job({ name: 'replay_budget_sharding' }, () => {
+  total(manyKeys().map(patient, { mode: 'activity' }).collect());
+});
+
+/** Payload budget: a 20 KB value every key of a 60-key map receives is stored once (batch inputs carry it once too). */
+const bigShared = op({ name: 'replay_big_shared' }, async () => 'z'.repeat(20_000));
+const measure = op({ name: 'replay_measure' }, async (_ctx, x: number, s: string) => x + s.length);
+const sixtyKeys = op({ name: 'replay_sixty_keys', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 60; i++) yield new DynamicOutput(i, `k${i}`);
+});
+export const payloadSharedJob = job({ name: 'replay_payload_shared' }, () => {
+  const s = bigShared();
+  total(sixtyKeys().map((x) => measure(x, s), { mode: 'batch', batchSize: 20 }).collect());
+  total.alias('per_child')(sixtyKeys().map((x) => measure(x, s)).collect());
+});
+
 export interface ReplayCase {
   readonly name: string;
   readonly job: JobDefinition;
@@ -48,4 +72,6 @@ export const replayCases: readonly ReplayCase[] = [
   { name: 'fanout_option_c', job: dynamicFanoutOptionC, runConfig: fanoutRunConfig },
   { name: 'failing', job: failingJob },
   { name: 'modes', job: modesJob },
+  { name: 'budget_sharding', job: budgetShardingJob },
+  { name: 'payload_shared', job: payloadSharedJob },
 ];

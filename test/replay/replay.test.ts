@@ -7,8 +7,19 @@ import { inject } from 'vitest';
 import { installRuntimeLogger } from '../../src/logging.ts';
 
 const DIR = join(import.meta.dirname, 'histories');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.pb')).sort();
-const workflowIds = JSON.parse(readFileSync(join(DIR, 'index.json'), 'utf8')) as Record<string, string>;
+/** Every recording: the first one at the top level, later ones one folder each (scripts/record-histories.ts). */
+const folders = ['', ...readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()];
+const files = folders.flatMap((folder) =>
+  readdirSync(join(DIR, folder))
+    .filter((f) => f.endsWith('.pb'))
+    .sort()
+    .map((f) => (folder ? `${folder}/${f}` : f)),
+);
+const workflowIds: Record<string, string> = {};
+for (const folder of folders) {
+  const index = JSON.parse(readFileSync(join(DIR, folder, 'index.json'), 'utf8')) as Record<string, string>;
+  for (const [file, id] of Object.entries(index)) workflowIds[folder ? `${folder}/${file}` : file] = id;
+}
 
 /**
  * Replays committed histories (seed examples, a failing job, nested and sharded runs) against
