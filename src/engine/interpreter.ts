@@ -308,7 +308,7 @@ export class ScopeInterpreter {
    */
   private shardDecision(
     dim: string,
-    stage: number,
+    _stage: number,
     subtree: readonly PlanNode[],
     nodesOfStage: readonly PlanNode[],
     count: number,
@@ -319,16 +319,23 @@ export class ScopeInterpreter {
     const legacy: ShardDecision = !inline || count > legacySize ? { sharded: true, ranges: shardRanges(count, legacySize) } : { sharded: false };
     let current = this.shardDecisions.get(dim);
     if (!current) {
+      // Every stage of the dimension issues its keys again: project them all now.
       const childDim = [...this.scope.dim, dim];
-      const own = ownNodes(nodesOfStage, childDim, stage);
-      const perKey = keyEvents(options, own, dimensionsBelow(nodesOfStage, childDim).length);
-      const perShard = keysPerShard(options, perKey);
+      const level = this.scope.dim.length;
+      const stages = stageCount(subtree, level);
+      const perStage = Array.from({ length: stages }, (_, s) => {
+        const nodes = subtree.filter((n) => stageAt(n, level) === s);
+        return keyEvents(options, ownNodes(nodes, childDim, s), dimensionsBelow(nodes, childDim).length);
+      });
+      const perKey = perStage.reduce((sum, e) => sum + e, 0);
+      // A shard workflow runs one stage of its range: size shards for the heaviest stage.
+      const perShard = keysPerShard(options, Math.max(...perStage));
       const budget = this.engine.budget;
       if (inline && count <= perShard && budget.tryReserveEvents(count * perKey)) {
         current = { sharded: false };
       } else {
-        const ranges = treeRanges(count, perShard, Math.max(1, Math.floor(budget.freeEvents / EVENTS.shard)));
-        budget.reserveEvents(ranges.length * EVENTS.shard);
+        const ranges = treeRanges(count, perShard, Math.max(1, Math.floor(budget.freeEvents / (EVENTS.shard * stages))));
+        budget.reserveEvents(ranges.length * EVENTS.shard * stages);
         current = { sharded: true, ranges };
       }
       this.shardDecisions.set(dim, current);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { NativeConnection } from '@temporalio/worker';
 import { installRuntimeLogger } from '../../src/logging.ts';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { awaitRun, launchRun, type LaunchedRun, type LaunchOptions } from '../../src/client/run.ts';
@@ -10,18 +11,18 @@ import { createWorker, type CreateWorkerOptions } from '../../src/worker/createW
 
 /** Connections to the suite's one dev server, and helpers that run jobs with an in-process worker. */
 export class TemporalHarness {
-  private constructor(
-    readonly client: Client,
-    private readonly connection: Connection,
-    private readonly native: NativeConnection,
-  ) {}
+  readonly client: Client;
+  private readonly native: NativeConnection;
 
+  private constructor(private readonly env: TestWorkflowEnvironment) {
+    this.client = env.client;
+    this.native = env.nativeConnection;
+  }
+
+  /** The SDK's test environment on the suite's own server (test/setup/temporal.ts starts it). */
   static async connect(): Promise<TemporalHarness> {
     installRuntimeLogger();
-    const address = inject('temporalAddress');
-    const native = await NativeConnection.connect({ address });
-    const connection = await Connection.connect({ address });
-    return new TemporalHarness(new Client({ connection }), connection, native);
+    return new TemporalHarness(await TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress') }));
   }
 
   /** Runs `body` while a worker serving `jobs` polls a fresh task queue. */
@@ -57,8 +58,7 @@ export class TemporalHarness {
   }
 
   async close(): Promise<void> {
-    await this.connection.close();
-    await this.native.close();
+    await this.env.teardown();
   }
 }
 
