@@ -7,7 +7,16 @@ import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 /** Node built-ins, bare and `node:`-prefixed: forbidden where code must stay deterministic. */
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
-const nodeSideModules = ['../activities/*', '../client/*', '../server/*', '../worker/*', '../store/*', '../cli/*', '../execute.ts', '../index.ts'];
+const nodeSideModules = [
+  '../activities/*',
+  '../client/*',
+  '../server/*',
+  '../worker/*',
+  '../store/*',
+  '../cli/*',
+  '../execute.ts',
+  '../index.ts',
+];
 const nodeSdk = ['@temporalio/worker', '@temporalio/client', '@temporalio/activity', '@temporalio/testing'];
 
 /**
@@ -21,12 +30,19 @@ function deterministicZone({ zone, temporal, extraPatterns = [] }) {
       {
         paths: [
           ...nodeBuiltins.map((name) => ({ name, message: `${zone} runs inside the Temporal workflow sandbox: no Node APIs.` })),
-          ...(temporal === 'none' ? [] : nodeSdk.map((name) => ({ name, message: 'Workflow code may import only @temporalio/workflow (and src/engine, src/dsl).' }))),
+          ...(temporal === 'none'
+            ? []
+            : nodeSdk.map((name) => ({ name, message: 'Workflow code may import only @temporalio/workflow (and src/engine, src/dsl).' }))),
         ],
         patterns: [
           { group: nodeSideModules, message: 'dsl, engine and workflows must not import Node-side modules.' },
           ...(temporal === 'none'
-            ? [{ group: ['@temporalio/*'], message: `${zone} is host-neutral: no @temporalio imports (the Temporal host lives in src/workflows).` }]
+            ? [
+                {
+                  group: ['@temporalio/*'],
+                  message: `${zone} is host-neutral: no @temporalio imports (the Temporal host lives in src/workflows).`,
+                },
+              ]
             : []),
           ...extraPatterns,
         ],
@@ -49,7 +65,8 @@ const noZodValues = {
     ...['zod', '../dsl/protocol.ts', '../dsl/plan.ts', '../dsl/runConfig.ts', '../dsl/index.ts'].map((name) => ({
       name,
       allowTypeImports: true,
-      message: 'Value imports of zod schemas cost ~20 ms per workflow execution; import types only (use ../dsl/constants.ts, ../dsl/keys.ts, ../dsl/limits.ts, ./guards.ts).',
+      message:
+        'Value imports of zod schemas cost ~20 ms per workflow execution; import types only (use ../dsl/constants.ts, ../dsl/keys.ts, ../dsl/limits.ts, ./guards.ts).',
     })),
   ],
 };
@@ -62,7 +79,8 @@ const noZodValuesInDsl = {
     ...['zod', './protocol.ts', './plan.ts', './runConfig.ts', './index.ts'].map((name) => ({
       name,
       allowTypeImports: true,
-      message: 'Workflow code imports this module: value imports of zod schemas would put zod in every workflow execution; import types only.',
+      message:
+        'Workflow code imports this module: value imports of zod schemas would put zod in every workflow execution; import types only.',
     })),
   ],
 };
@@ -100,7 +118,12 @@ export default tseslint.config(
   {
     // The Node host runs the engine; it never imports the Temporal host.
     files: ['src/activities/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../workflows/*'], message: 'src/activities imports src/engine, never src/workflows.' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../workflows/*'], message: 'src/activities imports src/engine, never src/workflows.' }] },
+      ],
+    },
   },
   {
     // One-way imports (DESIGN §1): a cycle between modules is a design error, not a style choice.

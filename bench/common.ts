@@ -80,7 +80,10 @@ export async function runOpgraph(
 }
 
 /** The longest history (in events) of the job workflow and every workflow below it. */
-export async function longestHistory(env: BenchEnv, rootWorkflowId: string): Promise<{ events: number; workflows: number; workflowId: string }> {
+export async function longestHistory(
+  env: BenchEnv,
+  rootWorkflowId: string,
+): Promise<{ events: number; workflows: number; workflowId: string }> {
   let longest = { events: 0, workflows: 0, workflowId: '' };
   let count = 0;
   for await (const wf of env.client.workflow.list({ query: `RootWorkflowId = '${rootWorkflowId}'` })) {
@@ -102,7 +105,11 @@ export async function runBaseline(env: BenchEnv, n: number, window = 500): Promi
   });
   return worker.runUntil(async () => {
     const started = performance.now();
-    const sum = await env.client.workflow.execute('baselineParent', { taskQueue, workflowId: `baseline-${randomUUID()}`, args: [n, window] });
+    const sum = await env.client.workflow.execute('baselineParent', {
+      taskQueue,
+      workflowId: `baseline-${randomUUID()}`,
+      args: [n, window],
+    });
     return { seconds: (performance.now() - started) / 1000, sum: sum as number };
   });
 }

@@ -175,7 +175,12 @@ function parseRunLine(stdout: string): RunLine {
     .pop();
   if (!line) throw new Error(`Dagster bench: run.py printed no JSON line (stdout: ${JSON.stringify(stdout.slice(-500))})`);
   const parsed = JSON.parse(line) as Partial<RunLine>;
-  if (parsed.system !== 'dagster' || typeof parsed.seconds !== 'number' || typeof parsed.dagster_version !== 'string' || !('result' in parsed)) {
+  if (
+    parsed.system !== 'dagster' ||
+    typeof parsed.seconds !== 'number' ||
+    typeof parsed.dagster_version !== 'string' ||
+    !('result' in parsed)
+  ) {
     throw new Error(`Dagster bench: unexpected JSON line from run.py: ${line}`);
   }
   return parsed as RunLine;

@@ -36,7 +36,13 @@ try {
     const n = Number(values['fanout-keys']);
     const baseline = await runBaseline(env, n);
     if (baseline.sum !== expectedSum(n)) throw new Error(`baseline sum ${baseline.sum} ≠ ${expectedSum(n)}`);
-    record({ bench: 'fanout', system: 'temporal-baseline', keys: n, seconds: round(baseline.seconds), keysPerSecond: round(n / baseline.seconds) });
+    record({
+      bench: 'fanout',
+      system: 'temporal-baseline',
+      keys: n,
+      seconds: round(baseline.seconds),
+      keysPerSecond: round(n / baseline.seconds),
+    });
     for (const [mode, options] of [
       ['child', { mode: 'child' }],
       ['activity', { mode: 'activity' }],
@@ -81,7 +87,13 @@ try {
     const letters = await runDagsterBench('letters');
     record({ bench: 'letters', system: `dagster-${letters.version}`, keys: 26, seconds: round(letters.seconds) });
     const fanout = await runDagsterBench('fanout2000', { keys: n });
-    record({ bench: 'fanout', system: `dagster-${fanout.version}`, keys: n, seconds: round(fanout.seconds), keysPerSecond: round(n / fanout.seconds) });
+    record({
+      bench: 'fanout',
+      system: `dagster-${fanout.version}`,
+      keys: n,
+      seconds: round(fanout.seconds),
+      keysPerSecond: round(n / fanout.seconds),
+    });
   }
 } finally {
   await env.close();

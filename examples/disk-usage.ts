@@ -33,7 +33,10 @@ export const size = op(
 export const split = op(
   { name: 'split', out: { small: new Out<number[]>(), large: new Out<number[]>({ isRequired: false }) } },
   async function* (_ctx, sizes: number[]) {
-    yield new Output(sizes.filter((s) => s < 1000), { outputName: 'small' });
+    yield new Output(
+      sizes.filter((s) => s < 1000),
+      { outputName: 'small' },
+    );
     const large = sizes.filter((s) => s >= 1000);
     if (large.length > 0) yield new Output(large, { outputName: 'large' });
   },

@@ -252,22 +252,19 @@ export const collectSubPipelineResults = op(
 );
 
 /** MAIN PIPELINE: "generate a comprehensive final report" (the seed's final_report asset). */
-export const finalReport = op(
-  { name: 'final_report' },
-  async (_ctx, mainPipelineResults: CollectedResult[]): Promise<FinalReport> => {
-    const totalUnits = mainPipelineResults.reduce((sum, result) => sum + result.units_processed, 0);
-    return {
-      pipeline_summary: {
-        total_records_processed: mainPipelineResults.length,
-        total_units_processed: totalUnits,
-        average_units_per_record: mainPipelineResults.length > 0 ? totalUnits / mainPipelineResults.length : 0,
-      },
-      detailed_results: mainPipelineResults,
-      report_generated_at: '2025-08-25T10:00:00Z',
-      pipeline_status: 'completed_successfully',
-    };
-  },
-);
+export const finalReport = op({ name: 'final_report' }, async (_ctx, mainPipelineResults: CollectedResult[]): Promise<FinalReport> => {
+  const totalUnits = mainPipelineResults.reduce((sum, result) => sum + result.units_processed, 0);
+  return {
+    pipeline_summary: {
+      total_records_processed: mainPipelineResults.length,
+      total_units_processed: totalUnits,
+      average_units_per_record: mainPipelineResults.length > 0 ? totalUnits / mainPipelineResults.length : 0,
+    },
+    detailed_results: mainPipelineResults,
+    report_generated_at: '2025-08-25T10:00:00Z',
+    pipeline_status: 'completed_successfully',
+  };
+});
 
 // =============================================================================================
 // Main pipeline as a graph (the seed's graph-backed asset), one job per option

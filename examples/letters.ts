@@ -100,16 +100,13 @@ const LoadAndProcessConfig = z
   })
   .optional();
 
-export const loadAndProcessPieces = op(
-  { name: 'load_and_process_pieces', config: LoadAndProcessConfig },
-  async (ctx) => {
-    const piecesToProcess = lettersAToZ(); // list a-z
-    ctx.log.info(`Will process... ${pyStrList(piecesToProcess)}`);
-    const numThreads = ctx.opConfig?.num_threads ?? defaultPoolSize();
-    // pool.map(compute_piece, pieces_to_process): results in input order.
-    return mapInWorkerThreads(computePieceInWorker, piecesToProcess, { threads: numThreads, signal: ctx.signal });
-  },
-);
+export const loadAndProcessPieces = op({ name: 'load_and_process_pieces', config: LoadAndProcessConfig }, async (ctx) => {
+  const piecesToProcess = lettersAToZ(); // list a-z
+  ctx.log.info(`Will process... ${pyStrList(piecesToProcess)}`);
+  const numThreads = ctx.opConfig?.num_threads ?? defaultPoolSize();
+  // pool.map(compute_piece, pieces_to_process): results in input order.
+  return mapInWorkerThreads(computePieceInWorker, piecesToProcess, { threads: numThreads, signal: ctx.signal });
+});
 
 export const pythonParallelism = job({ name: 'python_parallelism' }, () => {
   mergeAndAnalyze(loadAndProcessPieces());

@@ -27,7 +27,10 @@ async function main(): Promise<number> {
     const steps = Object.keys(result.stepStatuses()).length;
     console.log(`Run ${result.runId} succeeded in ${seconds}s (${steps} steps).`);
     console.log(`merge_and_analyze = ${JSON.stringify(await result.outputFor('merge_and_analyze'))}`);
-    if (uiUrl) console.log(`See the run in the Temporal Web UI: ${uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(result.workflowId)}`);
+    if (uiUrl)
+      console.log(
+        `See the run in the Temporal Web UI: ${uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(result.workflowId)}`,
+      );
     return 0;
   } finally {
     await stopLocalDevServer();

@@ -44,7 +44,11 @@ async function main(): Promise<void> {
   try {
     await worker.runUntil(async () => {
       for (const replayCase of cases) {
-        const run = await launchRun(client, replayCase.job, { taskQueue, runId: `replay-${replayCase.name}`, ...(replayCase.runConfig ? { runConfig: replayCase.runConfig } : {}) });
+        const run = await launchRun(client, replayCase.job, {
+          taskQueue,
+          runId: `replay-${replayCase.name}`,
+          ...(replayCase.runConfig ? { runConfig: replayCase.runConfig } : {}),
+        });
         const result = await awaitRun(run);
         const saved = await saveTree(client, run.workflowId, replayCase.name, 0);
         console.log(`${replayCase.name}: ${result.status}, ${saved} histories`);

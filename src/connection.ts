@@ -89,11 +89,7 @@ export function temporalTargetFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
  * The target for a server at `address`: the environment's (with its TLS / API key) when
  * `TEMPORAL_ADDRESS` names this address, else a plain-text one (e.g. a local dev server).
  */
-export function targetForAddress(
-  address: string,
-  namespace?: string,
-  env: NodeJS.ProcessEnv = process.env,
-): TemporalTarget {
+export function targetForAddress(address: string, namespace?: string, env: NodeJS.ProcessEnv = process.env): TemporalTarget {
   const fromEnv = temporalTargetFromEnv(env);
   if (fromEnv?.address === address) return namespace === undefined ? fromEnv : { ...fromEnv, namespace };
   return { address, namespace: namespace ?? DEFAULT_NAMESPACE };
@@ -133,7 +129,9 @@ function tlsAndAuth(target: TemporalTarget): TlsAndAuth {
           },
         }
       : {}),
-    ...(tls.serverCaPath !== undefined ? { serverRootCACertificate: readPem(tls.serverCaPath, 'server CA certificate (TEMPORAL_TLS_CA)') } : {}),
+    ...(tls.serverCaPath !== undefined
+      ? { serverRootCACertificate: readPem(tls.serverCaPath, 'server CA certificate (TEMPORAL_TLS_CA)') }
+      : {}),
     ...(tls.serverName !== undefined ? { serverNameOverride: tls.serverName } : {}),
   };
   return options;

@@ -14,7 +14,11 @@ let localServer: Promise<DevServer> | undefined;
 
 /** One dev server per process, started on first use and stopped when the process exits. */
 export function localDevServer(options: DevServerOptions = {}): Promise<DevServer> {
-  localServer ??= startDevServer({ onNotice: (m) => console.error(`[opgraph] ${m}`), searchAttributes: OPGRAPH_SEARCH_ATTRIBUTES, ...options }).catch((err: unknown) => {
+  localServer ??= startDevServer({
+    onNotice: (m) => console.error(`[opgraph] ${m}`),
+    searchAttributes: OPGRAPH_SEARCH_ATTRIBUTES,
+    ...options,
+  }).catch((err: unknown) => {
     localServer = undefined;
     throw err;
   });

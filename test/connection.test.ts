@@ -7,12 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectClient } from '../src/client/connect.ts';
-import {
-  clientConnectionOptions,
-  nativeConnectionOptions,
-  targetForAddress,
-  temporalTargetFromEnv,
-} from '../src/connection.ts';
+import { clientConnectionOptions, nativeConnectionOptions, targetForAddress, temporalTargetFromEnv } from '../src/connection.ts';
 import { connectNative } from '../src/worker/createWorker.ts';
 
 const CLOUD = 'my-ns.a1b2c.tmprl.cloud:7233';
@@ -74,7 +69,11 @@ describe('temporalTargetFromEnv', () => {
 
   it('TEMPORAL_TLS=true alone means TLS with the system roots', () => {
     for (const value of ['true', 'TRUE', '1', 'yes']) {
-      expect(temporalTargetFromEnv({ TEMPORAL_ADDRESS: 'h:7233', TEMPORAL_TLS: value })).toEqual({ address: 'h:7233', namespace: 'default', tls: {} });
+      expect(temporalTargetFromEnv({ TEMPORAL_ADDRESS: 'h:7233', TEMPORAL_TLS: value })).toEqual({
+        address: 'h:7233',
+        namespace: 'default',
+        tls: {},
+      });
     }
   });
 
@@ -214,7 +213,9 @@ describe('connectClient / connectNative use the environment settings for its add
     vi.stubEnv('TEMPORAL_TLS_CERT', join(dir, 'never-read.pem'));
     vi.stubEnv('TEMPORAL_TLS_KEY', keyPath);
     const plain = clientConnectionOptions({ address: '127.0.0.1:1', namespace: 'default' });
-    await expect(connectClient('127.0.0.1:1', 'default', 1_000, plain)).rejects.toThrow(/cannot reach the Temporal server at 127\.0\.0\.1:1 within 1s/);
+    await expect(connectClient('127.0.0.1:1', 'default', 1_000, plain)).rejects.toThrow(
+      /cannot reach the Temporal server at 127\.0\.0\.1:1 within 1s/,
+    );
     await expect(connectNative('127.0.0.1:1', nativeConnectionOptions({ address: '127.0.0.1:1', namespace: 'default' }))).rejects.toThrow(
       /cannot reach the Temporal server at 127\.0\.0\.1:1:/,
     );

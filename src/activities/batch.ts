@@ -38,7 +38,11 @@ export async function runBatch(definitions: Definitions, runStep: RunStep, raw: 
 }
 
 /** No Temporal limits inside one activity: in-batch concurrency is bounded by the batch loop instead. */
-const UNBOUNDED = { pendingActivities: Number.POSITIVE_INFINITY, pendingChildren: Number.POSITIVE_INFINITY, historyEvents: Number.POSITIVE_INFINITY };
+const UNBOUNDED = {
+  pendingActivities: Number.POSITIVE_INFINITY,
+  pendingChildren: Number.POSITIVE_INFINITY,
+  historyEvents: Number.POSITIVE_INFINITY,
+};
 
 /** Runs steps as direct calls inside the current activity; nested dimensions run inline too. */
 class InProcessEngine implements ScopeEngine {

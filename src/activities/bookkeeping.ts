@@ -18,7 +18,9 @@ export async function sliceItems(raw: unknown): Promise<SliceResult> {
   if (input.itemsRef) {
     const all = JSON.parse(await store.get(input.itemsRef)) as [string, unknown][];
     items = await Promise.all(
-      all.slice(input.start, input.end).map(async ([key, value]) => [key, await offload(value, store, input.inlineLimit)] as [string, unknown]),
+      all
+        .slice(input.start, input.end)
+        .map(async ([key, value]) => [key, await offload(value, store, input.inlineLimit)] as [string, unknown]),
     );
   }
   const wanted = new Set(input.priorNodes);

@@ -16,22 +16,35 @@ export async function offloadOutput(output: TaskOutput): Promise<TaskOutput> {
   if (output.kind !== 'items') return output;
   const items = await Promise.all(output.items.map(async ([key, value]) => [key, await offload(value)] as [string, unknown]));
   const json = JSON.stringify(items);
-  if (jsonBytes(items) > PAYLOAD.fanOutItems) return { kind: 'itemsRef', name: output.name, itemsRef: await getDefaultStore().put(json), count: items.length };
+  if (jsonBytes(items) > PAYLOAD.fanOutItems)
+    return { kind: 'itemsRef', name: output.name, itemsRef: await getDefaultStore().put(json), count: items.length };
   return { kind: 'items', name: output.name, items };
 }
 
 /** One output stored whole: a value becomes a reference, a fan-out list a stored list. */
 async function storeOutput(output: TaskOutput): Promise<TaskOutput> {
-  if (output.kind === 'value') return { kind: 'value', name: output.name, value: await getDefaultStore().put(JSON.stringify(output.value)) };
+  if (output.kind === 'value')
+    return { kind: 'value', name: output.name, value: await getDefaultStore().put(JSON.stringify(output.value)) };
   if (output.kind === 'items') {
-    return { kind: 'itemsRef', name: output.name, itemsRef: await getDefaultStore().put(JSON.stringify(output.items)), count: output.items.length };
+    return {
+      kind: 'itemsRef',
+      name: output.name,
+      itemsRef: await getDefaultStore().put(JSON.stringify(output.items)),
+      count: output.items.length,
+    };
   }
   return output;
 }
 
 /** Each output under the store threshold can still add up, over several outputs, to more than one result may carry. */
 export async function fitOutputs(outputs: readonly TaskOutput[], limit: number = PAYLOAD.opResult): Promise<TaskOutput[]> {
-  const chosen = new Set(largestFirst(outputs.map((o, i) => ({ key: i, size: jsonBytes(o) })), limit, { refSize: REF_BYTES }));
+  const chosen = new Set(
+    largestFirst(
+      outputs.map((o, i) => ({ key: i, size: jsonBytes(o) })),
+      limit,
+      { refSize: REF_BYTES },
+    ),
+  );
   return Promise.all(outputs.map((o, i) => (chosen.has(i) ? storeOutput(o) : Promise.resolve(o))));
 }
 

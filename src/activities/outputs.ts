@@ -106,7 +106,7 @@ export class OutputCollector {
       if (this.spec.multiOutput && item.outputName !== 'result' && item.outputName !== decl.name) {
         throw this.error(
           `an item returned under "${decl.name}" is explicitly named "${item.outputName}"`,
-          'return each output\'s items under its own name',
+          "return each output's items under its own name",
         );
       }
       this.addDynamic(new DynamicOutput(item.value, { mappingKey: item.mappingKey, outputName: decl.name }));
@@ -166,7 +166,10 @@ export class OutputCollector {
     }
     const problem = jsonProblem(result);
     if (problem) {
-      throw this.error(`${what} cannot travel as JSON: ${problem}`, 'return plain data (objects, arrays, strings, numbers, booleans, null)');
+      throw this.error(
+        `${what} cannot travel as JSON: ${problem}`,
+        'return plain data (objects, arrays, strings, numbers, booleans, null)',
+      );
     }
     return result;
   }
@@ -202,11 +205,7 @@ function isAsyncIterator(value: unknown): value is AsyncIterable<unknown> {
 }
 
 function isSyncGenerator(value: unknown): value is Iterable<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    Object.prototype.toString.call(value) === '[object Generator]'
-  );
+  return typeof value === 'object' && value !== null && Object.prototype.toString.call(value) === '[object Generator]';
 }
 
 function describe(value: unknown): string {

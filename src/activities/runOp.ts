@@ -66,11 +66,7 @@ function parseConfig(spec: OpSpec, task: OpTaskInput): unknown {
   );
 }
 
-function makeContext(
-  task: OpTaskInput,
-  opConfig: unknown,
-  activity: Context,
-): { ctx: OpContext<unknown>; latestDetails: () => unknown } {
+function makeContext(task: OpTaskInput, opConfig: unknown, activity: Context): { ctx: OpContext<unknown>; latestDetails: () => unknown } {
   let details: unknown;
   const attrs = { stepKey: task.stepKey, job: task.job, runId: task.runId };
   const log: OpLogger = {
@@ -99,7 +95,8 @@ function makeContext(
     signal: activity.cancellationSignal,
     heartbeat: (next?: unknown) => {
       const problem = heartbeatProblem(next);
-      if (problem) throw new OutputContractError(`op "${task.op}" (step ${task.stepKey}) called ctx.heartbeat with details that ${problem}`);
+      if (problem)
+        throw new OutputContractError(`op "${task.op}" (step ${task.stepKey}) called ctx.heartbeat with details that ${problem}`);
       details = next;
       activity.heartbeat(details);
     },
@@ -118,7 +115,11 @@ function autoHeartbeat(activity: Context, latestDetails: () => unknown): () => v
 }
 
 function validationFailure(task: OpTaskInput, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FailureType.Validation, nonRetryable: true, message: limitText(withStep(task, message), MESSAGE_LIMIT) });
+  return ApplicationFailure.create({
+    type: FailureType.Validation,
+    nonRetryable: true,
+    message: limitText(withStep(task, message), MESSAGE_LIMIT),
+  });
 }
 
 /** What the op's code threw, wrapped with its step key (the thrown value stays the `cause`). */
@@ -199,11 +200,17 @@ function inputSource(definitions: Definitions, task: OpTaskInput, input: string)
     case 'output':
       return { from: `output "${source.output}" of node "${source.node}"`, fix: `make op node "${source.node}" produce valid values` };
     case 'item':
-      return { from: `an item of dynamic output "${source.output}" of node "${source.node}"`, fix: `make node "${source.node}" yield valid items` };
+      return {
+        from: `an item of dynamic output "${source.output}" of node "${source.node}"`,
+        fix: `make node "${source.node}" yield valid items`,
+      };
     case 'collect':
       return { from: `the collected outputs of node "${source.node}"`, fix: `make node "${source.node}" produce valid values` };
     case 'fanin':
-      return { from: `the fan-in list of ${source.sources.map((s) => `"${s.node}"`).join(', ')}`, fix: 'make those ops produce valid values' };
+      return {
+        from: `the fan-in list of ${source.sources.map((s) => `"${s.node}"`).join(', ')}`,
+        fix: 'make those ops produce valid values',
+      };
     case 'config':
       return { from: `run config ops.${task.node}.inputs.${input}`, fix: `fix run config ops.${task.node}.inputs.${input}` };
     default:

@@ -45,7 +45,9 @@ export function buildProgram(io: CliIO, setExit: (code: number) => void): Comman
   const out = printer(io.stdout);
   const fallback = defaults(io.env);
   const moduleOption = (): Option =>
-    new Option('-m, --module <path>', 'definitions module exporting `defs` (or a default Definitions); env OPGRAPH_DEFINITIONS').default(fallback.module);
+    new Option('-m, --module <path>', 'definitions module exporting `defs` (or a default Definitions); env OPGRAPH_DEFINITIONS').default(
+      fallback.module,
+    );
   const program = new Command('opgraph')
     .description('Run Dagster-style op/job graphs (with dynamic outputs) durably on Temporal.')
     .exitOverride()
@@ -88,7 +90,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
 
   program
     .command('worker')
-    .description('run a long-lived worker for the module\'s jobs on TEMPORAL_ADDRESS (until Ctrl+C)')
+    .description("run a long-lived worker for the module's jobs on TEMPORAL_ADDRESS (until Ctrl+C)")
     .addOption(moduleOption())
     .addOption(taskQueueOption('task queue to poll').default(fallback.taskQueue))
     .option('-p, --processes <n>', 'worker processes, so CPU-bound ops use every core (default: one per core)')
@@ -106,9 +108,19 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .addOption(moduleOption())
     .addOption(taskQueueOption('task queue the worker polls').default(fallback.taskQueue))
     .option('--no-worker', 'server and UI only')
-    .action(async (opts: { port?: string; uiPort?: string; ip?: string; dbFilename?: string; module: string; taskQueue?: string; worker: boolean }) => {
-      setExit(await devCommand(opts, io));
-    });
+    .action(
+      async (opts: {
+        port?: string;
+        uiPort?: string;
+        ip?: string;
+        dbFilename?: string;
+        module: string;
+        taskQueue?: string;
+        worker: boolean;
+      }) => {
+        setExit(await devCommand(opts, io));
+      },
+    );
 
   program
     .command('launch')
@@ -123,7 +135,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
 
   program
     .command('status')
-    .description('show a run\'s status (describe) and progress (progress query); its result once closed')
+    .description("show a run's status (describe) and progress (progress query); its result once closed")
     .argument('<workflowId>', 'the workflow id printed by `opgraph launch` / `opgraph run`')
     .action(async (workflowId: string) => {
       setExit(await statusCommand(workflowId, io));
@@ -139,7 +151,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
 
   program
     .command('graph')
-    .description('render a job\'s plan; dynamic dimensions as subgraphs/clusters, edges labelled map/collect')
+    .description("render a job's plan; dynamic dimensions as subgraphs/clusters, edges labelled map/collect")
     .argument('<job>', 'job name (see `opgraph list`)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(GRAPH_FORMATS).default('mermaid'))
     .addOption(moduleOption())

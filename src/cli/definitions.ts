@@ -18,7 +18,9 @@ function isDefinitions(value: unknown): value is Definitions {
 export async function loadDefinitions(modulePath: string = DEFAULT_MODULE, cwd: string = process.cwd()): Promise<Definitions> {
   const file = resolve(cwd, modulePath);
   if (!existsSync(file)) {
-    throw new UsageError(`definitions module ${file} does not exist; pass -m/--module <path> to a module exporting \`defs\` (new Definitions({ jobs: [...] }))`);
+    throw new UsageError(
+      `definitions module ${file} does not exist; pass -m/--module <path> to a module exporting \`defs\` (new Definitions({ jobs: [...] }))`,
+    );
   }
   let loaded: Record<string, unknown>;
   try {

@@ -124,7 +124,21 @@ function dimensionTree(graph: JobGraph): Map<string | null, GraphDimension[]> {
 }
 
 /** Words Mermaid's flowchart parser treats as syntax; a node with such an id gets a suffix. */
-const MERMAID_KEYWORDS = new Set(['end', 'graph', 'flowchart', 'subgraph', 'style', 'class', 'classdef', 'click', 'linkstyle', 'direction', 'default', 'call', 'href']);
+const MERMAID_KEYWORDS = new Set([
+  'end',
+  'graph',
+  'flowchart',
+  'subgraph',
+  'style',
+  'class',
+  'classdef',
+  'click',
+  'linkstyle',
+  'direction',
+  'default',
+  'call',
+  'href',
+]);
 
 /** Identifiers safe for Mermaid (letters, digits, underscore), unique across nodes and subgraphs. */
 function mermaidIds(): { node: (id: string) => string; dim: (id: string) => string } {
@@ -169,7 +183,10 @@ export function renderMermaid(plan: JobPlan): string {
     for (const child of tree.get(dim.id) ?? []) emitDimension(child, `${indent}  `);
     lines.push(`${indent}end`);
   };
-  emitNodes(graph.nodes.filter((n) => n.dims.length === 0).map((n) => n.id), '  ');
+  emitNodes(
+    graph.nodes.filter((n) => n.dims.length === 0).map((n) => n.id),
+    '  ',
+  );
   for (const dim of tree.get(null) ?? []) emitDimension(dim, '  ');
   for (const edge of graph.edges) {
     const label = edgeLabel(edge);
@@ -208,7 +225,10 @@ export function renderDot(plan: JobPlan): string {
     for (const child of tree.get(dim.id) ?? []) emitDimension(child, `${indent}  `);
     lines.push(`${indent}}`);
   };
-  emitNodes(graph.nodes.filter((n) => n.dims.length === 0).map((n) => n.id), '  ');
+  emitNodes(
+    graph.nodes.filter((n) => n.dims.length === 0).map((n) => n.id),
+    '  ',
+  );
   for (const dim of tree.get(null) ?? []) emitDimension(dim, '  ');
   for (const edge of graph.edges) {
     const attrs: string[] = [];

@@ -28,9 +28,12 @@ async function withClient<T>(io: CliIO, command: string, body: (client: Client, 
 
 function notFound(err: unknown, workflowId: string, namespace: string): never {
   if (err instanceof WorkflowNotFoundError) {
-    throw new OpgraphError(`no workflow "${workflowId}" in namespace "${namespace}" (check the id printed by \`opgraph launch\`, and TEMPORAL_NAMESPACE)`, {
-      cause: err,
-    });
+    throw new OpgraphError(
+      `no workflow "${workflowId}" in namespace "${namespace}" (check the id printed by \`opgraph launch\`, and TEMPORAL_NAMESPACE)`,
+      {
+        cause: err,
+      },
+    );
   }
   throw err;
 }
@@ -53,7 +56,9 @@ export async function launchCommand(jobName: string, options: LaunchCommandOptio
     const run = await launchRun(client, job, { runConfig, taskQueue });
     printer(io.stdout)(run.workflowId);
     const err = printer(io.stderr);
-    err(`Launched job ${job.name} (run ${run.runId}) on task queue "${taskQueue}"; a worker serving it must be running (\`opgraph worker\`).`);
+    err(
+      `Launched job ${job.name} (run ${run.runId}) on task queue "${taskQueue}"; a worker serving it must be running (\`opgraph worker\`).`,
+    );
     err(`Follow it with: opgraph status ${run.workflowId}`);
     const uiUrl = uiUrlFromEnv(io.env);
     if (uiUrl) err(`Web UI: ${workflowUiUrl(uiUrl, namespace, run.workflowId)}`);
@@ -91,7 +96,11 @@ export async function statusCommand(workflowId: string, io: CliIO): Promise<numb
     if (description.closeTime) out(`Closed:     ${description.closeTime.toISOString()}`);
     let progress: RunProgress | undefined;
     try {
-      progress = await withTimeout(handle.query<RunProgress>('progress'), 5_000, 'no answer within 5s — is a worker serving its task queue?');
+      progress = await withTimeout(
+        handle.query<RunProgress>('progress'),
+        5_000,
+        'no answer within 5s — is a worker serving its task queue?',
+      );
     } catch (err) {
       out(`Progress:   unavailable (${errorMessage(err)})`);
     }

@@ -57,7 +57,8 @@ export async function runCommand(jobName: string, options: RunCommandOptions, io
     interrupts.target = target;
     client = await connectClient(target.address, target.namespace);
     interrupts.client = client;
-    const taskQueue = options.taskQueue ?? (options.worker ? `opgraph-cli-${randomUUID()}` : io.env.OPGRAPH_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE);
+    const taskQueue =
+      options.taskQueue ?? (options.worker ? `opgraph-cli-${randomUUID()}` : io.env.OPGRAPH_TASK_QUEUE?.trim() || DEFAULT_TASK_QUEUE);
     const connectedTarget = target;
     const connectedClient = client;
 
@@ -79,7 +80,9 @@ export async function runCommand(jobName: string, options: RunCommandOptions, io
           err(`The dev server stays up for the Web UI at ${connectedTarget.uiUrl ?? '?'}; press Ctrl+C to stop.`);
           await interrupts.next();
         } else {
-          err('(the embedded dev server stops now; pass --keep-server, or use `opgraph dev` + TEMPORAL_ADDRESS, to browse the run afterwards)');
+          err(
+            '(the embedded dev server stops now; pass --keep-server, or use `opgraph dev` + TEMPORAL_ADDRESS, to browse the run afterwards)',
+          );
         }
       }
       return result;
@@ -106,7 +109,8 @@ export async function runCommand(jobName: string, options: RunCommandOptions, io
 /** Shows live progress until the run ends, draws the final state, returns the result. */
 async function followRun(run: LaunchedRun, plan: JobPlan, io: CliIO): Promise<JobResult> {
   const plain = plainMode(io.stderr, io.env);
-  const query = (): Promise<RunProgress> => withTimeout(run.handle.query<RunProgress>('progress'), QUERY_TIMEOUT_MS, 'progress query timed out');
+  const query = (): Promise<RunProgress> =>
+    withTimeout(run.handle.query<RunProgress>('progress'), QUERY_TIMEOUT_MS, 'progress query timed out');
   const view = createProgressView(io.stderr, plan, `${run.jobName} · run ${run.runId}`, { plain });
   const watcher = watchProgress(query, view, plain ? 500 : 250);
   let result: JobResult;

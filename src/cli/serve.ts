@@ -20,7 +20,8 @@ export interface WorkerCommandOptions {
 export async function workerCommand(options: WorkerCommandOptions, io: CliIO): Promise<number> {
   const target = requireServer(io.env, 'worker');
   const processes = options.processes === undefined ? availableParallelism() : Number(options.processes);
-  if (!Number.isInteger(processes) || processes < 1) throw new UsageError(`--processes must be a positive integer, got "${options.processes}"`);
+  if (!Number.isInteger(processes) || processes < 1)
+    throw new UsageError(`--processes must be a positive integer, got "${options.processes}"`);
   if (processes > 1) return superviseWorkers(processes, options, io);
   const definitions = await loadDefinitions(options.module, io.cwd);
   installCliRuntime({ ownSignals: false, defaultLevel: 'INFO' });
@@ -60,7 +61,9 @@ async function superviseWorkers(processes: number, options: WorkerCommandOptions
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const codes = await Promise.all(children.map((child) => new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)))));
+    const codes = await Promise.all(
+      children.map((child) => new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)))),
+    );
     say(`opgraph worker: all ${processes} worker processes stopped`);
     return codes.every((c) => c === 0) ? EXIT.ok : EXIT.failed;
   } finally {
@@ -104,7 +107,8 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
   const native = definitions ? await connectNative(server.address) : undefined;
   try {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    const worker = definitions && native ? await createWorker({ definitions, connection: native, namespace: server.namespace, taskQueue }) : undefined;
+    const worker =
+      definitions && native ? await createWorker({ definitions, connection: native, namespace: server.namespace, taskQueue }) : undefined;
     out('Temporal dev server is up.');
     out(`  Web UI:           ${server.uiUrl ?? '(none)'}`);
     out(`  TEMPORAL_ADDRESS: ${server.address}`);

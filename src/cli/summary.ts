@@ -54,7 +54,12 @@ export async function resultLines(result: JobResult, elapsedMs?: number): Promis
   const head = `Run ${result.runId} of job ${result.jobName}`;
   if (result.success) {
     lines.push(`${head} SUCCEEDED${elapsedText(elapsedMs, 'in')} (${records.length} step${records.length === 1 ? '' : 's'}).`);
-    lines.push(...(await outputLines(result, records.map(([, r]) => r))));
+    lines.push(
+      ...(await outputLines(
+        result,
+        records.map(([, r]) => r),
+      )),
+    );
     return lines;
   }
   const word = result.status === 'CANCELED' ? 'was CANCELED' : 'FAILED';
@@ -96,7 +101,9 @@ async function outputLines(result: JobResult, records: readonly StepRecord[]): P
       const label = outputLabel(record.node, output, outputs);
       if (output.kind === 'items') {
         const keys = output.items.map(([k]) => k);
-        lines.push(`  ${label}: ${keys.length} dynamic output${keys.length === 1 ? '' : 's'}${keys.length ? `, keys ${keysPreview(keys)}` : ''}`);
+        lines.push(
+          `  ${label}: ${keys.length} dynamic output${keys.length === 1 ? '' : 's'}${keys.length ? `, keys ${keysPreview(keys)}` : ''}`,
+        );
       } else {
         let text: string;
         try {

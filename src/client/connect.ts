@@ -21,8 +21,11 @@ export async function connectClient(
     const connection = await Connection.connect({ ...resolved, address, connectTimeout: timeoutMs });
     return new Client({ connection, namespace });
   } catch (err) {
-    throw new OpgraphError(`cannot reach the Temporal server at ${address} within ${timeoutMs / 1000}s: ${(err as Error).message}. ${UNREACHABLE_HINT}`, {
-      cause: err,
-    });
+    throw new OpgraphError(
+      `cannot reach the Temporal server at ${address} within ${timeoutMs / 1000}s: ${(err as Error).message}. ${UNREACHABLE_HINT}`,
+      {
+        cause: err,
+      },
+    );
   }
 }

@@ -38,7 +38,9 @@ export class JobResult {
   async outputFor(node: string, output = 'result'): Promise<unknown> {
     const records = this.recordsOf(node);
     if (records.length === 0) {
-      throw new OpgraphError(`job "${this.jobName}" has no step for node "${node}" in run ${this.runId}; nodes: ${this.nodes().join(', ')}`);
+      throw new OpgraphError(
+        `job "${this.jobName}" has no step for node "${node}" in run ${this.runId}; nodes: ${this.nodes().join(', ')}`,
+      );
     }
     const mapped = records.some((r) => r.mappingKeys.length > 0);
     const produced = records.flatMap((r) => {
@@ -46,7 +48,9 @@ export class JobResult {
       return found ? [{ record: r, output: found }] : [];
     });
     if (produced.length === 0) {
-      throw new OpgraphError(`No outputs found for output '${output}' from node '${node}' in run ${this.runId} (step status: ${records.map((r) => r.status).join(', ')}).`);
+      throw new OpgraphError(
+        `No outputs found for output '${output}' from node '${node}' in run ${this.runId} (step status: ${records.map((r) => r.status).join(', ')}).`,
+      );
     }
     const valueOf = async (o: TaskOutput): Promise<unknown> => {
       if (o.kind === 'value') return materialize(o.value);
@@ -55,7 +59,9 @@ export class JobResult {
     };
     const first = produced[0];
     if (!mapped && first) return valueOf(first.output);
-    const entries = await Promise.all(produced.map(async ({ record, output: o }) => [record.mappingKeys.join(','), await valueOf(o)] as const));
+    const entries = await Promise.all(
+      produced.map(async ({ record, output: o }) => [record.mappingKeys.join(','), await valueOf(o)] as const),
+    );
     return Object.fromEntries(entries);
   }
 

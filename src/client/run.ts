@@ -68,10 +68,17 @@ export async function awaitRun(run: LaunchedRun): Promise<JobResult> {
       if (parsed.success) return new JobResult(run.jobName, run.runId, run.workflowId, 'FAILURE', await withParts(parsed.data));
     }
     const status = cause instanceof CancelledFailure ? 'CANCELED' : 'FAILURE';
-    return new JobResult(run.jobName, run.runId, run.workflowId, status, { steps: {} }, {
-      type: cause?.name ?? 'WorkflowFailed',
-      message: cause?.message ?? err.message,
-    });
+    return new JobResult(
+      run.jobName,
+      run.runId,
+      run.workflowId,
+      status,
+      { steps: {} },
+      {
+        type: cause?.name ?? 'WorkflowFailed',
+        message: cause?.message ?? err.message,
+      },
+    );
   }
 }
 

@@ -25,15 +25,16 @@ export class Handle<T> {
 }
 
 /** The result of `DynamicHandle.map`: one dynamic handle per handle the callable returned. */
-export type MapResult<R> = R extends Handle<infer U>
-  ? DynamicHandle<U>
-  : R extends DynamicHandle<unknown>
-    ? R
-    : R extends readonly unknown[]
-      ? { readonly [K in keyof R]: R[K] extends Handle<infer U> ? DynamicHandle<U> : never }
-      : R extends void
-        ? void
-        : never;
+export type MapResult<R> =
+  R extends Handle<infer U>
+    ? DynamicHandle<U>
+    : R extends DynamicHandle<unknown>
+      ? R
+      : R extends readonly unknown[]
+        ? { readonly [K in keyof R]: R[K] extends Handle<infer U> ? DynamicHandle<U> : never }
+        : R extends void
+          ? void
+          : never;
 
 /**
  * A dynamic output, or the per-key result of mapping one. It cannot be passed to an op directly:

@@ -88,7 +88,8 @@ export class Definitions {
       }
       jobs.set(definition.name, definition);
       for (const spec of definition.nodeOps.values()) {
-        if (spec.name.startsWith('__opgraph')) problems.push(`op name "${spec.name}" is reserved for opgraph's own activities; rename the op`);
+        if (spec.name.startsWith('__opgraph'))
+          problems.push(`op name "${spec.name}" is reserved for opgraph's own activities; rename the op`);
         const existing = ops.get(spec.name);
         if (existing && existing.fn !== spec.fn) {
           problems.push(

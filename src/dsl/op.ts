@@ -61,8 +61,7 @@ export interface OpConfig<C = unknown, O extends OutSpec | undefined = OutSpec |
 /** An op body: context first, then one parameter per input. */
 export type OpFn<C, I extends unknown[], R> = (ctx: OpContext<C>, ...inputs: I) => R;
 
-type YieldOf<R> =
-  R extends Generator<infer Y, unknown, unknown> ? Y : R extends AsyncGenerator<infer Y, unknown, unknown> ? Y : never;
+type YieldOf<R> = R extends Generator<infer Y, unknown, unknown> ? Y : R extends AsyncGenerator<infer Y, unknown, unknown> ? Y : never;
 type IsGenerator<R> = R extends Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown> ? true : false;
 type DynItemOf<R> = [YieldOf<R>] extends [never]
   ? Awaited<R> extends ReadonlyArray<DynamicOutput<infer T>>
@@ -74,8 +73,7 @@ type DynItemOf<R> = [YieldOf<R>] extends [never]
 type PlainOf<R> = IsGenerator<R> extends true ? unknown : Awaited<R>;
 type IsUnknown<T> = unknown extends T ? ([T] extends [unknown] ? true : false) : false;
 
-export type HandleForOut<X> =
-  X extends DynamicOut<infer T> ? DynamicHandle<T> : X extends Out<infer T> ? Handle<T> : never;
+export type HandleForOut<X> = X extends DynamicOut<infer T> ? DynamicHandle<T> : X extends Out<infer T> ? Handle<T> : never;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 type LastOf<U> = UnionToIntersection<U extends unknown ? () => U : never> extends () => infer R ? R : never;
@@ -207,7 +205,10 @@ export function op(
     timeouts: { ...config.timeouts },
     fn,
   };
-  const invoke = (alias: string | undefined) => (...args: unknown[]) => invokeNode(spec, alias, args);
+  const invoke =
+    (alias: string | undefined) =>
+    (...args: unknown[]) =>
+      invokeNode(spec, alias, args);
   return attachSpec(invoke(undefined), { ...spec, alias: (alias: string) => invoke(alias) }) as AnyOpDefinition;
 }
 
@@ -270,7 +271,7 @@ export function parameterNames(fn: (...args: never[]) => unknown): string[] {
   return params
     .map((p) => p.replace(/\/\*[\s\S]*?\*\//g, '').trim())
     .filter((p) => p.length > 0)
-    .map((p) => (/^(?:\.\.\.)?([A-Za-z_$][\w$]*)/.exec(p)?.[1] ?? ''));
+    .map((p) => /^(?:\.\.\.)?([A-Za-z_$][\w$]*)/.exec(p)?.[1] ?? '');
 }
 
 function splitTopLevel(text: string): string[] {

@@ -47,9 +47,7 @@ export function buildPlan(tracer: Tracer, description: string | undefined, defau
           }
         : null,
       timeouts: {
-        startToCloseMs: startToClose
-          ? durationMs(startToClose, `op "${node.spec.name}" timeouts.startToClose`)
-          : DEFAULT_START_TO_CLOSE_MS,
+        startToCloseMs: startToClose ? durationMs(startToClose, `op "${node.spec.name}" timeouts.startToClose`) : DEFAULT_START_TO_CLOSE_MS,
         heartbeatMs: heartbeat ? durationMs(heartbeat, `op "${node.spec.name}" timeouts.heartbeat`) : DEFAULT_HEARTBEAT_MS,
       },
       tags: { ...node.spec.tags },
@@ -107,7 +105,7 @@ function dimensionOf(node: TracedNode, traced: Map<string, TracedNode>, dims: Ma
         'C12',
         node.id,
         `op "${node.spec.name}" cannot both collect over dynamic output "${collectedDim}" (input "${input}") and be downstream of that same dynamic output`,
-        'pass the collected list through a separate op outside the map, then use that op\'s output inside the map',
+        "pass the collected list through a separate op outside the map, then use that op's output inside the map",
       );
     }
   }
@@ -252,7 +250,12 @@ function resolveMapOptions(tracer: Tracer, dims: Map<string, string[]>): Record<
   for (const { ref, raw, options } of tracer.mapOptions) {
     const dim = raw ? dimensionId(ref) : dims.get(ref.node)?.at(-1);
     if (dim === undefined) {
-      tracer.issue('map-options', ref.node, `.map() options were given on "${ref.node}", which is not mapped over any dynamic output`, 'give the options on the .map() of a dynamic output');
+      tracer.issue(
+        'map-options',
+        ref.node,
+        `.map() options were given on "${ref.node}", which is not mapped over any dynamic output`,
+        'give the options on the .map() of a dynamic output',
+      );
       continue;
     }
     const existing = resolved[dim];
@@ -285,7 +288,7 @@ function checkHistoryBudget(nodes: readonly PlanNode[], tracer: Tracer): void {
     const events = members.reduce((sum, n) => sum + stepEvents(n), 0);
     if (events <= KEY_EVENT_ROOM) continue;
     const first = members[0];
-    const where = first && first.dim.length > 0 ? `one mapping key of the map over ${first.dim.join(' → ')}` : 'the job\'s top level';
+    const where = first && first.dim.length > 0 ? `one mapping key of the map over ${first.dim.join(' → ')}` : "the job's top level";
     const retried = members.filter((n) => (n.retryPolicy?.maxRetries ?? 0) > 0).length;
     tracer.issue(
       'history-budget',

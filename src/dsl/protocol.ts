@@ -140,7 +140,10 @@ export const ShardWorkflowInput = z.object({
   /** The slice itself when the fan-out is inline, else the stored list to slice (untagged in older histories). */
   items: z.preprocess(
     withShardItemsKind,
-    z.discriminatedUnion('kind', [z.object({ kind: z.literal('inline'), inline: Items }), z.object({ kind: z.literal('ref'), ref: StoredRef })]),
+    z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('inline'), inline: Items }),
+      z.object({ kind: z.literal('ref'), ref: StoredRef }),
+    ]),
   ),
   /** Values from outside the dimension, shared by every key. */
   bindings: z.record(z.string(), Binding),
@@ -153,7 +156,6 @@ export type ShardWorkflowInput = z.infer<typeof ShardWorkflowInput>;
 
 export const WorkflowInput = z.discriminatedUnion('kind', [JobWorkflowInput, ScopeWorkflowInput, ShardWorkflowInput]);
 export type WorkflowInput = z.infer<typeof WorkflowInput>;
-
 
 export const BatchInput = z.object({
   runId: z.string(),
@@ -172,7 +174,6 @@ export type BatchInput = z.infer<typeof BatchInput>;
 
 export const BatchResult = z.object({ results: z.array(ScopeResult) });
 export type BatchResult = z.infer<typeof BatchResult>;
-
 
 export const SliceInput = z.object({
   itemsRef: StoredRef.optional(),

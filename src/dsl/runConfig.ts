@@ -138,7 +138,11 @@ function schemaIssues(issues: readonly z.core.$ZodIssue[], value: unknown, path:
     const at = [path, ...issue.path.map(String)].join('.');
     const message = `${issue.message} (${schema})`;
     if (issue.code === 'unrecognized_keys') {
-      return { path: at, message, fix: `remove ${issue.keys.map((k) => `${at}.${k}`).join(', ')}: the ${schema} does not declare ${issue.keys.length === 1 ? 'it' : 'them'}` };
+      return {
+        path: at,
+        message,
+        fix: `remove ${issue.keys.map((k) => `${at}.${k}`).join(', ')}: the ${schema} does not declare ${issue.keys.length === 1 ? 'it' : 'them'}`,
+      };
     }
     if (issue.path.length > 0 && valueAt(value, issue.path) === undefined) {
       return { path: at, message, fix: `add ${at}: the ${schema} requires it` };
@@ -198,7 +202,8 @@ function sizeIssues(resolved: ResolvedRunConfig): RunConfigIssue[] {
   const entries: [string, number][] = [];
   for (const [nodeId, node] of Object.entries(resolved)) {
     if (node.config !== undefined) entries.push([`ops.${nodeId}.config`, utf8Length(JSON.stringify(node.config))]);
-    for (const [name, value] of Object.entries(node.inputs)) entries.push([`ops.${nodeId}.inputs.${name}`, utf8Length(JSON.stringify(value) ?? '')]);
+    for (const [name, value] of Object.entries(node.inputs))
+      entries.push([`ops.${nodeId}.inputs.${name}`, utf8Length(JSON.stringify(value) ?? '')]);
   }
   const largest = entries
     .sort((a, b) => b[1] - a[1])

@@ -45,7 +45,12 @@ export class Tracer {
     let id = `${prefix}${name}`;
     if (explicit) {
       if (this.usedIds.has(id)) {
-        this.issue('duplicate-alias', id, `the name "${name}" is used by more than one invocation`, 'give each invocation a distinct alias');
+        this.issue(
+          'duplicate-alias',
+          id,
+          `the name "${name}" is used by more than one invocation`,
+          'give each invocation a distinct alias',
+        );
       }
     } else {
       let count = this.invocationCounts.get(id) ?? 0;
@@ -72,11 +77,16 @@ export class Tracer {
   recordMapOptions(handle: DynamicHandle<unknown>, options: DimensionOptions): void {
     const parsed = DimensionOptionsSchema.safeParse(options);
     if (!parsed.success) {
-      this.issue('map-options', handle.node, `invalid .map() options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, "use { mode: 'child' | 'activity' | 'batch', batchSize?: positive integer, maxConcurrency?: positive integer }");
+      this.issue(
+        'map-options',
+        handle.node,
+        `invalid .map() options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        "use { mode: 'child' | 'activity' | 'batch', batchSize?: positive integer, maxConcurrency?: positive integer }",
+      );
       return;
     }
     if (parsed.data.batchSize !== undefined && parsed.data.mode !== 'batch') {
-      this.issue('map-options', handle.node, 'batchSize is only meaningful with mode: \'batch\'', "add mode: 'batch' or remove batchSize");
+      this.issue('map-options', handle.node, "batchSize is only meaningful with mode: 'batch'", "add mode: 'batch' or remove batchSize");
     }
     for (const problem of mapOptionBoundProblems(parsed.data)) this.issue('map-options', handle.node, problem.message, problem.fix);
     this.mapOptions.push({ ref: { node: handle.node, output: handle.output }, raw: handle.raw, options: parsed.data });

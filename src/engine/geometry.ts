@@ -76,7 +76,11 @@ export function subPlan(plan: JobPlan, subtree: readonly PlanNode[]): JobPlan {
 }
 
 /** One key's records of the given nodes, picked from `records` (earlier stages' results). */
-export function recordsOfKey(records: Readonly<Record<string, StepRecord>>, nodeIds: readonly string[], keys: readonly string[]): Record<string, StepRecord> {
+export function recordsOfKey(
+  records: Readonly<Record<string, StepRecord>>,
+  nodeIds: readonly string[],
+  keys: readonly string[],
+): Record<string, StepRecord> {
   const mine: Record<string, StepRecord> = {};
   for (const node of nodeIds) {
     const key = stepKey(node, keys);
@@ -103,11 +107,7 @@ export function dimensionRequestOf(input: DimensionRequest): DimensionRequest {
 }
 
 /** The scope of one mapping key of a dimension. */
-export function childScope(
-  parent: Pick<ScopeContext, 'runId' | 'runConfig'>,
-  request: DimensionRequest,
-  item: KeyedScope,
-): ScopeContext {
+export function childScope(parent: Pick<ScopeContext, 'runId' | 'runConfig'>, request: DimensionRequest, item: KeyedScope): ScopeContext {
   return {
     runId: parent.runId,
     plan: request.plan,

@@ -27,7 +27,17 @@ import {
 } from './geometry.ts';
 import { taskBytes } from './inputSize.ts';
 import { runKeyed } from './keyed.ts';
-import { chooseFit, chunkLengths, cut, jsonBytes, jsonChars, largestFirst, PAYLOAD_BUDGET_PATCH, storeWithin, type Measure } from './payload.ts';
+import {
+  chooseFit,
+  chunkLengths,
+  cut,
+  jsonBytes,
+  jsonChars,
+  largestFirst,
+  PAYLOAD_BUDGET_PATCH,
+  storeWithin,
+  type Measure,
+} from './payload.ts';
 import { NO_PROGRESS, type ProgressSink } from './progress.ts';
 import { retryDelayMs } from './retry.ts';
 import { runShards, type ShardDecision } from './shards.ts';
@@ -35,9 +45,7 @@ import { keyEvents, keysPerShard, legacyShardSize, shardRanges, stepEvents, tree
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
 
 type DimensionOutcome =
-  | { state: 'abandoned'; reason: string }
-  | { state: 'skipped' }
-  | { state: 'done'; keys: string[]; shards?: ShardResult[] };
+  { state: 'abandoned'; reason: string } | { state: 'skipped' } | { state: 'done'; keys: string[]; shards?: ShardResult[] };
 
 /** A dimension's run: one settled outcome per stage, each known as soon as that stage's wave ends. */
 interface DimensionRun {
@@ -163,7 +171,11 @@ export class ScopeInterpreter {
     const abandoned = bindings.find((b) => b.state === 'abandoned');
     let record: StepRecord;
     if (abandoned && abandoned.state === 'abandoned') {
-      record = { ...base, status: 'ABANDONED', error: { type: 'Abandoned', message: `Dependencies for step ${key} failed: ${abandoned.reason}. Not executing.` } };
+      record = {
+        ...base,
+        status: 'ABANDONED',
+        error: { type: 'Abandoned', message: `Dependencies for step ${key} failed: ${abandoned.reason}. Not executing.` },
+      };
     } else if (bindings.some((b) => b.state === 'missing')) {
       record = { ...base, status: 'SKIPPED' };
     } else {
@@ -271,7 +283,9 @@ export class ScopeInterpreter {
       await runShards(this.engine, request, decision.ranges, options, {
         runConfig: this.scope.runConfig,
         items: (start, end) =>
-          produced.kind === 'items' ? { kind: 'inline', inline: produced.items.slice(start, end) } : { kind: 'ref', ref: produced.itemsRef },
+          produced.kind === 'items'
+            ? { kind: 'inline', inline: produced.items.slice(start, end) }
+            : { kind: 'ref', ref: produced.itemsRef },
         bindings: shared,
         priorParts: (index) => previous?.[index]?.parts ?? [],
         priorNodes: priorNodes.map((n) => n.id),
@@ -293,10 +307,20 @@ export class ScopeInterpreter {
     const keyed = produced.items.map(([key, value]): KeyedScope =>
       keyedScope(dim, key, value, shared, recordsOfKey(this.steps, priorIds, [...this.scope.keys, key])),
     );
-    await runKeyed(this.scope, this.engine, this.progress, (scope) => new ScopeInterpreter(scope, this.engine, this.progress).run(), request, keyed, options, progressLabel, (index, result) => {
-      results[index] = result;
-      Object.assign(this.steps, result.steps);
-    });
+    await runKeyed(
+      this.scope,
+      this.engine,
+      this.progress,
+      (scope) => new ScopeInterpreter(scope, this.engine, this.progress).run(),
+      request,
+      keyed,
+      options,
+      progressLabel,
+      (index, result) => {
+        results[index] = result;
+        Object.assign(this.steps, result.steps);
+      },
+    );
     return { state: 'done', keys };
   }
 
@@ -316,7 +340,8 @@ export class ScopeInterpreter {
   ): ShardDecision {
     const options = this.scope.plan.dimensions?.[dim] ?? {};
     const legacySize = legacyShardSize(options, nodesOfStage.length);
-    const legacy: ShardDecision = !inline || count > legacySize ? { sharded: true, ranges: shardRanges(count, legacySize) } : { sharded: false };
+    const legacy: ShardDecision =
+      !inline || count > legacySize ? { sharded: true, ranges: shardRanges(count, legacySize) } : { sharded: false };
     let current = this.shardDecisions.get(dim);
     if (!current) {
       // Every stage of the dimension issues its keys again: project them all now.
@@ -454,7 +479,9 @@ async function fitShared(shared: Record<string, Binding>, keys: number, engine: 
     const binding = shared[name];
     if (binding?.state !== 'value') continue;
     // A list is stored as one chunk of a concat, so the op runner also loads any references inside it.
-    const value = Array.isArray(binding.value) ? { $opgraphConcat: [await storeWithin(engine, binding.value)] } : await storeWithin(engine, binding.value);
+    const value = Array.isArray(binding.value)
+      ? { $opgraphConcat: [await storeWithin(engine, binding.value)] }
+      : await storeWithin(engine, binding.value);
     fitted[name] = { state: 'value', value };
   }
   return fitted;

@@ -32,7 +32,10 @@ export async function runKeyed(
   const done = (index: number, result: ScopeResult, countSteps: boolean) => {
     finished(index, result);
     if (countSteps) progress.childSteps(result.steps);
-    progress.childFinished(progressLabel, Object.values(result.steps).some((r) => r.status === 'FAILURE'));
+    progress.childFinished(
+      progressLabel,
+      Object.values(result.steps).some((r) => r.status === 'FAILURE'),
+    );
   };
   if (mode === 'batch') {
     const size = options.batchSize ?? BUDGET.defaultBatchSize;

@@ -2,7 +2,17 @@
 import { PAYLOAD } from '../dsl/limits.ts';
 import type { NodeSummary, ScopeResult, ShardResult, StepRecord, StoredRef } from '../dsl/protocol.ts';
 import { tagOutput } from '../dsl/wire.ts';
-import { chooseFit, chunkLengths, cut, jsonBytes, jsonChars, largestFirst, PAYLOAD_BUDGET_PATCH, storeWithin, type Measure } from './payload.ts';
+import {
+  chooseFit,
+  chunkLengths,
+  cut,
+  jsonBytes,
+  jsonChars,
+  largestFirst,
+  PAYLOAD_BUDGET_PATCH,
+  storeWithin,
+  type Measure,
+} from './payload.ts';
 import type { ScopeEngine } from './types.ts';
 
 /** Before the payload budget, record chunks were measured in characters (kept for replay). */
@@ -64,7 +74,12 @@ export async function compactResult(
  * When a scope's own records alone are still too large (many outputs each under the store
  * threshold), their largest output values go to the store as references, in place.
  */
-async function storeLargeOutputs(steps: Record<string, StepRecord>, engine: ScopeEngine, limit: number, legacyLimitChars: number): Promise<void> {
+async function storeLargeOutputs(
+  steps: Record<string, StepRecord>,
+  engine: ScopeEngine,
+  limit: number,
+  legacyLimitChars: number,
+): Promise<void> {
   const outputs = Object.values(steps).flatMap((record) => (record.outputs ?? []).map((output, index) => ({ record, output, index })));
   const plan = (measure: Measure, max: number) =>
     largestFirst(
@@ -84,7 +99,12 @@ async function storeLargeOutputs(steps: Record<string, StepRecord>, engine: Scop
     const output = tagOutput(entry.output);
     if (output.kind === 'value') list[entry.index] = { kind: 'value', name: output.name, value: await storeWithin(engine, output.value) };
     else if (output.kind === 'items') {
-      list[entry.index] = { kind: 'itemsRef', name: output.name, itemsRef: await storeWithin(engine, output.items), count: output.items.length };
+      list[entry.index] = {
+        kind: 'itemsRef',
+        name: output.name,
+        itemsRef: await storeWithin(engine, output.items),
+        count: output.items.length,
+      };
     }
   }
 }
@@ -97,4 +117,3 @@ export function failuresOf(steps: Record<string, StepRecord>): ShardResult['fail
     .filter(([, r]) => r.status === 'FAILURE')
     .map(([key, r]) => ({ stepKey: key, error: r.error ?? { type: 'Error', message: '' } }));
 }
-

@@ -50,7 +50,9 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
     if (given.kind === 'ref') items = slice.items;
     prior = slice.prior;
   }
-  const keyed = items.map(([key, value]) => keyedScope(dimId, key, value, input.bindings, recordsOfKey(prior, input.priorNodes, [...input.outerKeys, key])));
+  const keyed = items.map(([key, value]) =>
+    keyedScope(dimId, key, value, input.bindings, recordsOfKey(prior, input.priorNodes, [...input.outerKeys, key])),
+  );
   engine.budget.reserveEvents(keyed.length * perKey);
   const results: ScopeResult[] = [];
   progress.dimensionKeys(dimId, keyed.length);
@@ -76,7 +78,12 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
 }
 
 /** A shard too large for one history runs its slice as shards of its own, and sums up what they report. */
-async function runSubShards(input: ShardWorkflowInput, engine: ScopeEngine, progress: ProgressSink, perShard: number): Promise<ShardResult> {
+async function runSubShards(
+  input: ShardWorkflowInput,
+  engine: ScopeEngine,
+  progress: ProgressSink,
+  perShard: number,
+): Promise<ShardResult> {
   const dimId = input.dim[input.dim.length - 1] ?? '';
   const count = input.end - input.start;
   const ranges = treeRanges(count, perShard, Math.max(1, Math.floor(engine.budget.freeEvents / EVENTS.shard))).map((r) => ({
@@ -89,7 +96,8 @@ async function runSubShards(input: ShardWorkflowInput, engine: ScopeEngine, prog
   const given = tagShardItems(input.items);
   await runShards(engine, dimensionRequestOf(input), ranges, input.plan.dimensions?.[dimId] ?? {}, {
     runConfig: input.runConfig,
-    items: (start, end) => (given.kind === 'inline' ? { kind: 'inline', inline: given.inline.slice(start - input.start, end - input.start) } : given),
+    items: (start, end) =>
+      given.kind === 'inline' ? { kind: 'inline', inline: given.inline.slice(start - input.start, end - input.start) } : given,
     bindings: input.bindings,
     priorParts: () => input.priorParts,
     priorNodes: input.priorNodes,
@@ -113,4 +121,3 @@ async function runSubShards(input: ShardWorkflowInput, engine: ScopeEngine, prog
     failures: results.flatMap((r) => r.failures).slice(0, MAX_FAILURES),
   };
 }
-

@@ -54,4 +54,3 @@ export async function runShards(
     work.finished(index, result, end - start);
   });
 }
-

@@ -217,11 +217,7 @@ function setChildRef(child: ChildProcess, ref: boolean): void {
   else child.unref();
 }
 
-function spawnServer(
-  cliPath: string,
-  args: string[],
-  output: OutputRing,
-): { child: ChildProcess; exited: Promise<ExitInfo> } {
+function spawnServer(cliPath: string, args: string[], output: OutputRing): { child: ChildProcess; exited: Promise<ExitInfo> } {
   // Not detached: the child shares our process group, so a terminal Ctrl+C reaches it too.
   const child = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.setEncoding('utf8').on('data', (d: string) => output.push(d));
@@ -251,10 +247,7 @@ async function terminate(child: ChildProcess, exited: Promise<ExitInfo>): Promis
   setChildRef(child, true);
   child.kill('SIGTERM');
   const grace = new AbortController();
-  const timedOut = await Promise.race([
-    exited.then(() => false),
-    sleep(STOP_GRACE_MS, true, { signal: grace.signal }).catch(() => false),
-  ]);
+  const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_GRACE_MS, true, { signal: grace.signal }).catch(() => false)]);
   grace.abort();
   if (timedOut) child.kill('SIGKILL');
   await exited;
@@ -269,9 +262,7 @@ async function probeNamespace(address: string, namespace: string, timeoutMs: num
   const connection = Connection.lazy({ address, connectTimeout: timeoutMs });
   try {
     await connection.ensureConnected();
-    await connection.withDeadline(Date.now() + timeoutMs, () =>
-      connection.workflowService.describeNamespace({ namespace }),
-    );
+    await connection.withDeadline(Date.now() + timeoutMs, () => connection.workflowService.describeNamespace({ namespace }));
     return true;
   } catch {
     return false;

@@ -43,13 +43,7 @@ export interface ResolveTemporalCliOptions {
   allowBuild?: boolean;
 }
 
-export type TemporalCliErrorCode =
-  | 'CLI_PATH_INVALID'
-  | 'CLI_NOT_FOUND'
-  | 'GO_MISSING'
-  | 'GO_TOO_OLD'
-  | 'BUILD_FAILED'
-  | 'LOCK_TIMEOUT';
+export type TemporalCliErrorCode = 'CLI_PATH_INVALID' | 'CLI_NOT_FOUND' | 'GO_MISSING' | 'GO_TOO_OLD' | 'BUILD_FAILED' | 'LOCK_TIMEOUT';
 
 /** Raised when no usable `temporal` binary can be found or built. */
 export class TemporalCliError extends Error {
@@ -111,10 +105,7 @@ export function parseGoVersion(text: string): [number, number] | undefined {
   return [Number(m[1]), Number(m[2])];
 }
 
-export function isGoVersionSufficient(
-  version: readonly [number, number],
-  min: readonly [number, number] = MIN_GO_VERSION,
-): boolean {
+export function isGoVersionSufficient(version: readonly [number, number], min: readonly [number, number] = MIN_GO_VERSION): boolean {
   return version[0] > min[0] || (version[0] === min[0] && version[1] >= min[1]);
 }
 
@@ -134,10 +125,7 @@ export async function isExecutableFile(path: string): Promise<boolean> {
 }
 
 /** First existing candidate, or undefined. Throws if TEMPORAL_CLI_PATH is set but unusable. */
-export async function resolveExisting(
-  env: NodeJS.ProcessEnv,
-  cacheDir: string,
-): Promise<ResolvedTemporalCli | undefined> {
+export async function resolveExisting(env: NodeJS.ProcessEnv, cacheDir: string): Promise<ResolvedTemporalCli | undefined> {
   for (const candidate of candidatePaths(env, cacheDir)) {
     if (await isExecutableFile(candidate.path)) return candidate;
     if (candidate.source === 'env') {

@@ -59,10 +59,9 @@ export async function connectNative(address: string, options?: NativeConnectionO
   try {
     return await NativeConnection.connect({ ...resolved, address });
   } catch (err) {
-    throw new OpgraphError(
-      `cannot reach the Temporal server at ${address}: ${(err as Error).message}. ${UNREACHABLE_HINT}`,
-      { cause: err },
-    );
+    throw new OpgraphError(`cannot reach the Temporal server at ${address}: ${(err as Error).message}. ${UNREACHABLE_HINT}`, {
+      cause: err,
+    });
   }
 }
 

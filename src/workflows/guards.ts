@@ -20,15 +20,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FailureType } from '../dsl/constants.ts';
-import type {
-  BatchResult,
-  OpTaskResult,
-  ScopeResult,
-  ShardResult,
-  SliceResult,
-  StoredRef,
-  WorkflowInput,
-} from '../dsl/protocol.ts';
+import type { BatchResult, OpTaskResult, ScopeResult, ShardResult, SliceResult, StoredRef, WorkflowInput } from '../dsl/protocol.ts';
 import { outputKind, shardItemsKind } from '../dsl/wire.ts';
 
 /** What is wrong with `value` (found at `at`), or undefined when it has the shape. */
@@ -96,7 +88,9 @@ function object(fields: Record<string, Check>): Check {
 /** A field that must be present, whatever its value (zod: a required `z.unknown()`). */
 const present = (v: Record<string, unknown>, key: string, at: string) => (key in v ? undefined : `${where(field(at, key))} is missing`);
 
-const items: Check = arrayOf((v, at) => (Array.isArray(v) && v.length === 2 ? string(v[0], `${at}[0]`) : `${where(at)} should be a [key, value] pair`));
+const items: Check = arrayOf((v, at) =>
+  Array.isArray(v) && v.length === 2 ? string(v[0], `${at}[0]`) : `${where(at)} should be a [key, value] pair`,
+);
 
 const storedRef = object({ $opgraphRef: oneOf(1), store: string, key: string, bytes: int(0), sha256: string });
 
@@ -106,7 +100,8 @@ const stepError = object({ type: string, message: string });
 const taskOutput: Check = (v, at) => {
   if (!isRecord(v)) return `${where(at)} should be an object`;
   const kind = outputKind(v);
-  if (kind === undefined) return `${where(at)} has no valid "kind" (value, items or itemsRef) and none of the fields value, items, itemsRef`;
+  if (kind === undefined)
+    return `${where(at)} has no valid "kind" (value, items or itemsRef) and none of the fields value, items, itemsRef`;
   const problem = string(v.name, field(at, 'name'));
   if (problem) return problem;
   if (kind === 'value') return present(v, 'value', at);
@@ -125,7 +120,11 @@ const stepRecord = object({
 
 const stepFailureRef = object({ stepKey: string, error: stepError });
 
-const scopeResult = object({ steps: recordOf(stepRecord), parts: optional(arrayOf(storedRef)), failures: optional(arrayOf(stepFailureRef)) });
+const scopeResult = object({
+  steps: recordOf(stepRecord),
+  parts: optional(arrayOf(storedRef)),
+  failures: optional(arrayOf(stepFailureRef)),
+});
 
 const binding: Check = (v, at) => {
   if (!isRecord(v)) return `${where(at)} should be an object`;

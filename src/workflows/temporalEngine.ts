@@ -35,7 +35,6 @@ import type {
 import { batchResultOf, opTaskResultOf, scopeResultOf as parseScopeResult, shardResultOf, sliceResultOf, storedRefOf } from './guards.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
 
-
 /**
  * What happens to a child when its parent closes. Runs started before this patch terminate their
  * children; newer runs request cancellation, so a child that was still starting when the run was

@@ -15,7 +15,16 @@ import { z } from 'zod';
 import { runOp } from '../../src/activities/runOp.ts';
 import { Definitions, DynamicOut, DynamicOutput, In, job, type JobDefinition, op, Out } from '../../src/dsl/index.ts';
 import type { OpTaskInput, OpTaskResult, TaskOutput } from '../../src/dsl/protocol.ts';
-import { FileSystemStore, getDefaultStore, isStoredRef, loadItems, materialize, setDefaultStore, storeThreshold, type ValueStore } from '../../src/store/store.ts';
+import {
+  FileSystemStore,
+  getDefaultStore,
+  isStoredRef,
+  loadItems,
+  materialize,
+  setDefaultStore,
+  storeThreshold,
+  type ValueStore,
+} from '../../src/store/store.ts';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -71,7 +80,10 @@ const typedInput = op({ name: 'runop_typed_input', ins: { n: new In({ schema: z.
 const big = op({ name: 'runop_big' }, async () => 'b'.repeat(storeThreshold() + 1_000));
 const K = 1000;
 const midSized = op(
-  { name: 'runop_mid_sized', out: { a: new Out<string>(), b: new Out<string>(), c: new Out<string>(), d: new Out<string>(), e: new Out<string>() } },
+  {
+    name: 'runop_mid_sized',
+    out: { a: new Out<string>(), b: new Out<string>(), c: new Out<string>(), d: new Out<string>(), e: new Out<string>() },
+  },
   async () => ({ a: 'a'.repeat(30 * K), b: 'b'.repeat(125 * K), c: 'c'.repeat(100 * K), d: 'd'.repeat(90 * K), e: 'e'.repeat(80 * K) }),
 );
 const bigFanOut = op({ name: 'runop_big_fan_out', out: new DynamicOut<string>() }, async function* () {
@@ -100,7 +112,17 @@ const definitions = new Definitions({ jobs: [runOpJob] });
 function task(definition: JobDefinition, node: string, overrides: Partial<OpTaskInput> = {}): OpTaskInput {
   const planNode = definition.plan.nodes.find((n) => n.id === node);
   if (!planNode) throw new Error(`job ${definition.name} has no node ${node}`);
-  return { runId: 'run-1', job: definition.name, node, op: planNode.op, stepKey: node, mappingKeys: [], inputs: {}, attempt: 1, ...overrides };
+  return {
+    runId: 'run-1',
+    job: definition.name,
+    node,
+    op: planNode.op,
+    stepKey: node,
+    mappingKeys: [],
+    inputs: {},
+    attempt: 1,
+    ...overrides,
+  };
 }
 
 const quiet = new DefaultLogger('ERROR');
@@ -206,7 +228,9 @@ describe('runOp: outputs that break the op contract are OpValidationError, never
     const failure = await failureOf(run('runop_wrong_type'));
     expect(failure.type).toBe('OpValidationError');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.message).toContain('op "runop_wrong_type" (step runop_wrong_type) output "result" failed its schema: (value): Invalid input: expected number, received string');
+    expect(failure.message).toContain(
+      'op "runop_wrong_type" (step runop_wrong_type) output "result" failed its schema: (value): Invalid input: expected number, received string',
+    );
   });
 
   it('an input failing its In schema names the input and where its value came from', async () => {
@@ -227,7 +251,9 @@ describe('runOp: op code that throws becomes OpUserError (an OpExecutionError cr
     expect(failure.type).toBe('OpUserError');
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toBe('[runop_job runop_throws_range[k1]] op "runop_throws_range" raised RangeError: x must be below 10');
-    expect(failure.details).toEqual([{ errorName: 'RangeError', errorClass: 'RangeError', stack: expect.stringContaining('RangeError: x must be below 10') }]);
+    expect(failure.details).toEqual([
+      { errorName: 'RangeError', errorClass: 'RangeError', stack: expect.stringContaining('RangeError: x must be below 10') },
+    ]);
     const details = failure.details?.[0] as { stack: string };
     expect(details.stack, "the op's own stack trace").toContain('runOp.test.ts');
     // The cause chain: OpUserError ← the op's RangeError (as a failure typed with its class name).

@@ -24,7 +24,19 @@ describe('run config files', () => {
   });
 
   it('reads YAML (.yaml and .yml) into the same structure', () => {
-    const yaml = ['ops:', '  greeting:', '    config:', '      greeting: Hello', '      times: 2', '  outer:', '    ops:', '      inner:', '        inputs:', '          x: [1, 2]', ''].join('\n');
+    const yaml = [
+      'ops:',
+      '  greeting:',
+      '    config:',
+      '      greeting: Hello',
+      '      times: 2',
+      '  outer:',
+      '    ops:',
+      '      inner:',
+      '        inputs:',
+      '          x: [1, 2]',
+      '',
+    ].join('\n');
     expect(readRunConfigFile(file('a.yaml', yaml))).toEqual(expected);
     expect(readRunConfigFile(file('a.yml', yaml))).toEqual(expected);
   });
@@ -42,14 +54,20 @@ describe('run config files', () => {
 
   it('names the file and the line for invalid YAML', () => {
     const path = file('bad.yaml', 'ops:\n  greeting:\n\tconfig: 1\n');
-    expect(() => readRunConfigFile(path)).toThrow(`run config file ${path} is not valid YAML: Tabs are not allowed as indentation at line 3, column 1`);
+    expect(() => readRunConfigFile(path)).toThrow(
+      `run config file ${path} is not valid YAML: Tabs are not allowed as indentation at line 3, column 1`,
+    );
     const dup = file('dup.yaml', 'ops: {}\nops: {}\n');
     expect(() => readRunConfigFile(dup)).toThrow(/is not valid YAML: Map keys must be unique/);
   });
 
   it('rejects a file that is not an object, a missing file, and unknown extensions', () => {
-    expect(() => parseRunConfig('[1, 2]', 'json', 'x.json')).toThrow('run config file x.json must hold an object like { "ops": { "<node>": { "config": ... } } }, not a list');
-    expect(() => parseRunConfig('just a string', 'yaml', 'x.yaml')).toThrow('must hold an object like { "ops": { "<node>": { "config": ... } } }, not a string');
+    expect(() => parseRunConfig('[1, 2]', 'json', 'x.json')).toThrow(
+      'run config file x.json must hold an object like { "ops": { "<node>": { "config": ... } } }, not a list',
+    );
+    expect(() => parseRunConfig('just a string', 'yaml', 'x.yaml')).toThrow(
+      'must hold an object like { "ops": { "<node>": { "config": ... } } }, not a string',
+    );
     expect(() => readRunConfigFile(join(dir, 'missing.json'))).toThrow(/^cannot read run config file .*missing\.json: ENOENT/);
     expect(() => readRunConfigFile(file('config.toml', 'a = 1'))).toThrow(/unknown extension "\.toml"; use \.json, \.yaml or \.yml/);
   });
@@ -62,7 +80,12 @@ describe('run config files', () => {
 
     const schema = captureIO();
     const wrong = file('wrong.json', JSON.stringify({ ops: { greeting: { config: { greeting: 3 } } } }));
-    expect(await runCli(['launch', 'greet', '-m', 'test/cli/fixtures/defs.ts', '-c', wrong], { ...schema.io, env: { TEMPORAL_ADDRESS: '127.0.0.1:1' } })).toBe(2);
+    expect(
+      await runCli(['launch', 'greet', '-m', 'test/cli/fixtures/defs.ts', '-c', wrong], {
+        ...schema.io,
+        env: { TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      }),
+    ).toBe(2);
     expect(schema.stderr()).toBe(
       [
         'opgraph: Run config for job "greet" is invalid:',
@@ -77,7 +100,9 @@ describe('run config files', () => {
     const unknownNode = captureIO();
     const typo = file('typo.yaml', 'ops:\n  greetin:\n    config: {}\n');
     expect(await runCli(['run', 'greet', '-m', 'test/cli/fixtures/defs.ts', '-c', typo], unknownNode.io)).toBe(2);
-    expect(unknownNode.stderr()).toContain('ops.greetin: job "greet" has no node named "greetin" (nodes: greeting)\n    fix: rename it to "greeting" (the closest node name), or remove ops.greetin');
+    expect(unknownNode.stderr()).toContain(
+      'ops.greetin: job "greet" has no node named "greetin" (nodes: greeting)\n    fix: rename it to "greeting" (the closest node name), or remove ops.greetin',
+    );
     // Nothing was started (no dev server, no worker bundle): these fail in well under a second each.
     expect(Date.now() - started).toBeLessThan(5_000);
   });

@@ -51,8 +51,22 @@ describe('opgraph graph: dynamic_graph', () => {
       job: 'dynamic_graph',
       nodes: [
         { id: 'load_pieces', op: 'load_pieces', dims: [], stage: 0, outputs: [{ name: 'result', dynamic: true }], configInputs: [] },
-        { id: 'compute_piece', op: 'compute_piece', dims: ['load_pieces:result'], stage: 0, outputs: [{ name: 'result', dynamic: false }], configInputs: [] },
-        { id: 'merge_and_analyze', op: 'merge_and_analyze', dims: [], stage: 0, outputs: [{ name: 'result', dynamic: false }], configInputs: [] },
+        {
+          id: 'compute_piece',
+          op: 'compute_piece',
+          dims: ['load_pieces:result'],
+          stage: 0,
+          outputs: [{ name: 'result', dynamic: false }],
+          configInputs: [],
+        },
+        {
+          id: 'merge_and_analyze',
+          op: 'merge_and_analyze',
+          dims: [],
+          stage: 0,
+          outputs: [{ name: 'result', dynamic: false }],
+          configInputs: [],
+        },
       ],
       dimensions: [{ id: 'load_pieces:result', source: { node: 'load_pieces', output: 'result' }, parent: null, nodes: ['compute_piece'] }],
       edges: [
@@ -101,7 +115,11 @@ describe('opgraph graph: other shapes', () => {
     const double = op({ name: 'g_double' }, async (_ctx, n: number) => n * 2);
     const total = op({ name: 'g_total' }, async (_ctx, xs: number[]) => xs.length);
     const nested = job({ name: 'g_nested' }, () => {
-      total(keys().map((k) => total(split(k).map(double).collect())).collect());
+      total(
+        keys()
+          .map((k) => total(split(k).map(double).collect()))
+          .collect(),
+      );
     });
     expect(renderMermaid(nested.plan)).toBe(
       [
@@ -124,7 +142,9 @@ describe('opgraph graph: other shapes', () => {
     );
     const dot = renderDot(nested.plan);
     expect(dot).toContain('  subgraph "cluster_0" {\n    label="map over g_outer_keys";');
-    expect(dot).toContain('    subgraph "cluster_1" {\n      label="map over g_split";\n      style=dashed;\n      "g_double" [label="g_double"];\n    }\n  }');
+    expect(dot).toContain(
+      '    subgraph "cluster_1" {\n      label="map over g_split";\n      style=dashed;\n      "g_double" [label="g_double"];\n    }\n  }',
+    );
     expect(JSON.parse(renderJson(nested.plan)).dimensions).toEqual([
       { id: 'g_outer_keys:result', source: { node: 'g_outer_keys', output: 'result' }, parent: null, nodes: ['g_split', 'g_total'] },
       { id: 'g_split:result', source: { node: 'g_split', output: 'result' }, parent: 'g_outer_keys:result', nodes: ['g_double'] },

@@ -8,9 +8,27 @@ describe('opgraph list', () => {
     const { io, stdout } = captureIO();
     expect(await runCli(['list'], io)).toBe(0);
     const text = stdout();
-    expect(text.startsWith(['dynamic_graph', '  load_pieces        DynamicOut', '  compute_piece      mapped over load_pieces:result', '  merge_and_analyze', ''].join('\n'))).toBe(true);
+    expect(
+      text.startsWith(
+        [
+          'dynamic_graph',
+          '  load_pieces        DynamicOut',
+          '  compute_piece      mapped over load_pieces:result',
+          '  merge_and_analyze',
+          '',
+        ].join('\n'),
+      ),
+    ).toBe(true);
     expect(text).toContain(
-      ['chained', '  dynamic_values  DynamicOut', '  echo            mapped over dynamic_values:result', '  echo_2          op echo; mapped over dynamic_values:result', '  echo_3          op echo; mapped over dynamic_values:result', '  process', ''].join('\n'),
+      [
+        'chained',
+        '  dynamic_values  DynamicOut',
+        '  echo            mapped over dynamic_values:result',
+        '  echo_2          op echo; mapped over dynamic_values:result',
+        '  echo_3          op echo; mapped over dynamic_values:result',
+        '  process',
+        '',
+      ].join('\n'),
     );
     const jobs = text.split('\n').filter((l) => l && !l.startsWith(' '));
     expect(jobs).toEqual([
@@ -58,7 +76,9 @@ describe('opgraph list', () => {
 
     const wrong = captureIO();
     expect(await runCli(['list', '-m', 'test/cli/capture.ts'], wrong.io)).toBe(2);
-    expect(wrong.stderr()).toMatch(/must export `defs` \(or a default export\) created with new Definitions\(\{ jobs: \[\.\.\.\] \}\); it exports: captureIO/);
+    expect(wrong.stderr()).toMatch(
+      /must export `defs` \(or a default export\) created with new Definitions\(\{ jobs: \[\.\.\.\] \}\); it exports: captureIO/,
+    );
   });
 
   it('--help lists the commands; no command is a usage error', async () => {

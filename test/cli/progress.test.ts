@@ -12,7 +12,14 @@ import {
 import type { DimensionProgress, NodeProgress, RunProgress } from '../../src/workflows/progress.ts';
 import { failOne } from './fixtures/defs.ts';
 
-const node = (counts: Partial<NodeProgress> = {}): NodeProgress => ({ running: 0, succeeded: 0, failed: 0, skipped: 0, abandoned: 0, ...counts });
+const node = (counts: Partial<NodeProgress> = {}): NodeProgress => ({
+  running: 0,
+  succeeded: 0,
+  failed: 0,
+  skipped: 0,
+  abandoned: 0,
+  ...counts,
+});
 const dim = (counts: Partial<DimensionProgress> = {}): DimensionProgress => ({ total: 0, running: 0, done: 0, failed: 0, ...counts });
 
 /** Snapshots of a dynamic_graph run, as the job workflow's `progress` query answers them. */
@@ -32,7 +39,10 @@ function snapshot(nodes: Record<string, Partial<NodeProgress>>, dimensions: Reco
 const started = snapshot({});
 const loading = snapshot({ load_pieces: { running: 1 } });
 const fannedOut = snapshot({ load_pieces: { succeeded: 1 } }, { 'load_pieces:result': { total: 50, running: 50 } });
-const half = snapshot({ load_pieces: { succeeded: 1 }, compute_piece: { succeeded: 25 } }, { 'load_pieces:result': { total: 50, running: 25, done: 25 } });
+const half = snapshot(
+  { load_pieces: { succeeded: 1 }, compute_piece: { succeeded: 25 } },
+  { 'load_pieces:result': { total: 50, running: 25, done: 25 } },
+);
 const finished = snapshot(
   { load_pieces: { succeeded: 1 }, compute_piece: { succeeded: 50 }, merge_and_analyze: { succeeded: 1 } },
   { 'load_pieces:result': { total: 50, done: 50 } },
@@ -131,7 +141,11 @@ describe('progress in pipe mode (plain lines)', () => {
     );
     let now = 0;
     const view = createProgressView(stream, dynamicGraph.plan, 'dynamic_graph', { now: () => now, throttleMs: 1_000 });
-    for (const [t, p] of [[100, loading], [1_200, fannedOut], [2_300, half]] as const) {
+    for (const [t, p] of [
+      [100, loading],
+      [1_200, fannedOut],
+      [2_300, half],
+    ] as const) {
       now = t;
       view.update(p);
     }

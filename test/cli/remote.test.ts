@@ -55,7 +55,9 @@ describe('opgraph launch / status / cancel', () => {
       const running = await cli('status', workflowId);
       expect(running.code, running.stderr).toBe(0);
       const runId = workflowId.slice('slow-'.length);
-      expect(running.stdout).toContain(`Workflow:   ${workflowId}\nJob:        slow (run ${runId})\nStatus:     RUNNING\nTask queue: ${taskQueue}\n`);
+      expect(running.stdout).toContain(
+        `Workflow:   ${workflowId}\nJob:        slow (run ${runId})\nStatus:     RUNNING\nTask queue: ${taskQueue}\n`,
+      );
       expect(running.stdout).toContain(
         [
           'Progress:',
@@ -91,14 +93,21 @@ describe('opgraph launch / status / cancel', () => {
       const launched = await cli('launch', 'fail_one', '-m', FIXTURES, '-q', taskQueue);
       expect(launched.code, launched.stderr).toBe(0);
       const workflowId = launched.stdout.trim();
-      await harness.client.workflow.getHandle(workflowId).result().catch(() => undefined);
+      await harness.client.workflow
+        .getHandle(workflowId)
+        .result()
+        .catch(() => undefined);
 
       const status = await cli('status', workflowId);
       expect(status.code, status.stderr).toBe(0);
       expect(status.stdout).toContain('Status:     FAILED\n');
       expect(status.stdout).toContain('  ✔ map over cli_keys  [████████████████████████] 3/3 keys done, 0 running, 1 failed');
       expect(status.stdout).toContain(
-        ['Failed steps (1):', '    maybe_fail[b]: OpUserError: [fail_one maybe_fail[b]] op "maybe_fail" raised Error: bad key b', '  Abandoned steps (1): cli_gather'].join('\n'),
+        [
+          'Failed steps (1):',
+          '    maybe_fail[b]: OpUserError: [fail_one maybe_fail[b]] op "maybe_fail" raised Error: bad key b',
+          '  Abandoned steps (1): cli_gather',
+        ].join('\n'),
       );
 
       const config = join(dir, 'greet.json');
@@ -117,7 +126,9 @@ describe('opgraph launch / status / cancel', () => {
   it('status / cancel of an unknown workflow exit 1 and say so', async () => {
     const status = await cli('status', 'nope-123');
     expect(status.code).toBe(1);
-    expect(status.stderr).toBe('opgraph: no workflow "nope-123" in namespace "default" (check the id printed by `opgraph launch`, and TEMPORAL_NAMESPACE)\n');
+    expect(status.stderr).toBe(
+      'opgraph: no workflow "nope-123" in namespace "default" (check the id printed by `opgraph launch`, and TEMPORAL_NAMESPACE)\n',
+    );
     const cancel = await cli('cancel', 'nope-123');
     expect(cancel.code).toBe(1);
     expect(cancel.stderr).toContain('no workflow "nope-123"');

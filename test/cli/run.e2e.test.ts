@@ -22,14 +22,18 @@ describe('opgraph run (subprocess, suite server)', () => {
     const { code, stdout, stderr } = await runOpgraph(['run', 'dynamic_graph'], env);
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^Run [0-9a-f-]{36} of job dynamic_graph SUCCEEDED in \d+\.\ds \(52 steps\)\.$/m);
-    expect(stdout).toContain('\nOutputs:\n  load_pieces: 50 dynamic outputs, keys 0, 1, 2, 3, …, 49\n  merge_and_analyze = [4900,5000]\n  compute_piece[*]: 50 mapped steps (50 succeeded)\n');
+    expect(stdout).toContain(
+      '\nOutputs:\n  load_pieces: 50 dynamic outputs, keys 0, 1, 2, 3, …, 49\n  merge_and_analyze = [4900,5000]\n  compute_piece[*]: 50 mapped steps (50 succeeded)\n',
+    );
     const link = /^Web UI: http:\/\/ui\.example:8233\/namespaces\/default\/workflows\/(dynamic_graph-[0-9a-f-]{36})$/m.exec(stdout);
     expect(link, stdout).not.toBeNull();
 
     const progress = stderr.split('\n').filter((l) => /^\[\d+\.\ds\] /.test(l));
     expect(progress.join('\n')).not.toContain('\x1b');
     expect(progress).toContainEqual(expect.stringMatching(/^\[\d+\.\ds\] load_pieces: succeeded$/));
-    expect(progress).toContainEqual(expect.stringMatching(/^\[\d+\.\ds\] map over load_pieces \[#{20}\] 50\/50 keys done, 0 running, 0 failed$/));
+    expect(progress).toContainEqual(
+      expect.stringMatching(/^\[\d+\.\ds\] map over load_pieces \[#{20}\] 50\/50 keys done, 0 running, 0 failed$/),
+    );
     expect(progress).toContainEqual(expect.stringMatching(/^\[\d+\.\ds\] compute_piece\[\*\]: 50 succeeded$/));
     expect(progress[progress.length - 1]).toMatch(/^\[\d+\.\ds\] merge_and_analyze: succeeded$/);
     // Lines are only printed on change: the final state of each appears once.

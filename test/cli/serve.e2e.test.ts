@@ -68,7 +68,10 @@ describe('opgraph worker / run --no-worker / Ctrl+C (subprocesses, suite server)
     for (const key of ['x', 'y']) {
       const child = harness.client.workflow.getHandle(`${workflowId}/slow_keys[${key}]`);
       for (;;) {
-        const pending = await child.describe().then((d) => d.raw.pendingActivities ?? [], () => []);
+        const pending = await child.describe().then(
+          (d) => d.raw.pendingActivities ?? [],
+          () => [],
+        );
         if (pending.some((a) => a.lastStartedTime)) break;
         await new Promise((r) => setTimeout(r, 100));
       }

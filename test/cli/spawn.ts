@@ -23,8 +23,16 @@ export interface OpgraphProcess {
 /** Runs `bin/opgraph.js <args>` as a child process (pipes, so plain progress mode) from the repo root. */
 export function opgraph(args: readonly string[], env: NodeJS.ProcessEnv = {}): OpgraphProcess {
   // The test decides these; a developer's shell settings must not leak in.
-  const { NODE_OPTIONS: _o, TEMPORAL_ADDRESS: _a, TEMPORAL_NAMESPACE: _n, TEMPORAL_UI_URL: _u, CI: _c, OPGRAPH_DEFINITIONS: _d, OPGRAPH_TASK_QUEUE: _q, ...inherited } =
-    process.env;
+  const {
+    NODE_OPTIONS: _o,
+    TEMPORAL_ADDRESS: _a,
+    TEMPORAL_NAMESPACE: _n,
+    TEMPORAL_UI_URL: _u,
+    CI: _c,
+    OPGRAPH_DEFINITIONS: _d,
+    OPGRAPH_TASK_QUEUE: _q,
+    ...inherited
+  } = process.env;
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -11,7 +11,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runChaos } from '../../scripts/chaos.ts';
 import { launchRun } from '../../src/client/run.ts';
 import { findFreePort, startDevServer, type DevServer } from '../../src/server/devServer.ts';
-import { countByStep, crashJob, crashRunConfig, expectedTotal, FAN_OUT, readLedger, TOTAL, type Total, WORK, workDoneCount } from './fixtures.ts';
+import {
+  countByStep,
+  crashJob,
+  crashRunConfig,
+  expectedTotal,
+  FAN_OUT,
+  readLedger,
+  TOTAL,
+  type Total,
+  WORK,
+  workDoneCount,
+} from './fixtures.ts';
 import {
   awaitRunWithin,
   jobWorkflowTaskTimeouts,
@@ -66,7 +77,8 @@ describe('durability: real processes killed mid-run', () => {
       for (const step of report.inFlightAtKill) expect(report.starts[step]).toBeLessThanOrEqual(2);
       // Steps the killed worker never started ran exactly once.
       for (const [step, starts] of Object.entries(report.starts)) {
-        if (!report.inFlightAtKill.includes(step) && !report.doneBeforeKill.includes(step)) expect({ step, starts }).toEqual({ step, starts: 1 });
+        if (!report.inFlightAtKill.includes(step) && !report.doneBeforeKill.includes(step))
+          expect({ step, starts }).toEqual({ step, starts: 1 });
       }
       expect(report.totalWorkStarts).toBe(200 + Object.keys(report.reExecuted).length);
       expect(report.violations).toEqual([]);

@@ -172,7 +172,10 @@ export function readLedger(path: string): LedgerLine[] {
 }
 
 /** Per step key: how many `start` and `done` lines (optionally only those matching `filter`). */
-export function countByStep(lines: readonly LedgerLine[], filter: (l: LedgerLine) => boolean = () => true): Map<string, { starts: number; dones: number }> {
+export function countByStep(
+  lines: readonly LedgerLine[],
+  filter: (l: LedgerLine) => boolean = () => true,
+): Map<string, { starts: number; dones: number }> {
   const counts = new Map<string, { starts: number; dones: number }>();
   for (const line of lines) {
     if (line.event === 'yield' || !filter(line)) continue;

@@ -89,7 +89,11 @@ export class WorkerProcess {
     if (o.bundlePath) args.push('--bundle', o.bundlePath);
     if (o.maxActivities) args.push('--max-activities', String(o.maxActivities));
     // stdin stays a pipe: the worker exits when it closes, i.e. when this process dies.
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, OPGRAPH_LOG_LEVEL: 'ERROR' } });
+    const child = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, OPGRAPH_LOG_LEVEL: 'ERROR' },
+    });
     const proc = new WorkerProcess(child);
     live.add(proc);
     const timeoutMs = o.readyTimeoutMs ?? 120_000;
@@ -195,7 +199,9 @@ export interface WorkflowTaskTimeouts {
   at: number[];
 }
 
-export function workflowTaskTimeouts(history: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>): WorkflowTaskTimeouts {
+export function workflowTaskTimeouts(
+  history: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>,
+): WorkflowTaskTimeouts {
   const out: WorkflowTaskTimeouts = { scheduleToStart: 0, startToClose: 0, at: [] };
   for (const event of history.events ?? []) {
     const timedOut = event.workflowTaskTimedOutEventAttributes;
@@ -221,7 +227,11 @@ export interface RecordedActivity {
 }
 
 /** Reads each mapped key's child workflow history (`<job wf id>/crash_fan_out[<key>]`). */
-export async function recordedWorkActivities(client: Client, run: LaunchedRun, keys: readonly string[]): Promise<Map<string, RecordedActivity>> {
+export async function recordedWorkActivities(
+  client: Client,
+  run: LaunchedRun,
+  keys: readonly string[],
+): Promise<Map<string, RecordedActivity>> {
   const out = new Map<string, RecordedActivity>();
   let next = 0;
   const lane = async () => {
@@ -340,7 +350,9 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
       total = (await result.outputFor(TOTAL)) as Total;
       const expected = expectedTotal(count);
       if (JSON.stringify(total) !== JSON.stringify(expected)) {
-        violations.push(`crash_total returned sum ${total.sum} / count ${total.count} / ${total.keys.length} keys; expected ${expected.sum} / ${expected.count} in yield order`);
+        violations.push(
+          `crash_total returned sum ${total.sum} / count ${total.count} / ${total.keys.length} keys; expected ${expected.sum} / ${expected.count} in yield order`,
+        );
       }
     }
 
@@ -364,7 +376,8 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
       if (starts > 1) reExecuted[step] = starts;
       if (dones < 1) violations.push(`${step} never finished (starts ${starts}, dones ${dones})`);
       const attempt = recorded.get(step)?.attempt ?? 0;
-      if (starts > attempt) violations.push(`${step} ran ${starts} times but Temporal recorded attempt ${attempt}: a body ran that Temporal did not dispatch`);
+      if (starts > attempt)
+        violations.push(`${step} ran ${starts} times but Temporal recorded attempt ${attempt}: a body ran that Temporal did not dispatch`);
     }
     for (const step of recordedBeforeKill) {
       const starts = all.get(step)?.starts ?? 0;
@@ -373,7 +386,8 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
     const doneButReRun = doneBeforeKill.filter((s) => (all.get(s)?.starts ?? 0) > 1);
     for (const step of doneButReRun) {
       const starts = all.get(step)?.starts ?? 0;
-      if (starts > 2) violations.push(`${step} (done before the kill, completion not yet recorded) started ${starts} times (at most twice expected)`);
+      if (starts > 2)
+        violations.push(`${step} (done before the kill, completion not yet recorded) started ${starts} times (at most twice expected)`);
     }
     for (const step of inFlightAtKill) {
       const starts = all.get(step)?.starts ?? 0;

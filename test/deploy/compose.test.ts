@@ -67,7 +67,7 @@ function containerPorts(name: string): number[] {
 
 function namedVolumeSources(s: Service): string[] {
   return (s.volumes ?? [])
-    .map((v) => (typeof v === 'string' ? v.split(':')[0] ?? '' : v.type === 'volume' || v.type === undefined ? (v.source ?? '') : ''))
+    .map((v) => (typeof v === 'string' ? (v.split(':')[0] ?? '') : v.type === 'volume' || v.type === undefined ? (v.source ?? '') : ''))
     .filter((src) => src !== '' && !src.startsWith('.') && !src.startsWith('/') && !src.startsWith('~') && !src.startsWith('$'));
 }
 
@@ -157,7 +157,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('passes Temporal Cloud settings through to the worker (empty by default)', () => {
-    const cloudVars = ['TEMPORAL_API_KEY', 'TEMPORAL_TLS', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME'];
+    const cloudVars = [
+      'TEMPORAL_API_KEY',
+      'TEMPORAL_TLS',
+      'TEMPORAL_TLS_CERT',
+      'TEMPORAL_TLS_KEY',
+      'TEMPORAL_TLS_CA',
+      'TEMPORAL_TLS_SERVER_NAME',
+    ];
     const defaults = environmentOf('opgraph-worker');
     for (const name of cloudVars) expect(defaults[name], name).toBe('');
 
@@ -186,7 +193,8 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(compose.services)) {
       for (const source of namedVolumeSources(s)) expect(declared, `${name} mounts undeclared volume ${source}`).toContain(source);
     }
-    const mounts = (name: string): string[] => (service(name).volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+    const mounts = (name: string): string[] =>
+      (service(name).volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
     expect(mounts('postgresql').some((m) => /^[a-z][\w-]*:\/var\/lib\/postgresql\/data$/.test(m))).toBe(true);
     const storage = environmentOf('opgraph-worker').OPGRAPH_STORAGE_DIR;
     expect(mounts('opgraph-worker').some((m) => /^[a-z][\w-]*:/.test(m) && m.endsWith(`:${storage}`))).toBe(true);

@@ -25,20 +25,38 @@ function definitionError(body: () => unknown): JobDefinitionError {
 
 describe('map option bounds', () => {
   it('rejects maxConcurrency over the workflow budget, naming the bound and the fix', () => {
-    const err = definitionError(() => collectAll(emit().map(work, { maxConcurrency: MAP_OPTION_BOUNDS.maxConcurrency + 1 }).collect()));
+    const err = definitionError(() =>
+      collectAll(
+        emit()
+          .map(work, { maxConcurrency: MAP_OPTION_BOUNDS.maxConcurrency + 1 })
+          .collect(),
+      ),
+    );
     expect(err.issues).toHaveLength(1);
     expect(err.issues[0]).toMatchObject({ code: 'map-options', node: 'bounds_emit' });
-    expect(err.issues[0]?.message).toContain(`maxConcurrency ${MAP_OPTION_BOUNDS.maxConcurrency + 1} is over ${MAP_OPTION_BOUNDS.maxConcurrency}`);
+    expect(err.issues[0]?.message).toContain(
+      `maxConcurrency ${MAP_OPTION_BOUNDS.maxConcurrency + 1} is over ${MAP_OPTION_BOUNDS.maxConcurrency}`,
+    );
     expect(err.issues[0]?.fix).toContain(`maxConcurrency ≤ ${MAP_OPTION_BOUNDS.maxConcurrency}`);
   });
 
   it('accepts maxConcurrency at the bound', () => {
-    expect(() => job({ name: 'bounds_ok' }, () => collectAll(emit().map(work, { maxConcurrency: MAP_OPTION_BOUNDS.maxConcurrency }).collect()))).not.toThrow();
+    expect(() =>
+      job({ name: 'bounds_ok' }, () => collectAll(emit().map(work, { maxConcurrency: MAP_OPTION_BOUNDS.maxConcurrency }).collect())),
+    ).not.toThrow();
   });
 
   it('rejects batchSize over its bound', () => {
-    const err = definitionError(() => collectAll(emit().map(work, { mode: 'batch', batchSize: MAP_OPTION_BOUNDS.batchSize + 1 }).collect()));
-    expect(err.issues.map((i) => i.message).join('\n')).toContain(`batchSize ${MAP_OPTION_BOUNDS.batchSize + 1} is over ${MAP_OPTION_BOUNDS.batchSize}`);
+    const err = definitionError(() =>
+      collectAll(
+        emit()
+          .map(work, { mode: 'batch', batchSize: MAP_OPTION_BOUNDS.batchSize + 1 })
+          .collect(),
+      ),
+    );
+    expect(err.issues.map((i) => i.message).join('\n')).toContain(
+      `batchSize ${MAP_OPTION_BOUNDS.batchSize + 1} is over ${MAP_OPTION_BOUNDS.batchSize}`,
+    );
   });
 
   it.each([
@@ -50,7 +68,15 @@ describe('map option bounds', () => {
     const options = { mode, shardSize: limit + 1, ...(batchSize ? { batchSize } : {}) };
     const err = definitionError(() => collectAll(emit().map(work, options).collect()));
     expect(err.issues.map((i) => i.message).join('\n')).toContain(`shardSize ${limit + 1} is over ${limit}`);
-    expect(() => job({ name: `bounds_ok_${mode}` }, () => collectAll(emit().map(work, { ...options, shardSize: limit }).collect()))).not.toThrow();
+    expect(() =>
+      job({ name: `bounds_ok_${mode}` }, () =>
+        collectAll(
+          emit()
+            .map(work, { ...options, shardSize: limit })
+            .collect(),
+        ),
+      ),
+    ).not.toThrow();
   });
 });
 
@@ -69,7 +95,13 @@ describe('history budget of a scope', () => {
 
   it('rejects a mapped scope with too many retried steps, and names the map', () => {
     const retried = op({ name: 'bounds_retried_map', retryPolicy: new RetryPolicy({ maxRetries: 300 }) }, async (_ctx, x: number) => x);
-    const err = definitionError(() => collectAll(emit().map((x) => retried(retried(retried(x)))).collect()));
+    const err = definitionError(() =>
+      collectAll(
+        emit()
+          .map((x) => retried(retried(retried(x))))
+          .collect(),
+      ),
+    );
     expect(err.issues[0]?.message).toContain('one mapping key of the map over bounds_emit:result');
   });
 

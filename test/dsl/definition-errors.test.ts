@@ -107,7 +107,13 @@ describe('C2: iterating a dynamic handle', () => {
       for (const item of dynamicValues() as unknown as Iterable<Handle<unknown>>) echo(item);
     });
     expect(issues).toHaveLength(1);
-    const issue = expectIssue(issues, 'C2', 'c2_iterate', 'dynamic_values', /attempted to iterate over the dynamic output "result" of op "dynamic_values"/);
+    const issue = expectIssue(
+      issues,
+      'C2',
+      'c2_iterate',
+      'dynamic_values',
+      /attempted to iterate over the dynamic output "result" of op "dynamic_values"/,
+    );
     expect(issue.fix).toMatch(/\.map\(fn\)/);
   });
 
@@ -125,7 +131,13 @@ describe('C3: indexing a dynamic handle', () => {
       echo((dynamicValues() as unknown as Handle<unknown>[])[0]);
     });
     expect(issues).toHaveLength(1);
-    const issue = expectIssue(issues, 'C3', 'c3_index', 'dynamic_values', /attempted to index into the dynamic output "result" of op "dynamic_values"/);
+    const issue = expectIssue(
+      issues,
+      'C3',
+      'c3_index',
+      'dynamic_values',
+      /attempted to index into the dynamic output "result" of op "dynamic_values"/,
+    );
     expect(issue.fix).toMatch(/\.map\(fn\).*\.collect\(\)/);
   });
 });
@@ -157,7 +169,13 @@ describe('C5 / C5b / C6: static fan-in lists', () => {
       });
       total(numbers);
     });
-    expectIssue(issues, 'C5', 'c5_fan_in', 'total', /item 0 depends on the dynamic output "dynamic_values:result"; items in a fan-in list cannot be downstream of dynamic outputs/);
+    expectIssue(
+      issues,
+      'C5',
+      'c5_fan_in',
+      'total',
+      /item 0 depends on the dynamic output "dynamic_values:result"; items in a fan-in list cannot be downstream of dynamic outputs/,
+    );
   });
 
   it('C5b: rejects a fan-in list holding the output of a mapped op', () => {
@@ -176,7 +194,13 @@ describe('C5 / C5b / C6: static fan-in lists', () => {
       const a = one();
       total([a, dynamicValues().collect()]);
     });
-    const issue = expectIssue(issues, 'C6', 'c6_collect_in_list', 'total', /input "xs" received a list containing an invalid item at index 1 \(a collected list\)/);
+    const issue = expectIssue(
+      issues,
+      'C6',
+      'c6_collect_in_list',
+      'total',
+      /input "xs" received a list containing an invalid item at index 1 \(a collected list\)/,
+    );
     expect(issue.fix).toMatch(/pass a collected list directly/);
   });
 
@@ -346,10 +370,7 @@ describe('C11: mapping a value into a graph whose input meets another fan-out', 
     const accepted = job({ name: 'c11_composite_in_4' }, () => {
       dynamicValues().map(indirect);
     });
-    expect(nodeOf(accepted, 'indirect.composed.echo').dim).toEqual([
-      'dynamic_values:result',
-      'indirect.composed.dynamic_echo:result',
-    ]);
+    expect(nodeOf(accepted, 'indirect.composed.echo').dim).toEqual(['dynamic_values:result', 'indirect.composed.dynamic_echo:result']);
   });
 });
 
@@ -359,7 +380,13 @@ describe('C12: one op both mapped over and collecting the same dynamic output', 
       const x = dynamicValues();
       x.map((y) => add(y, x.collect()));
     });
-    const issue = expectIssue(issues, 'C12', 'c12_collect_then_dep', 'add', /cannot both collect over dynamic output "dynamic_values:result" \(input "y"\) and be downstream of that same dynamic output/);
+    const issue = expectIssue(
+      issues,
+      'C12',
+      'c12_collect_then_dep',
+      'add',
+      /cannot both collect over dynamic output "dynamic_values:result" \(input "y"\) and be downstream of that same dynamic output/,
+    );
     expect(issue.fix).toMatch(/separate op outside the map/);
   });
 
@@ -368,7 +395,13 @@ describe('C12: one op both mapped over and collecting the same dynamic output', 
       const x = dynamicValues();
       x.map((y) => add(x.collect(), y));
     });
-    expectIssue(issues, 'C12', 'c12_dep_then_collect', 'add', /cannot both collect over dynamic output "dynamic_values:result" \(input "x"\)/);
+    expectIssue(
+      issues,
+      'C12',
+      'c12_dep_then_collect',
+      'add',
+      /cannot both collect over dynamic output "dynamic_values:result" \(input "x"\)/,
+    );
   });
 });
 
@@ -377,7 +410,13 @@ describe('C13: a map callable returning something that is not a handle', () => {
     const issues = rejected('c13_constant', () => {
       dynamicValues().map(() => 42);
     });
-    expectIssue(issues, 'C13', 'c13_constant', 'dynamic_values', /could not handle what the callable passed to \.map\(\) on "dynamic_values:result" returned \(a number \(42\)\)/);
+    expectIssue(
+      issues,
+      'C13',
+      'c13_constant',
+      'dynamic_values',
+      /could not handle what the callable passed to \.map\(\) on "dynamic_values:result" returned \(a number \(42\)\)/,
+    );
   });
 
   it('rejects a record of handles (only tuples are unpacked)', () => {
@@ -524,7 +563,9 @@ describe('other definition checks', () => {
 
   it('rejects a job body that invokes no ops', () => {
     const issues = rejected('empty_body', () => undefined);
-    expect(issues).toEqual([expect.objectContaining({ code: 'empty-job', job: 'empty_body', fix: expect.stringMatching(/call at least one op/) })]);
+    expect(issues).toEqual([
+      expect.objectContaining({ code: 'empty-job', job: 'empty_body', fix: expect.stringMatching(/call at least one op/) }),
+    ]);
   });
 
   it('rejects an anonymous op body without an explicit name', () => {
@@ -555,7 +596,9 @@ describe('other definition checks', () => {
     const jobA = job({ name: 'uses_a' }, () => echoA(one()));
     const jobB = job({ name: 'uses_b' }, () => echoB(one()));
     expect(() => new Definitions({ jobs: [jobA, jobB] })).toThrow(OpgraphError);
-    expect(() => new Definitions({ jobs: [jobA, jobB] })).toThrow(/two different ops are named "same_name" \(one is used by job "uses_b"\).*rename one with op\(\{ name \}\)/);
+    expect(() => new Definitions({ jobs: [jobA, jobB] })).toThrow(
+      /two different ops are named "same_name" \(one is used by job "uses_b"\).*rename one with op\(\{ name \}\)/,
+    );
   });
 
   it('accepts the same op used by several jobs, and rejects an unknown job name on lookup', () => {

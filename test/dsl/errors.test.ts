@@ -19,9 +19,10 @@ import {
   type RunConfigIssue,
 } from '../../src/dsl/index.ts';
 
-const listFiles = op({ name: 'rc_list_files', config: z.object({ dir: z.string(), limit: z.number().int().positive() }).strict() }, async (ctx) => [
-  ctx.opConfig.dir,
-]);
+const listFiles = op(
+  { name: 'rc_list_files', config: z.object({ dir: z.string(), limit: z.number().int().positive() }).strict() },
+  async (ctx) => [ctx.opConfig.dir],
+);
 const count = op({ name: 'rc_count' }, async (_ctx, files: string[]) => files.length);
 const scale = op({ name: 'rc_scale', ins: { x: new In({ schema: z.number().positive() }) } }, async (_ctx, x: number) => x * 2);
 const plain = op({ name: 'rc_plain' }, async () => 1);
@@ -65,7 +66,8 @@ describe('RunConfigError: structured issues with path, message and fix', () => {
     expect(error.issues).toEqual<RunConfigIssue[]>([
       {
         path: 'ops.rc_list_files.config',
-        message: 'missing; op "rc_list_files" requires config matching its config schema (Invalid input: expected object, received undefined)',
+        message:
+          'missing; op "rc_list_files" requires config matching its config schema (Invalid input: expected object, received undefined)',
         fix: 'supply it: runConfig { ops: { rc_list_files: { config: { dir: …, limit: … } } } }',
       },
       {
@@ -202,7 +204,9 @@ describe('RunConfigError: structured issues with path, message and fix', () => {
     const notObject = rejected(configured, { ops: { rc_count: { inputs: 5 } } });
     expect(notObject.issues).toHaveLength(1);
     expect(notObject.issues[0]).toMatchObject({ path: 'ops.rc_count.inputs', message: 'Invalid input: expected record, received number' });
-    expect(notObject.issues[0]?.fix).toMatch(/^shape run config as \{ ops: \{ <node>: \{ config: \{ … \}, inputs: \{ <input>: … \} \} \} \}/);
+    expect(notObject.issues[0]?.fix).toMatch(
+      /^shape run config as \{ ops: \{ <node>: \{ config: \{ … \}, inputs: \{ <input>: … \} \} \} \}/,
+    );
   });
 
   it('run config too large to travel names the largest entries', () => {

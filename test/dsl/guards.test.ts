@@ -71,7 +71,14 @@ const outputSamples = {
     'tagged null value': { kind: 'value', name: 'result', value: null },
     'legacy value': { name: 'result', value: [1, 2] },
     'legacy null value': { name: 'result', value: null },
-    'tagged items': { kind: 'items', name: 'result', items: [['a', 1], ['b', null]] },
+    'tagged items': {
+      kind: 'items',
+      name: 'result',
+      items: [
+        ['a', 1],
+        ['b', null],
+      ],
+    },
     'tagged empty items': { kind: 'items', name: 'result', items: [] },
     'legacy items': { name: 'result', items: [['0', [0, 1]]] },
     'tagged itemsRef': { kind: 'itemsRef', name: 'result', itemsRef: ref, count: 3 },
@@ -105,7 +112,13 @@ const outputSamples = {
   },
 };
 
-const record = { node: 'compute_piece', mappingKeys: ['0'], status: 'SUCCESS', outputs: [outputSamples.valid['legacy value']], attempts: 1 };
+const record = {
+  node: 'compute_piece',
+  mappingKeys: ['0'],
+  status: 'SUCCESS',
+  outputs: [outputSamples.valid['legacy value']],
+  attempts: 1,
+};
 
 const recordSamples = {
   valid: {
@@ -148,7 +161,9 @@ const scopeSamples = {
     'parts not references': { steps: {}, parts: ['ab/abcdef.json'] },
     'a failure without error': { steps: {}, failures: [{ stepKey: 'x' }] },
     'a failure with a bad error': { steps: {}, failures: [{ stepKey: 'x', error: { type: 1, message: '' } }] },
-    ...Object.fromEntries(Object.entries(recordSamples.invalid).map(([label, r]) => [`a step with ${label}`, { steps: { 'compute_piece[0]': r } }])),
+    ...Object.fromEntries(
+      Object.entries(recordSamples.invalid).map(([label, r]) => [`a step with ${label}`, { steps: { 'compute_piece[0]': r } }]),
+    ),
   },
 };
 
@@ -192,7 +207,13 @@ const batchSamples = {
 
 const sliceSamples = {
   valid: {
-    'items and prior': { items: [['0', [0, 1]], ['1', ref]], prior: { 'compute_piece[0]': record } },
+    'items and prior': {
+      items: [
+        ['0', [0, 1]],
+        ['1', ref],
+      ],
+      prior: { 'compute_piece[0]': record },
+    },
     empty: { items: [], prior: {} },
     'tagged prior': { items: [], prior: { 'compute_piece[0]': recordSamples.valid['tagged outputs'] } },
   },
@@ -218,7 +239,11 @@ const scope = {
   searchAttributes: false,
   dim: [dim],
   keys: ['0'],
-  bindings: { [dim]: { state: 'value', value: [0, 1] }, 'other:result': { state: 'missing' }, 'gone:result': { state: 'abandoned', reason: '[gone] failed' } },
+  bindings: {
+    [dim]: { state: 'value', value: [0, 1] },
+    'other:result': { state: 'missing' },
+    'gone:result': { state: 'abandoned', reason: '[gone] failed' },
+  },
   stage: 0,
   prior: { 'compute_piece[0]': record },
 };
@@ -307,7 +332,11 @@ const pairs: Pair[] = [
     check: opTaskResultOf,
     schema: OpTaskResult,
     samples: {
-      valid: { 'no outputs': { outputs: [] }, ...wrap(outputSamples.valid, (o) => ({ outputs: [o] })), 'every kind': { outputs: Object.values(outputSamples.valid) } },
+      valid: {
+        'no outputs': { outputs: [] },
+        ...wrap(outputSamples.valid, (o) => ({ outputs: [o] })),
+        'every kind': { outputs: Object.values(outputSamples.valid) },
+      },
       invalid: {
         null: null,
         'no outputs': {},
@@ -374,13 +403,20 @@ describe('deliberate differences (src/workflows/guards.ts)', () => {
 
 describe('guard messages', () => {
   it('say where the problem is', () => {
-    expect(() => opTaskResultOf({ outputs: [{ kind: 'value', name: 'a', value: 1 }, { kind: 'list', name: 'b' }] })).toThrow(
-      /op result is malformed: "outputs\[1\]" has no valid "kind"/,
-    );
+    expect(() =>
+      opTaskResultOf({
+        outputs: [
+          { kind: 'value', name: 'a', value: 1 },
+          { kind: 'list', name: 'b' },
+        ],
+      }),
+    ).toThrow(/op result is malformed: "outputs\[1\]" has no valid "kind"/);
     expect(() => scopeResultOf({ steps: { 'a[0]': { ...record, mappingKeys: [0] } } })).toThrow(
       /scope result is malformed: "steps\.a\[0\]\.mappingKeys\[0\]" should be a string/,
     );
-    expect(() => workflowInputOf({ ...shard, items: { kind: 'stored', ref } })).toThrow(/opgraph shard input\..*"items" has no valid "kind" \(inline or ref\)/);
+    expect(() => workflowInputOf({ ...shard, items: { kind: 'stored', ref } })).toThrow(
+      /opgraph shard input\..*"items" has no valid "kind" \(inline or ref\)/,
+    );
     expect(() => workflowInputOf({ ...run })).toThrow(/no valid "kind" \(job, scope or shard\)/);
   });
 });

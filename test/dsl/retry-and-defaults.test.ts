@@ -22,10 +22,20 @@ describe('RetryPolicy delays (Dagster calculate_delay)', () => {
 
 describe('job-level op defaults', () => {
   const a = op({ name: 'defaults_a' }, async () => 1);
-  const b = op({ name: 'defaults_b', timeouts: { heartbeat: '5s' }, retryPolicy: new RetryPolicy({ maxRetries: 7 }) }, async (_ctx, x: number) => x);
-  const withDefaults = job({ name: 'with_defaults', opRetryPolicy: new RetryPolicy({ maxRetries: 2, delay: 1 }), opTimeouts: { heartbeat: '2s', startToClose: '10m' } }, () => {
-    b(a());
-  });
+  const b = op(
+    { name: 'defaults_b', timeouts: { heartbeat: '5s' }, retryPolicy: new RetryPolicy({ maxRetries: 7 }) },
+    async (_ctx, x: number) => x,
+  );
+  const withDefaults = job(
+    {
+      name: 'with_defaults',
+      opRetryPolicy: new RetryPolicy({ maxRetries: 2, delay: 1 }),
+      opTimeouts: { heartbeat: '2s', startToClose: '10m' },
+    },
+    () => {
+      b(a());
+    },
+  );
   it('apply to ops without their own setting; op settings win', () => {
     const [nodeA, nodeB] = withDefaults.plan.nodes;
     expect(nodeA?.retryPolicy).toEqual({ maxRetries: 2, delay: 1 });

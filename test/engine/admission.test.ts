@@ -20,7 +20,12 @@ function parallelMaps(name: string, maps: number, mode: FanOutMode, firstWindow?
   return job({ name }, () => {
     for (let m = 0; m < maps; m++) {
       const options = m === 0 && firstWindow ? { mode, maxConcurrency: firstWindow } : { mode };
-      total.alias(`total_${m}`)(keys.alias(`keys_${m}`)().map(slow.alias(`slow_${m}`), options).collect());
+      total.alias(`total_${m}`)(
+        keys
+          .alias(`keys_${m}`)()
+          .map(slow.alias(`slow_${m}`), options)
+          .collect(),
+      );
     }
   });
 }
@@ -45,7 +50,9 @@ describe('pending activities', () => {
   it('several concurrent activity-mode maps never have more than the limit pending, reach it, and all keys finish', async () => {
     const fake = engineFor(6, { limits: { pendingActivities: 5 } });
     const seen: number[] = [];
-    const result = await drive(fake, fake.run(parallelMaps('admit_activities', 3, 'activity').plan), () => seen.push(fake.world.pending.attempts));
+    const result = await drive(fake, fake.run(parallelMaps('admit_activities', 3, 'activity').plan), () =>
+      seen.push(fake.world.pending.attempts),
+    );
     expect(Math.max(...seen)).toBe(5);
     expect(fake.world.peak.attempts).toBe(5);
     expect(fake.budget.peak.activity).toBe(5);
@@ -97,7 +104,9 @@ describe('pending children', () => {
   it('several child-mode maps never have more children pending than the limit, reach it, and all keys finish', async () => {
     const fake = engineFor(4, { limits: { pendingChildren: 3 } });
     const seen: number[] = [];
-    const result = await drive(fake, fake.run(parallelMaps('admit_children', 3, 'child').plan), () => seen.push(fake.world.pending.children));
+    const result = await drive(fake, fake.run(parallelMaps('admit_children', 3, 'child').plan), () =>
+      seen.push(fake.world.pending.children),
+    );
     expect(Math.max(...seen)).toBe(3);
     expect(fake.world.peak.children).toBe(3);
     expect(fake.budget.peak.child).toBe(3);

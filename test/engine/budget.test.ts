@@ -20,12 +20,20 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-const limits = (pendingActivities: number, pendingChildren = 10, historyEvents = 100) => ({ pendingActivities, pendingChildren, historyEvents });
+const limits = (pendingActivities: number, pendingChildren = 10, historyEvents = 100) => ({
+  pendingActivities,
+  pendingChildren,
+  historyEvents,
+});
 
 describe('run: admission', () => {
   it('defaults to the BUDGET limits', () => {
     expect(new WorkflowBudget().limits).toEqual(DEFAULT_LIMITS);
-    expect(DEFAULT_LIMITS).toMatchObject({ pendingActivities: BUDGET.pendingActivities, pendingChildren: BUDGET.pendingChildren, historyEvents: BUDGET.historyEvents });
+    expect(DEFAULT_LIMITS).toMatchObject({
+      pendingActivities: BUDGET.pendingActivities,
+      pendingChildren: BUDGET.pendingChildren,
+      historyEvents: BUDGET.historyEvents,
+    });
   });
 
   it('calls fn at once with a free slot and returns its very promise', () => {

@@ -364,7 +364,14 @@ export class FakeEngine implements ScopeEngine {
     const exit = this.world.enter('attempts');
     try {
       const sent = wire(task);
-      this.world.attempts.push({ workflow: this.workflow, node: node.id, op: task.op, stepKey: task.stepKey, attempt: task.attempt, rawInputs: sent.inputs });
+      this.world.attempts.push({
+        workflow: this.workflow,
+        node: node.id,
+        op: task.op,
+        stepKey: task.stepKey,
+        attempt: task.attempt,
+        rawInputs: sent.inputs,
+      });
       const fn = this.world.ops.get(node.id) ?? this.world.ops.get(task.op);
       if (!fn) throw new FakeOpError('OpDefinitionError', `no fake registered for op "${task.op}" (node "${node.id}")`);
       const inputs = Object.fromEntries(Object.entries(sent.inputs).map(([k, v]) => [k, materialize(this.world, v)]));

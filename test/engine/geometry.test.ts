@@ -65,7 +65,10 @@ describe('the traced plan', () => {
       keys: [[], []],
       work: [[D], [0]],
       inner: [[D], [0]],
-      deep: [[D, I], [0, 0]],
+      deep: [
+        [D, I],
+        [0, 0],
+      ],
       per_key: [[D], [0]],
       total: [[], []],
       plus: [[D], [1]],
@@ -150,7 +153,13 @@ describe('nodes of a scope', () => {
     expect(sub.job).toBe('geometry');
     expect(ids(sub.nodes)).toEqual(ids(subtree));
     expect(sub.nodes).not.toBe(subtree);
-    const request = (stage: number): DimensionRequest => ({ plan: sub, dim: [D], source: { node: 'keys', output: 'result' }, outerKeys: [], stage });
+    const request = (stage: number): DimensionRequest => ({
+      plan: sub,
+      dim: [D],
+      source: { node: 'keys', output: 'result' },
+      outerKeys: [],
+      stage,
+    });
     expect(ids(keyNodes(request(0)))).toEqual(['work', 'inner', 'per_key']);
     expect(ids(keyNodes(request(1)))).toEqual(['plus']);
   });
@@ -180,7 +189,11 @@ describe('keys and scopes', () => {
   it('keyedScope: shared bindings plus the key’s item under the dimension id', () => {
     const shared = { 'total:result': { state: 'value' as const, value: 3 } };
     const item = keyedScope(I, 'j2', 20, shared, {});
-    expect(item).toEqual({ key: 'j2', bindings: { 'total:result': { state: 'value', value: 3 }, [I]: { state: 'value', value: 20 } }, prior: {} });
+    expect(item).toEqual({
+      key: 'j2',
+      bindings: { 'total:result': { state: 'value', value: 3 }, [I]: { state: 'value', value: 20 } },
+      prior: {},
+    });
     expect(shared).toEqual({ 'total:result': { state: 'value', value: 3 } });
   });
 
@@ -208,7 +221,13 @@ describe('keys and scopes', () => {
     expect(failedScope(request, 'j2', error)).toEqual({
       steps: { 'deep[k1,j2]': { node: 'deep', mappingKeys: ['k1', 'j2'], status: 'FAILURE', error } },
     });
-    const top: DimensionRequest = { plan: subPlan(plan, subtreeOf(plan.nodes, [], D)), dim: [D], source: { node: 'keys', output: 'result' }, outerKeys: [], stage: 1 };
+    const top: DimensionRequest = {
+      plan: subPlan(plan, subtreeOf(plan.nodes, [], D)),
+      dim: [D],
+      source: { node: 'keys', output: 'result' },
+      outerKeys: [],
+      stage: 1,
+    };
     expect(Object.keys(failedScope(top, 'k0', error).steps)).toEqual(['plus[k0]']);
   });
 });

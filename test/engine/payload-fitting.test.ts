@@ -132,7 +132,12 @@ describe('values shared by every key of a map', () => {
   const useShared = op({ name: 'use_shared' }, async (_ctx, x: number, s: string) => `${x}${s}`);
   const sharedJob = job({ name: 'payload_shared' }, () => {
     const s = shared();
-    gather(keys().map((x) => useShared(x, s)).collect(), label());
+    gather(
+      keys()
+        .map((x) => useShared(x, s))
+        .collect(),
+      label(),
+    );
   });
   const run = (count: number, patched: FakeOptions['patched'] = {}) => {
     const fake = new FakeEngine({

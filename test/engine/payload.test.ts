@@ -74,7 +74,10 @@ describe('chunkLengths / cut / chunked', () => {
   });
 
   it('cut splits by lengths; chunked by measured size', () => {
-    expect(cut(['a', 'b', 'c', 'd', 'e'], [2, 3])).toEqual([['a', 'b'], ['c', 'd', 'e']]);
+    expect(cut(['a', 'b', 'c', 'd', 'e'], [2, 3])).toEqual([
+      ['a', 'b'],
+      ['c', 'd', 'e'],
+    ]);
     expect(cut([], [])).toEqual([]);
     const values = ['aaaa', 'bbbb', 'cccc'];
     // Each value is 6 bytes of JSON.

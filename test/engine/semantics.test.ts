@@ -104,7 +104,11 @@ describe('skip propagation', () => {
 
   it('clones that skip are left out of the collect; when all clones skip, the collect consumer is SKIPPED', async () => {
     const skipClones = job({ name: 'skip_clones' }, () => {
-      total(keys().map((x) => inc(maybe(x))).collect());
+      total(
+        keys()
+          .map((x) => inc(maybe(x)))
+          .collect(),
+      );
     });
     const run = async (produce: (x: number) => boolean) => {
       const fake = new FakeEngine({
@@ -135,40 +139,50 @@ describe('abandon propagation', () => {
       independent();
     });
 
-  it.each(['child', 'activity', 'batch'] as const)('one mapped key fails (mode %s): same-key descendants and the collect consumer ABANDONED, siblings SUCCESS', async (mode) => {
-    const fake = new FakeEngine({
-      ops: {
-        keys: () => items(Array.from({ length: 6 }, (_, i) => [String(i), i] as [string, unknown])),
-        inc: (t) => {
-          if (t.mappingKeys[0] === '3') throw new Error('key 3 is broken');
-          return value(num(t.inputs.x) + 1);
+  it.each(['child', 'activity', 'batch'] as const)(
+    'one mapped key fails (mode %s): same-key descendants and the collect consumer ABANDONED, siblings SUCCESS',
+    async (mode) => {
+      const fake = new FakeEngine({
+        ops: {
+          keys: () => items(Array.from({ length: 6 }, (_, i) => [String(i), i] as [string, unknown])),
+          inc: (t) => {
+            if (t.mappingKeys[0] === '3') throw new Error('key 3 is broken');
+            return value(num(t.inputs.x) + 1);
+          },
+          double: (t) => value(num(t.inputs.x) * 2),
+          total: (t) => value(sum(t.inputs.xs)),
+          independent: () => value(7),
         },
-        double: (t) => value(num(t.inputs.x) * 2),
-        total: (t) => value(sum(t.inputs.xs)),
-        independent: () => value(7),
-      },
-    });
-    const steps = fake.allSteps(await fake.run(abandonJob(mode).plan));
-    expect(record(steps, 'inc[3]')).toMatchObject({ status: 'FAILURE', error: { type: 'OpUserError', message: 'key 3 is broken' }, attempts: 1 });
-    expect(record(steps, 'double[3]')).toMatchObject({
-      status: 'ABANDONED',
-      mappingKeys: ['3'],
-      error: { type: 'Abandoned', message: 'Dependencies for step double[3] failed: [inc[3]] failed. Not executing.' },
-    });
-    for (const k of ['0', '1', '2', '4', '5']) {
-      expect(record(steps, `inc[${k}]`).status).toBe('SUCCESS');
-      expect(outputOf(steps, `double[${k}]`)).toBe((Number(k) + 1) * 2);
-    }
-    expect(record(steps, 'total')).toMatchObject({ status: 'ABANDONED' });
-    expect(record(steps, 'total').error?.message).toContain('[double[3]] was not executed');
-    expect(record(steps, 'after_total')).toMatchObject({ status: 'ABANDONED', error: { message: 'Dependencies for step after_total failed: [total] was not executed. Not executing.' } });
-    expect(record(steps, 'independent').status).toBe('SUCCESS');
-    // Siblings ran; nothing downstream of the failure did.
-    const ran = fake.world.attempts.map((a) => a.stepKey);
-    expect(ran).not.toContain('double[3]');
-    expect(ran).not.toContain('total');
-    expect(ran.filter((k) => k.startsWith('double['))).toHaveLength(5);
-  });
+      });
+      const steps = fake.allSteps(await fake.run(abandonJob(mode).plan));
+      expect(record(steps, 'inc[3]')).toMatchObject({
+        status: 'FAILURE',
+        error: { type: 'OpUserError', message: 'key 3 is broken' },
+        attempts: 1,
+      });
+      expect(record(steps, 'double[3]')).toMatchObject({
+        status: 'ABANDONED',
+        mappingKeys: ['3'],
+        error: { type: 'Abandoned', message: 'Dependencies for step double[3] failed: [inc[3]] failed. Not executing.' },
+      });
+      for (const k of ['0', '1', '2', '4', '5']) {
+        expect(record(steps, `inc[${k}]`).status).toBe('SUCCESS');
+        expect(outputOf(steps, `double[${k}]`)).toBe((Number(k) + 1) * 2);
+      }
+      expect(record(steps, 'total')).toMatchObject({ status: 'ABANDONED' });
+      expect(record(steps, 'total').error?.message).toContain('[double[3]] was not executed');
+      expect(record(steps, 'after_total')).toMatchObject({
+        status: 'ABANDONED',
+        error: { message: 'Dependencies for step after_total failed: [total] was not executed. Not executing.' },
+      });
+      expect(record(steps, 'independent').status).toBe('SUCCESS');
+      // Siblings ran; nothing downstream of the failure did.
+      const ran = fake.world.attempts.map((a) => a.stepKey);
+      expect(ran).not.toContain('double[3]');
+      expect(ran).not.toContain('total');
+      expect(ran.filter((k) => k.startsWith('double['))).toHaveLength(5);
+    },
+  );
 
   it('a failed fan-out abandons its collect consumer, with no clones at all', async () => {
     const fanOutFails = job({ name: 'fanout_fails' }, () => {
@@ -240,7 +254,11 @@ describe('stages', () => {
     if (shardSize) {
       // Later stages keep the first stage's shards; stage 1's shards read stage 0's records from the store.
       const ranges = (stage: number) => fake.world.shards.filter((s) => s.stage === stage).map((s) => [s.start, s.end]);
-      expect(ranges(0)).toEqual([[0, 2], [2, 4], [4, 5]]);
+      expect(ranges(0)).toEqual([
+        [0, 2],
+        [2, 4],
+        [4, 5],
+      ]);
       expect(ranges(1)).toEqual(ranges(0));
       const priorSlices = fake.world.slices.filter((s) => s.priorParts.length > 0);
       expect(priorSlices).toHaveLength(3);
@@ -299,7 +317,11 @@ describe('user retries', () => {
       },
     });
     const { steps } = await fake.run(retryJob.plan);
-    expect(record(steps, 'flaky')).toMatchObject({ status: 'FAILURE', attempts: 1, error: { type: 'OpValidationError', message: 'output "result" is not JSON' } });
+    expect(record(steps, 'flaky')).toMatchObject({
+      status: 'FAILURE',
+      attempts: 1,
+      error: { type: 'OpValidationError', message: 'output "result" is not JSON' },
+    });
     expect(fake.world.attempts).toHaveLength(1);
     expect(fake.world.sleeps).toEqual([]);
   });
@@ -318,7 +340,10 @@ describe('user retries', () => {
   });
 
   it('retries are counted per step key of a map', async () => {
-    const flakyOf = op({ name: 'flaky_of', retryPolicy: new RetryPolicy({ maxRetries: 2, delay: 1, backoff: 'exponential' }) }, async (_ctx, x: number) => x);
+    const flakyOf = op(
+      { name: 'flaky_of', retryPolicy: new RetryPolicy({ maxRetries: 2, delay: 1, backoff: 'exponential' }) },
+      async (_ctx, x: number) => x,
+    );
     const mappedJob = job({ name: 'retry_mapped' }, () => {
       total(keys().map(flakyOf, { mode: 'activity' }).collect());
     });
@@ -371,7 +396,11 @@ describe('user retries', () => {
 describe('modes give the same step records', () => {
   const modesJob = (mode: FanOutMode) =>
     job({ name: `modes_${mode}` }, () => {
-      total(keys().map((x) => double(inc(x)), modeOptions(mode, 3)).collect());
+      total(
+        keys()
+          .map((x) => double(inc(x)), modeOptions(mode, 3))
+          .collect(),
+      );
     });
   const run = async (mode: FanOutMode) => {
     const fake = new FakeEngine({
@@ -395,7 +424,13 @@ describe('modes give the same step records', () => {
     const batch = await run('batch');
     expect(Object.keys(child.steps)).toHaveLength(1 + 7 + 7 + 1);
     expect(record(child.steps, 'double[k4]').status).toBe('ABANDONED');
-    expect(record(child.steps, 'double[k6]')).toEqual({ node: 'double', status: 'SUCCESS', mappingKeys: ['k6'], attempts: 1, outputs: value(122) });
+    expect(record(child.steps, 'double[k6]')).toEqual({
+      node: 'double',
+      status: 'SUCCESS',
+      mappingKeys: ['k6'],
+      attempts: 1,
+      outputs: value(122),
+    });
     expect(activity.steps).toEqual(child.steps);
     expect(batch.steps).toEqual(child.steps);
     // Steps in plan order, clones in yield order, whatever the mode.
@@ -403,7 +438,9 @@ describe('modes give the same step records', () => {
     expect(Object.keys(batch.result.steps)).toEqual(Object.keys(child.result.steps));
 
     expect(child.fake.world.children.map((c) => c.key)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6']);
-    expect(child.fake.world.children.every((c) => c.source === 'keys' && c.output === 'result' && c.stage === 0 && c.outerKeys.length === 0)).toBe(true);
+    expect(
+      child.fake.world.children.every((c) => c.source === 'keys' && c.output === 'result' && c.stage === 0 && c.outerKeys.length === 0),
+    ).toBe(true);
     expect(child.fake.world.children[2]?.id).toBe('job/keys[k2]');
     expect(child.fake.world.batches).toEqual([]);
     // Each key's steps ran inside its child workflow.
@@ -424,11 +461,18 @@ describe('modes give the same step records', () => {
 
 describe('nested dimensions', () => {
   const modes = ['child', 'activity', 'batch'] as const;
-  const combos = modes.flatMap((outer) => modes.flatMap((innerMode) => [false, true].map((sharded) => [outer, innerMode, sharded] as const)));
+  const combos = modes.flatMap((outer) =>
+    modes.flatMap((innerMode) => [false, true].map((sharded) => [outer, innerMode, sharded] as const)),
+  );
   const nestedJob = (outer: FanOutMode, innerMode: FanOutMode, sharded: boolean) =>
     job({ name: `nested_${outer}_${innerMode}_${sharded}` }, () => {
       const perKey = keys().map(
-        (k) => total.alias('per_key')(inner(k).map(double, { ...modeOptions(innerMode, 2), ...(sharded ? { shardSize: 2 } : {}) }).collect()),
+        (k) =>
+          total.alias('per_key')(
+            inner(k)
+              .map(double, { ...modeOptions(innerMode, 2), ...(sharded ? { shardSize: 2 } : {}) })
+              .collect(),
+          ),
         modeOptions(outer, 2),
       );
       total.alias('all')(perKey.collect());
@@ -461,19 +505,23 @@ describe('nested dimensions', () => {
     ]);
   });
 
-  it.each(combos)('outer %s, inner %s (sharded: %s): the same records as child/child, failures included', async (outer, innerMode, sharded) => {
-    const expected = await run('child', 'child', false, 'double[k1,j2]');
-    const steps = await run(outer, innerMode, sharded, 'double[k1,j2]');
-    expect(record(steps, 'double[k1,j2]').status).toBe('FAILURE');
-    expect(record(steps, 'per_key[k1]').status).toBe('ABANDONED');
-    expect(record(steps, 'all').status).toBe('ABANDONED');
-    const { per_key: _a, all: _b, ...rest } = steps;
-    const { per_key: _c, all: _d, ...expectedRest } = expected;
-    // The collect consumers' abandonment message names the failed step differently once sharded.
-    const withoutAbandoned = (all: Record<string, StepRecord>) => Object.fromEntries(Object.entries(all).filter(([, r]) => r.status !== 'ABANDONED'));
-    expect(withoutAbandoned(rest)).toEqual(withoutAbandoned(expectedRest));
-    expect(statuses(steps)).toEqual(statuses(expected));
-  });
+  it.each(combos)(
+    'outer %s, inner %s (sharded: %s): the same records as child/child, failures included',
+    async (outer, innerMode, sharded) => {
+      const expected = await run('child', 'child', false, 'double[k1,j2]');
+      const steps = await run(outer, innerMode, sharded, 'double[k1,j2]');
+      expect(record(steps, 'double[k1,j2]').status).toBe('FAILURE');
+      expect(record(steps, 'per_key[k1]').status).toBe('ABANDONED');
+      expect(record(steps, 'all').status).toBe('ABANDONED');
+      const { per_key: _a, all: _b, ...rest } = steps;
+      const { per_key: _c, all: _d, ...expectedRest } = expected;
+      // The collect consumers' abandonment message names the failed step differently once sharded.
+      const withoutAbandoned = (all: Record<string, StepRecord>) =>
+        Object.fromEntries(Object.entries(all).filter(([, r]) => r.status !== 'ABANDONED'));
+      expect(withoutAbandoned(rest)).toEqual(withoutAbandoned(expectedRest));
+      expect(statuses(steps)).toEqual(statuses(expected));
+    },
+  );
 });
 
 describe('cancellation and broken plans', () => {

@@ -32,7 +32,13 @@ const ops: FakeOptions['ops'] = {
 /** `n` independent maps over their own fan-outs, each collected. */
 function maps(name: string, n: number, options: DimensionOptions = {}) {
   return job({ name }, () => {
-    for (let m = 0; m < n; m++) total.alias(`total_${m}`)(keys.alias(`keys_${m}`)().map(work.alias(`work_${m}`), options).collect());
+    for (let m = 0; m < n; m++)
+      total.alias(`total_${m}`)(
+        keys
+          .alias(`keys_${m}`)()
+          .map(work.alias(`work_${m}`), options)
+          .collect(),
+      );
   });
 }
 
@@ -87,7 +93,14 @@ describe('sharding decisions', () => {
     // Every key's records, from the stored parts, are those of an unsharded run.
     const steps = fake.allSteps(result);
     for (const [k, i] of shuffled()) {
-      for (let m = 0; m < 3; m++) expect(steps[`work_${m}[${k}]`]).toEqual({ node: `work_${m}`, mappingKeys: [k], status: 'SUCCESS', outputs: value((i as number) * 10), attempts: 1 });
+      for (let m = 0; m < 3; m++)
+        expect(steps[`work_${m}[${k}]`]).toEqual({
+          node: `work_${m}`,
+          mappingKeys: [k],
+          status: 'SUCCESS',
+          outputs: value((i as number) * 10),
+          attempts: 1,
+        });
     }
   });
 
@@ -101,9 +114,16 @@ describe('sharding decisions', () => {
 
   it('legacyShardSize decides activity-mode shards under the gate false; the budget keeps them unsharded', async () => {
     const chain = job({ name: 'legacy_activity' }, () => {
-      total(keys().map((x) => work.alias('again')(work(x)), { mode: 'activity' }).collect());
+      total(
+        keys()
+          .map((x) => work.alias('again')(work(x)), { mode: 'activity' })
+          .collect(),
+      );
     });
-    const many: FakeOptions['ops'] = { ...ops, keys: () => items(Array.from({ length: 600 }, (_, i) => [`k${i}`, i] as [string, unknown])) };
+    const many: FakeOptions['ops'] = {
+      ...ops,
+      keys: () => items(Array.from({ length: 600 }, (_, i) => [`k${i}`, i] as [string, unknown])),
+    };
     const legacy = new FakeEngine({ ops: many, patched: { [WORKFLOW_BUDGET_PATCH]: false } });
     const legacyResult = await legacy.run(chain.plan);
     // Two steps per key: max(50, 1000 / 2) = 500 keys per shard.
@@ -205,10 +225,18 @@ describe('sharding decisions', () => {
 
 describe('collects over sharded dimensions match unsharded runs', () => {
   const mixed = job({ name: 'mixed' }, () => {
-    total(keys().map((x) => work.alias('after')(maybe(x)), { shardSize: 3 }).collect());
+    total(
+      keys()
+        .map((x) => work.alias('after')(maybe(x)), { shardSize: 3 })
+        .collect(),
+    );
   });
   const mixedUnsharded = job({ name: 'mixed_unsharded' }, () => {
-    total(keys().map((x) => work.alias('after')(maybe(x))).collect());
+    total(
+      keys()
+        .map((x) => work.alias('after')(maybe(x)))
+        .collect(),
+    );
   });
   const run = async (plan: typeof mixed.plan, produce: (x: number) => boolean, fail?: string) => {
     const fake = new FakeEngine({
@@ -263,7 +291,13 @@ describe('collects over sharded dimensions match unsharded runs', () => {
 
 describe('projected history events', () => {
   const activityMaps = job({ name: 'activity_maps' }, () => {
-    for (let m = 0; m < 2; m++) total.alias(`total_${m}`)(keys.alias(`keys_${m}`)().map(work.alias(`work_${m}`), { mode: 'activity' }).collect());
+    for (let m = 0; m < 2; m++)
+      total.alias(`total_${m}`)(
+        keys
+          .alias(`keys_${m}`)()
+          .map(work.alias(`work_${m}`), { mode: 'activity' })
+          .collect(),
+      );
   });
 
   // An activity-mode key's steps are reserved with its map only, not again when the key's scope runs
@@ -290,7 +324,12 @@ describe('projected history events', () => {
     });
   const projectsEveryStage = (mode: 'child' | 'activity') => async () => {
     const fake = new FakeEngine({
-      ops: { keys: () => items(Array.from({ length: 400 }, (_, i) => [`k${i}`, i] as [string, unknown])), work: () => value(1), plus: () => value(1), total: () => value(0) },
+      ops: {
+        keys: () => items(Array.from({ length: 400 }, (_, i) => [`k${i}`, i] as [string, unknown])),
+        work: () => value(1),
+        plus: () => value(1),
+        total: () => value(0),
+      },
     });
     await fake.run(threeStages(mode).plan);
     expect(fake.budget.projectedEvents).toBeGreaterThanOrEqual(jobEvents(fake));

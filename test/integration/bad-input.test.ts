@@ -24,7 +24,20 @@ import type { NativeConnection } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { Definitions, DynamicOut, DynamicOutput, In, job, type JobDefinition, type JobResult, op, Out, Output, RetryPolicy, type RunConfig } from 'opgraph';
+import {
+  Definitions,
+  DynamicOut,
+  DynamicOutput,
+  In,
+  job,
+  type JobDefinition,
+  type JobResult,
+  op,
+  Out,
+  Output,
+  RetryPolicy,
+  type RunConfig,
+} from 'opgraph';
 import { awaitRun, launchRun, type LaunchedRun } from '../../src/client/run.ts';
 import { RunConfigError } from '../../src/dsl/errors.ts';
 import { connectNative, createWorker } from '../../src/worker/createWorker.ts';
@@ -224,9 +237,11 @@ describe('output kinds', () => {
 
 // ─── schemas ─────────────────────────────────────────────────────────────────────────────────
 
-const countOf = op({ name: 'bi_count_of', out: new Out({ schema: z.number() }) }, async (_ctx, x: number) =>
-  // Key b breaks the declared type at run time (the cast hides it from the compiler, as `any` data would).
-  (x === 2 ? 'two' : x * 10) as number,
+const countOf = op(
+  { name: 'bi_count_of', out: new Out({ schema: z.number() }) },
+  async (_ctx, x: number) =>
+    // Key b breaks the declared type at run time (the cast hides it from the compiler, as `any` data would).
+    (x === 2 ? 'two' : x * 10) as number,
 );
 const outputSchema = badInputJob('bad_input_output_schema', () => {
   sumAll(numbers().map(countOf).collect());
@@ -250,7 +265,7 @@ const inputFromConfig = badInputJob('bad_input_input_from_config', () => {
 });
 
 describe('schemas', () => {
-  it('an output failing its zod schema fails that key\'s step; the other keys keep their outputs', async () => {
+  it("an output failing its zod schema fails that key's step; the other keys keep their outputs", async () => {
     const result = await run(outputSchema);
     expect(result.success).toBe(false);
     expect(result.stepStatuses()).toEqual({
@@ -347,7 +362,9 @@ const returnsCircular = op({ name: 'bi_returns_circular' }, async () => {
   return node;
 });
 const returnsMap = op({ name: 'bi_returns_map' }, async () => new Map([['a', 1]]));
-const mapItemOnB = op({ name: 'bi_map_item_on_b' }, async (ctx, s: string) => (ctx.getMappingKey() === 'b' ? { seen: new Set([s]) } : { seen: [s] }));
+const mapItemOnB = op({ name: 'bi_map_item_on_b' }, async (ctx, s: string) =>
+  ctx.getMappingKey() === 'b' ? { seen: new Set([s]) } : { seen: [s] },
+);
 const notJson = badInputJob('bad_input_not_json', () => {
   returnsFunction();
   returnsBigInt();
@@ -522,7 +539,9 @@ describe("values over Temporal's 2 MiB payload limit", () => {
     const head = '[bad_input_huge_error bi_huge_message] op "bi_huge_message" raised Error: request failed: ';
     expect(failure.message.startsWith(`${head}mmm`)).toBe(true);
     const fullLength = head.length + 3 * MiB;
-    expect(failure.message).toMatch(new RegExp(` … \\[${fullLength - 8192} more characters cut: the text was ${fullLength} characters long\\]$`));
+    expect(failure.message).toMatch(
+      new RegExp(` … \\[${fullLength - 8192} more characters cut: the text was ${fullLength} characters long\\]$`),
+    );
     expect(failure.message.length).toBeLessThan(9_000);
   });
 
@@ -543,7 +562,12 @@ describe("values over Temporal's 2 MiB payload limit", () => {
     expect(await withItems.outputFor('bi_wide_with_items', 'right')).toBe('r'.repeat(100_000));
     // The largest output (the 300 KB fan-out list) went to the store; the two 100 KB values stayed inline.
     const produced = withItems.steps()['bi_wide_with_items']?.outputs ?? [];
-    expect(produced.map((o) => [o.name, o.kind === 'itemsRef' ? 'stored list' : o.kind === 'value' && typeof o.value === 'string' ? 'inline' : 'other'])).toEqual([
+    expect(
+      produced.map((o) => [
+        o.name,
+        o.kind === 'itemsRef' ? 'stored list' : o.kind === 'value' && typeof o.value === 'string' ? 'inline' : 'other',
+      ]),
+    ).toEqual([
       ['items', 'stored list'],
       ['left', 'inline'],
       ['right', 'inline'],
@@ -627,7 +651,12 @@ describe('unknown op / unknown job', () => {
     });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(result.success).toBe(false);
-    expect(result.stepStatuses()).toEqual({ bi_seed: 'SUCCESS', bi_plus_one: 'SUCCESS', bi_not_on_worker: 'FAILURE', bi_echo: 'ABANDONED' });
+    expect(result.stepStatuses()).toEqual({
+      bi_seed: 'SUCCESS',
+      bi_plus_one: 'SUCCESS',
+      bi_not_on_worker: 'FAILURE',
+      bi_echo: 'ABANDONED',
+    });
     expect(await result.outputFor('bi_plus_one')).toBe(2);
     expect(result.failures).toEqual([
       {

@@ -42,7 +42,9 @@ const batchPayloads = job({ name: 'batch_payloads' }, () => {
   const mid = emit().map(pad25k, { mode: 'batch', batchSize: KEYS }).collect();
   const big = emitFew().map(pad1m, { mode: 'batch', batchSize: 4 }).collect();
   const s = shared();
-  const withShared = emit().map((i) => useShared(i, s), { mode: 'batch', batchSize: KEYS }).collect();
+  const withShared = emit()
+    .map((i) => useShared(i, s), { mode: 'batch', batchSize: KEYS })
+    .collect();
   lengths(mid);
   firsts(mid);
   lengths.alias('bp_big_lengths')(big);

@@ -17,9 +17,12 @@ import type { FanOutMode } from '../../src/dsl/plan.ts';
 import type { CreateWorkerOptions } from '../../src/worker/createWorker.ts';
 import { TemporalHarness } from './harness.ts';
 
-const emit = op({ name: 'budget_emit', out: new DynamicOut<number>(), config: z.object({ keys: z.number().int() }) }, async function* (ctx) {
-  for (let i = 0; i < ctx.opConfig.keys; i++) yield new DynamicOutput(i, `k${i}`);
-});
+const emit = op(
+  { name: 'budget_emit', out: new DynamicOut<number>(), config: z.object({ keys: z.number().int() }) },
+  async function* (ctx) {
+    for (let i = 0; i < ctx.opConfig.keys; i++) yield new DynamicOutput(i, `k${i}`);
+  },
+);
 /** Slow enough that a map's keys are all pending at once (the worker runs ~100 at a time). */
 const slowInc = op({ name: 'budget_slow_inc' }, async (_ctx, x: number) => {
   await sleep(1500);
@@ -99,7 +102,12 @@ async function histories(client: Client, runId: string): Promise<{ id: string; e
 
 describe('one workflow-wide budget', () => {
   let harness: TemporalHarness;
-  const run = async (definition: JobDefinition, runConfig: LaunchOptions['runConfig'], fanOuts: string[], workerOptions: Partial<CreateWorkerOptions> = {}) => {
+  const run = async (
+    definition: JobDefinition,
+    runConfig: LaunchOptions['runConfig'],
+    fanOuts: string[],
+    workerOptions: Partial<CreateWorkerOptions> = {},
+  ) => {
     return harness.withWorker(
       [definition],
       async (taskQueue) => {
@@ -141,82 +149,85 @@ describe('one workflow-wide budget', () => {
     300_000,
   );
 
-  it(
-    'three maps × 420 slow keys in activity mode fit one history: the budget, not the maps\' windows (3 × 500), caps pending activities',
-    async () => {
-      const definition = concurrentMaps('budget_three_maps', 3, 'activity', longInc);
-      // Enough activity slots that every admitted key runs at once: pending is what the workflow admitted.
-      const { launched, result, peaks } = await run(definition, keysConfig('budget_emit', 3, 420), [], { maxConcurrentActivityTaskExecutions: 1500 });
-      expect(result.failures).toEqual([]);
-      for (const node of ['budget_total', 'budget_total_2', 'budget_total_3']) expect(await result.outputFor(node)).toBe(sumPlusOne(420));
-      // 1,260 keys would be pending at once under per-map windows alone.
-      expect(peaks.activities).toBeLessThanOrEqual(BUDGET.pendingActivities);
-      expect(peaks.activities).toBeGreaterThan(BUDGET.pendingActivities * 0.9);
-      const all = await histories(harness.client, launched.runId);
-      expect(all.map((h) => h.id)).toEqual([launched.workflowId]); // no shards: it all fit one history
-      console.error(`[budget] three maps × 420, activity mode: peak pending activities ${peaks.activities}; history ${all[0]?.events} events`);
-    },
-    300_000,
-  );
+  it("three maps × 420 slow keys in activity mode fit one history: the budget, not the maps' windows (3 × 500), caps pending activities", async () => {
+    const definition = concurrentMaps('budget_three_maps', 3, 'activity', longInc);
+    // Enough activity slots that every admitted key runs at once: pending is what the workflow admitted.
+    const { launched, result, peaks } = await run(definition, keysConfig('budget_emit', 3, 420), [], {
+      maxConcurrentActivityTaskExecutions: 1500,
+    });
+    expect(result.failures).toEqual([]);
+    for (const node of ['budget_total', 'budget_total_2', 'budget_total_3']) expect(await result.outputFor(node)).toBe(sumPlusOne(420));
+    // 1,260 keys would be pending at once under per-map windows alone.
+    expect(peaks.activities).toBeLessThanOrEqual(BUDGET.pendingActivities);
+    expect(peaks.activities).toBeGreaterThan(BUDGET.pendingActivities * 0.9);
+    const all = await histories(harness.client, launched.runId);
+    expect(all.map((h) => h.id)).toEqual([launched.workflowId]); // no shards: it all fit one history
+    console.error(
+      `[budget] three maps × 420, activity mode: peak pending activities ${peaks.activities}; history ${all[0]?.events} events`,
+    );
+  }, 300_000);
 
-  it(
-    'a mixed job — static ops, three maps in three modes and a nested map, all at once — stays within the budget',
-    async () => {
-      const definition = job({ name: 'budget_mixed' }, () => {
-        const s = seed();
-        const a = total(emit().map((x) => addTo(slowInc(x), s), { mode: 'child' }).collect());
-        const b = total.alias('budget_total_b')(emit().map(slowInc, { mode: 'activity' }).collect());
-        const c = total.alias('budget_total_c')(emit().map(inc, { mode: 'batch', batchSize: 50 }).collect());
-        // Nested: each outer key fans out again and collects inside its own scope.
-        const d = total.alias('budget_total_d')(emit().map((x) => total.alias('budget_inner_total')(fanAgain(x).map(inc).collect())).collect());
-        total.alias('budget_grand_total')([a, b, c, d]);
-      });
-      const config = {
-        ops: {
-          budget_emit: { config: { keys: 400 } },
-          budget_emit_2: { config: { keys: 900 } },
-          budget_emit_3: { config: { keys: 2000 } },
-          budget_emit_4: { config: { keys: 60 } },
-        },
-      };
-      const { launched, result, peaks } = await run(definition, config, ['budget_emit', 'budget_emit_2', 'budget_emit_3', 'budget_emit_4']);
-      expect(result.failures).toEqual([]);
-      const a = sumPlusOne(400) + 400 * 10;
-      const b = sumPlusOne(900);
-      const c = sumPlusOne(2000);
-      // inner keys x*10+j, +1 each, per outer key x: 30x + 3 + 3; summed over x < 60.
-      const d = Array.from({ length: 60 }, (_, x) => 30 * x + 6).reduce((p, q) => p + q, 0);
-      expect(await result.outputFor('budget_total')).toBe(a);
-      expect(await result.outputFor('budget_total_b')).toBe(b);
-      expect(await result.outputFor('budget_total_c')).toBe(c);
-      expect(await result.outputFor('budget_total_d')).toBe(d);
-      expect(await result.outputFor('budget_grand_total')).toBe(a + b + c + d);
-      expect(peaks.activities).toBeLessThanOrEqual(BUDGET.pendingActivities);
-      expect(peaks.children).toBeLessThanOrEqual(BUDGET.pendingChildren);
-      const all = await histories(harness.client, launched.runId);
-      const longest = Math.max(...all.map((h) => h.events));
-      expect(longest).toBeLessThanOrEqual(TEMPORAL.historyEventsWarn);
-      console.error(`[budget] mixed job: peak pending activities ${peaks.activities}, children ${peaks.children}; ${all.length} workflows, longest history ${longest} events`);
-    },
-    300_000,
-  );
+  it('a mixed job — static ops, three maps in three modes and a nested map, all at once — stays within the budget', async () => {
+    const definition = job({ name: 'budget_mixed' }, () => {
+      const s = seed();
+      const a = total(
+        emit()
+          .map((x) => addTo(slowInc(x), s), { mode: 'child' })
+          .collect(),
+      );
+      const b = total.alias('budget_total_b')(emit().map(slowInc, { mode: 'activity' }).collect());
+      const c = total.alias('budget_total_c')(emit().map(inc, { mode: 'batch', batchSize: 50 }).collect());
+      // Nested: each outer key fans out again and collects inside its own scope.
+      const d = total.alias('budget_total_d')(
+        emit()
+          .map((x) => total.alias('budget_inner_total')(fanAgain(x).map(inc).collect()))
+          .collect(),
+      );
+      total.alias('budget_grand_total')([a, b, c, d]);
+    });
+    const config = {
+      ops: {
+        budget_emit: { config: { keys: 400 } },
+        budget_emit_2: { config: { keys: 900 } },
+        budget_emit_3: { config: { keys: 2000 } },
+        budget_emit_4: { config: { keys: 60 } },
+      },
+    };
+    const { launched, result, peaks } = await run(definition, config, ['budget_emit', 'budget_emit_2', 'budget_emit_3', 'budget_emit_4']);
+    expect(result.failures).toEqual([]);
+    const a = sumPlusOne(400) + 400 * 10;
+    const b = sumPlusOne(900);
+    const c = sumPlusOne(2000);
+    // inner keys x*10+j, +1 each, per outer key x: 30x + 3 + 3; summed over x < 60.
+    const d = Array.from({ length: 60 }, (_, x) => 30 * x + 6).reduce((p, q) => p + q, 0);
+    expect(await result.outputFor('budget_total')).toBe(a);
+    expect(await result.outputFor('budget_total_b')).toBe(b);
+    expect(await result.outputFor('budget_total_c')).toBe(c);
+    expect(await result.outputFor('budget_total_d')).toBe(d);
+    expect(await result.outputFor('budget_grand_total')).toBe(a + b + c + d);
+    expect(peaks.activities).toBeLessThanOrEqual(BUDGET.pendingActivities);
+    expect(peaks.children).toBeLessThanOrEqual(BUDGET.pendingChildren);
+    const all = await histories(harness.client, launched.runId);
+    const longest = Math.max(...all.map((h) => h.events));
+    expect(longest).toBeLessThanOrEqual(TEMPORAL.historyEventsWarn);
+    console.error(
+      `[budget] mixed job: peak pending activities ${peaks.activities}, children ${peaks.children}; ${all.length} workflows, longest history ${longest} events`,
+    );
+  }, 300_000);
 
-  it(
-    'maps that each fit one history but not together shard: four maps × 900 keys in activity mode, no history over 10,240 events',
-    async () => {
-      // Each map alone (900 × 6 = 5,400 events) fits, and is under the per-map shard size (1,000):
-      // before the budget none of them sharded, and the job's history took ~21,600 events.
-      const definition = concurrentMaps('budget_events', 4, 'activity', inc);
-      const { launched, result } = await run(definition, keysConfig('budget_emit', 4, 900), []);
-      expect(result.failures).toEqual([]);
-      for (const node of ['budget_total', 'budget_total_2', 'budget_total_3', 'budget_total_4']) expect(await result.outputFor(node)).toBe(sumPlusOne(900));
-      const all = await histories(harness.client, launched.runId);
-      const shards = all.filter((h) => h.id.includes('[shard_'));
-      expect(shards.length).toBeGreaterThan(0);
-      const longest = Math.max(...all.map((h) => h.events));
-      expect(longest).toBeLessThanOrEqual(TEMPORAL.historyEventsWarn);
-      console.error(`[budget] four maps × 900, activity mode: ${shards.length} shard workflows; longest history ${longest} events`);
-    },
-    300_000,
-  );
+  it('maps that each fit one history but not together shard: four maps × 900 keys in activity mode, no history over 10,240 events', async () => {
+    // Each map alone (900 × 6 = 5,400 events) fits, and is under the per-map shard size (1,000):
+    // before the budget none of them sharded, and the job's history took ~21,600 events.
+    const definition = concurrentMaps('budget_events', 4, 'activity', inc);
+    const { launched, result } = await run(definition, keysConfig('budget_emit', 4, 900), []);
+    expect(result.failures).toEqual([]);
+    for (const node of ['budget_total', 'budget_total_2', 'budget_total_3', 'budget_total_4'])
+      expect(await result.outputFor(node)).toBe(sumPlusOne(900));
+    const all = await histories(harness.client, launched.runId);
+    const shards = all.filter((h) => h.id.includes('[shard_'));
+    expect(shards.length).toBeGreaterThan(0);
+    const longest = Math.max(...all.map((h) => h.events));
+    expect(longest).toBeLessThanOrEqual(TEMPORAL.historyEventsWarn);
+    console.error(`[budget] four maps × 900, activity mode: ${shards.length} shard workflows; longest history ${longest} events`);
+  }, 300_000);
 });

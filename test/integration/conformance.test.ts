@@ -6,7 +6,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DynamicOut, DynamicOutput, type JobDefinition, type JobResult, op, Out, Output, RetryPolicy, type RunConfig, runJob } from 'opgraph';
+import {
+  DynamicOut,
+  DynamicOutput,
+  type JobDefinition,
+  type JobResult,
+  op,
+  Out,
+  Output,
+  RetryPolicy,
+  type RunConfig,
+  runJob,
+} from 'opgraph';
 import { fileWideWorker } from './harness.ts';
 
 // One worker serves every job of this file (defined at module level, collected below) for the
@@ -210,11 +221,19 @@ const skippedFanOut = conformanceJob('conformance_skipped_fan_out', () => {
 });
 const skippedClosure = conformanceJob('conformance_skipped_closure', () => {
   const skipped = plusOne(maybe().no);
-  sumAll(threeKeys().map((x) => addTo(x, skipped)).collect());
+  sumAll(
+    threeKeys()
+      .map((x) => addTo(x, skipped))
+      .collect(),
+  );
 });
 const failedClosure = conformanceJob('conformance_failed_closure', () => {
   const broken = failsStatic();
-  sumAll(threeKeys().map((x) => addTo(x, broken)).collect());
+  sumAll(
+    threeKeys()
+      .map((x) => addTo(x, broken))
+      .collect(),
+  );
 });
 const nestedFailure = conformanceJob('conformance_nested_failure', () => {
   const perOuter = outerKeys().map((o) => joinInner(innerKeys(o).map(failOnInnerX).collect()));
@@ -380,7 +399,12 @@ const dupeKeys = op({ name: 'dupe_keys', out: new DynamicOut<number>() }, async 
   yield new DynamicOutput(2, 'dunk');
 });
 const keyFromConfig = op(
-  { name: 'key_from_config', out: new DynamicOut<number>(), config: z.object({ key: z.string() }), retryPolicy: new RetryPolicy({ maxRetries: 2 }) },
+  {
+    name: 'key_from_config',
+    out: new DynamicOut<number>(),
+    config: z.object({ key: z.string() }),
+    retryPolicy: new RetryPolicy({ maxRetries: 2 }),
+  },
   async function* (ctx) {
     yield new DynamicOutput(1, ctx.opConfig.key);
   },
@@ -449,14 +473,18 @@ describe('output contract failures (§1.2–§1.4)', () => {
   it('a DynamicOut op returning a non-list fails with "expected a list of DynamicOutput"', async () => {
     const result = await run(nonList);
     expect(result.stepStatuses()).toEqual({ returns_number: 'FAILURE' });
-    expect(result.failures[0]?.message).toMatch(/dynamic output "result" expected a list of DynamicOutput objects, but received a value of type number/);
+    expect(result.failures[0]?.message).toMatch(
+      /dynamic output "result" expected a list of DynamicOutput objects, but received a value of type number/,
+    );
   });
 
   it('a plain (non-dynamic) op yielding DynamicOutput fails', async () => {
     const result = await run(plainDynamic);
     expect(result.stepStatuses()).toEqual({ plain_yields_dynamic: 'FAILURE' });
     expect(result.failures[0]?.type).toBe('OpValidationError');
-    expect(result.failures[0]?.message).toMatch(/op "plain_yields_dynamic".*yielded a DynamicOutput for output "result", which is not declared with DynamicOut/);
+    expect(result.failures[0]?.message).toMatch(
+      /op "plain_yields_dynamic".*yielded a DynamicOutput for output "result", which is not declared with DynamicOut/,
+    );
   });
 });
 
@@ -745,7 +773,14 @@ describe('nested fan-out (beyond Dagster)', () => {
       'inner_op[b,x]': 'SUCCESS',
       'inner_op[b,z]': 'SUCCESS',
     });
-    expect(result.stepKeysOf('inner_op')).toEqual(['inner_op[a,y]', 'inner_op[a,x]', 'inner_op[a,z]', 'inner_op[b,y]', 'inner_op[b,x]', 'inner_op[b,z]']);
+    expect(result.stepKeysOf('inner_op')).toEqual([
+      'inner_op[a,y]',
+      'inner_op[a,x]',
+      'inner_op[a,z]',
+      'inner_op[b,y]',
+      'inner_op[b,x]',
+      'inner_op[b,z]',
+    ]);
     // getMappingKey() is the innermost key; ctx.mappingKeys has both.
     expect(innerKeysSeen['inner_op[b,x]']).toBe('x');
     expect(clonesOf(result)).toHaveLength(10);

@@ -12,7 +12,9 @@ describe('README example: disk_usage', () => {
   afterAll(async () => harness?.close());
 
   it('sizes the sample files through a graph, and skips total_2 when no file is large', async () => {
-    const result = await harness.run(diskUsage, { runConfig: { ops: { sizes: { ops: { list_files: { config: { dir: SAMPLE_FILES_DIR } } } } } } });
+    const result = await harness.run(diskUsage, {
+      runConfig: { ops: { sizes: { ops: { list_files: { config: { dir: SAMPLE_FILES_DIR } } } } } },
+    });
     expect(result.success).toBe(true);
     expect(await result.outputFor('total')).toBe(306);
     expect(result.stepStatus('total_2')).toBe('SKIPPED');

@@ -58,7 +58,9 @@ describe('dynamic_graph (seed: a mocked large dataset) on a real Temporal server
       }
       return ids;
     };
-    expect(await query(`OpgraphRunId = '${run.runId}' AND OpgraphStepKey = 'load_pieces[7]'`)).toEqual([`${run.workflowId}/load_pieces[7]`]);
+    expect(await query(`OpgraphRunId = '${run.runId}' AND OpgraphStepKey = 'load_pieces[7]'`)).toEqual([
+      `${run.workflowId}/load_pieces[7]`,
+    ]);
     expect(await query(`OpgraphRunId = '${run.runId}' AND OpgraphMappingKey = '42'`)).toEqual([`${run.workflowId}/load_pieces[42]`]);
     const all = await query(`OpgraphJob = 'dynamic_graph' AND OpgraphRunId = '${run.runId}'`);
     expect(all).toContain(run.workflowId);

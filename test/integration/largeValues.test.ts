@@ -11,7 +11,11 @@ const bigJob = job({ name: 'big_value' }, () => {
 });
 
 const bigItems = op({ name: 'big_items', out: new DynamicOut<number[]>() }, async function* () {
-  for (let k = 0; k < 3; k++) yield new DynamicOutput(Array.from({ length: 100_000 }, (_, i) => i + k), String(k));
+  for (let k = 0; k < 3; k++)
+    yield new DynamicOutput(
+      Array.from({ length: 100_000 }, (_, i) => i + k),
+      String(k),
+    );
 });
 const sumItem = op({ name: 'sum_item' }, async (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0));
 const collectBig = op({ name: 'collect_big' }, async (_ctx, arrays: number[][]) => arrays.map((a) => a.length));

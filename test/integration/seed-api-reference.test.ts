@@ -117,11 +117,7 @@ describe('process_directory (seed: API reference) on a real Temporal server', ()
   });
 
   it('rejects run config that fails the config schema before the run starts', async () => {
-    const cases: unknown[] = [
-      { path: 42 },
-      { path: '' },
-      { directory: SAMPLE_DIR },
-    ];
+    const cases: unknown[] = [{ path: 42 }, { path: '' }, { directory: SAMPLE_DIR }];
     for (const [i, config] of cases.entries()) {
       const workflowId = `process_directory-bad-config-${i}-${Date.now()}`;
       const launching = launchRun(harness.client, processDirectory, {

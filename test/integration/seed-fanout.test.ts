@@ -68,7 +68,7 @@ describe('seed "dynamic fanout": records with 10–30 units, options A, B and C'
     }
   });
 
-  it('option A: the final report has the seed\'s exact values', async () => {
+  it("option A: the final report has the seed's exact values", async () => {
     const rep = await report(a);
     expect(rep.pipeline_summary).toEqual({ total_records_processed: 5, total_units_processed: 106, average_units_per_record: 21.2 });
     expect(rep.report_generated_at).toBe('2025-08-25T10:00:00Z');
@@ -153,7 +153,9 @@ describe('seed "dynamic fanout": records with 10–30 units, options A, B and C'
       const grandchildren = await listChildren(h, childId(rec), n);
       const expectedIds = Array.from({ length: n }, (_, u) => `${childId(rec)}/${G}.sub_pipeline_extract_units_option_c[${rec},unit_${u}]`);
       expect(grandchildren.map((w) => w.workflowId).sort()).toEqual(expectedIds.sort());
-      expect(new Set(grandchildren.map((w) => w.type))).toEqual(new Set([`dynamic_fanout_option_c/${G}.sub_pipeline_extract_units_option_c[*]`]));
+      expect(new Set(grandchildren.map((w) => w.type))).toEqual(
+        new Set([`dynamic_fanout_option_c/${G}.sub_pipeline_extract_units_option_c[*]`]),
+      );
       expect(new Set(grandchildren.map((w) => w.status.name))).toEqual(new Set(['COMPLETED']));
     }
 

@@ -4,14 +4,7 @@
  * what the Python jobs produce (reference/dagster-semantics.md §7, scenarios 3–7).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  chained,
-  chainedAlt,
-  guideAdvancedJobs,
-  multiple,
-  otherArg,
-  returnDynamicJob,
-} from '../../examples/guide-advanced.ts';
+import { chained, chainedAlt, guideAdvancedJobs, multiple, otherArg, returnDynamicJob } from '../../examples/guide-advanced.ts';
 import type { JobResult } from '../../src/client/result.ts';
 import { awaitRun, launchRun, type LaunchedRun } from '../../src/client/run.ts';
 import type { JobDefinition } from '../../src/dsl/job.ts';
@@ -104,11 +97,7 @@ describe('Dagster guide: advanced mapping examples on a real Temporal server', (
     it('runs one step per echo per key: echo[num_0], echo_2[num_0], echo_3[num_1], …', async () => {
       const result = resultOf(chained);
       expect(sorted(Object.keys(result.stepStatuses()))).toEqual(
-        sorted([
-          'dynamic_values',
-          'process',
-          ...['echo', 'echo_2', 'echo_3'].flatMap((node) => [`${node}[num_0]`, `${node}[num_1]`]),
-        ]),
+        sorted(['dynamic_values', 'process', ...['echo', 'echo_2', 'echo_3'].flatMap((node) => [`${node}[num_0]`, `${node}[num_1]`])]),
       );
       expect(new Set(Object.values(result.stepStatuses()))).toEqual(new Set(['SUCCESS']));
       expect(result.stepKeysOf('echo_2')).toEqual(['echo_2[num_0]', 'echo_2[num_1]']);

@@ -40,7 +40,11 @@ const storedFanOut = job({ name: 'sharded_stored_items' }, () => {
 });
 
 const shardedFailure = job({ name: 'sharded_failure' }, () => {
-  total(fan().map((x) => failOn(square(x)), { shardSize: 20, mode: 'activity' }).collect());
+  total(
+    fan()
+      .map((x) => failOn(square(x)), { shardSize: 20, mode: 'activity' })
+      .collect(),
+  );
 });
 
 describe('large fan-outs run in shard workflows', () => {
@@ -50,28 +54,31 @@ describe('large fan-outs run in shard workflows', () => {
   });
   afterAll(async () => harness?.close());
 
-  it.each(['child', 'activity', 'batch'] as const)('%s mode: 60 keys in shards of 25 give the exact results, stages included', async (mode) => {
-    const { run, result } = await harness.runWithHandle(shardedJob(mode));
-    expect(result.failures).toEqual([]);
-    expect(await result.outputFor('shard_total')).toBe(sumOfSquares);
-    expect(await result.outputFor('shifted_total')).toBe(sumOfSquares + KEYS * sumOfSquares);
-    expect(await result.outputFor('shard_count')).toBe(KEYS);
-    const squares = (await result.outputFor('shard_square')) as Record<string, number>;
-    expect(Object.keys(squares)).toEqual(Array.from({ length: KEYS }, (_, i) => `k${i}`));
-    expect(squares.k7).toBe(49);
-    expect(result.stepStatus('shard_add_total[k59]')).toBe('SUCCESS');
-    // The job workflow only sees shards: 3 per stage.
-    const history = await harness.client.workflow.getHandle(run.workflowId).fetchHistory();
-    const children = (history.events ?? []).flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []);
-    expect(children).toEqual([
-      `${run.workflowId}/shard_fan[shard_0]`,
-      `${run.workflowId}/shard_fan[shard_1]`,
-      `${run.workflowId}/shard_fan[shard_2]`,
-      `${run.workflowId}/shard_fan[shard_0]/stage_2`,
-      `${run.workflowId}/shard_fan[shard_1]/stage_2`,
-      `${run.workflowId}/shard_fan[shard_2]/stage_2`,
-    ]);
-  });
+  it.each(['child', 'activity', 'batch'] as const)(
+    '%s mode: 60 keys in shards of 25 give the exact results, stages included',
+    async (mode) => {
+      const { run, result } = await harness.runWithHandle(shardedJob(mode));
+      expect(result.failures).toEqual([]);
+      expect(await result.outputFor('shard_total')).toBe(sumOfSquares);
+      expect(await result.outputFor('shifted_total')).toBe(sumOfSquares + KEYS * sumOfSquares);
+      expect(await result.outputFor('shard_count')).toBe(KEYS);
+      const squares = (await result.outputFor('shard_square')) as Record<string, number>;
+      expect(Object.keys(squares)).toEqual(Array.from({ length: KEYS }, (_, i) => `k${i}`));
+      expect(squares.k7).toBe(49);
+      expect(result.stepStatus('shard_add_total[k59]')).toBe('SUCCESS');
+      // The job workflow only sees shards: 3 per stage.
+      const history = await harness.client.workflow.getHandle(run.workflowId).fetchHistory();
+      const children = (history.events ?? []).flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []);
+      expect(children).toEqual([
+        `${run.workflowId}/shard_fan[shard_0]`,
+        `${run.workflowId}/shard_fan[shard_1]`,
+        `${run.workflowId}/shard_fan[shard_2]`,
+        `${run.workflowId}/shard_fan[shard_0]/stage_2`,
+        `${run.workflowId}/shard_fan[shard_1]/stage_2`,
+        `${run.workflowId}/shard_fan[shard_2]/stage_2`,
+      ]);
+    },
+  );
 
   it('a fan-out list too large for a payload is stored, sliced per shard, and collected lazily', async () => {
     const { run, result } = await harness.runWithHandle(storedFanOut);

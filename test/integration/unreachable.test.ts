@@ -23,6 +23,8 @@ describe('Temporal unreachable', () => {
 
   it('the client connection fails within its timeout, naming the address', async () => {
     const address = `127.0.0.1:${await closedPort()}`;
-    await expect(connectClient(address, 'default', 2_000)).rejects.toThrow(new RegExp(`cannot reach the Temporal server at ${address} within 2s`));
+    await expect(connectClient(address, 'default', 2_000)).rejects.toThrow(
+      new RegExp(`cannot reach the Temporal server at ${address} within 2s`),
+    );
   });
 });

@@ -22,7 +22,11 @@ describe('lint: src/dsl, src/engine and src/workflows stay deterministic', () =>
     // One-way zones: the engine never imports its hosts; the Node host never imports the Temporal host.
     ['src/engine/retry.ts', "import { errorOf } from '../workflows/failures.ts';\nexport const x = errorOf;\n", 'no-restricted-imports'],
     ['src/engine/retry.ts', "import { runOp } from '../activities/runOp.ts';\nexport const x = runOp;\n", 'no-restricted-imports'],
-    ['src/activities/fitting.ts', "import { errorOf } from '../workflows/failures.ts';\nexport const x = errorOf;\n", 'no-restricted-imports'],
+    [
+      'src/activities/fitting.ts',
+      "import { errorOf } from '../workflows/failures.ts';\nexport const x = errorOf;\n",
+      'no-restricted-imports',
+    ],
     ['src/dsl/keys.ts', 'export const x = process.env.HOME;\n', 'no-restricted-globals'],
     ['src/engine/retry.ts', 'export const x = Buffer.from("a");\n', 'no-restricted-globals'],
   ])('%s rejects %j', async (file, code, rule) => {
@@ -57,17 +61,28 @@ describe('lint: src/dsl, src/engine and src/workflows stay deterministic', () =>
 
 describe('lint: workflow code keeps zod out of the bundle', () => {
   const eslint = new ESLint({ cwd: process.cwd() });
-  it.each(['src/workflows/guards.ts', 'src/engine/retry.ts'])('%s rejects a value import of a schema module, allows a type import', async (filePath) => {
-    const lint = async (code: string) => ((await eslint.lintText(code, { filePath }))[0]?.messages ?? []).map((m) => m.ruleId);
-    expect(await lint("import { ScopeResult } from '../dsl/protocol.ts';\nexport const x = ScopeResult;\n")).toContain('@typescript-eslint/no-restricted-imports');
-    expect(await lint("import type { ScopeResult } from '../dsl/protocol.ts';\nexport type X = ScopeResult;\n")).not.toContain('@typescript-eslint/no-restricted-imports');
-  });
+  it.each(['src/workflows/guards.ts', 'src/engine/retry.ts'])(
+    '%s rejects a value import of a schema module, allows a type import',
+    async (filePath) => {
+      const lint = async (code: string) => ((await eslint.lintText(code, { filePath }))[0]?.messages ?? []).map((m) => m.ruleId);
+      expect(await lint("import { ScopeResult } from '../dsl/protocol.ts';\nexport const x = ScopeResult;\n")).toContain(
+        '@typescript-eslint/no-restricted-imports',
+      );
+      expect(await lint("import type { ScopeResult } from '../dsl/protocol.ts';\nexport type X = ScopeResult;\n")).not.toContain(
+        '@typescript-eslint/no-restricted-imports',
+      );
+    },
+  );
 
   it('the zod-free dsl modules workflow code imports (src/dsl/wire.ts) take only types from the schema modules', async () => {
     const filePath = 'src/dsl/wire.ts';
     const lint = async (code: string) => ((await eslint.lintText(code, { filePath }))[0]?.messages ?? []).map((m) => m.ruleId);
-    expect(await lint("import { TaskOutput } from './protocol.ts';\nexport const x = TaskOutput;\n")).toContain('@typescript-eslint/no-restricted-imports');
+    expect(await lint("import { TaskOutput } from './protocol.ts';\nexport const x = TaskOutput;\n")).toContain(
+      '@typescript-eslint/no-restricted-imports',
+    );
     expect(await lint("import { z } from 'zod';\nexport const x = z;\n")).toContain('@typescript-eslint/no-restricted-imports');
-    expect(await lint("import type { TaskOutput } from './protocol.ts';\nexport type X = TaskOutput;\n")).not.toContain('@typescript-eslint/no-restricted-imports');
+    expect(await lint("import type { TaskOutput } from './protocol.ts';\nexport type X = TaskOutput;\n")).not.toContain(
+      '@typescript-eslint/no-restricted-imports',
+    );
   });
 });

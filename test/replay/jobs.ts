@@ -28,8 +28,16 @@ export const modesJob = job({ name: 'replay_modes' }, () => {
   const tripled = keys().map(triple, { mode: 'activity' });
   const sum = total.alias('stage_sum')(tripled.collect());
   total.alias('staged')(tripled.map((v) => plusTotal(v, sum)).collect());
-  total.alias('batched')(keys().map((x) => plusTotal(x, sum), { mode: 'batch', batchSize: 4 }).collect());
-  total.alias('sharded')(keys().map((x) => triple.alias('in_shard')(x), { shardSize: 4 }).collect());
+  total.alias('batched')(
+    keys()
+      .map((x) => plusTotal(x, sum), { mode: 'batch', batchSize: 4 })
+      .collect(),
+  );
+  total.alias('sharded')(
+    keys()
+      .map((x) => triple.alias('in_shard')(x), { shardSize: 4 })
+      .collect(),
+  );
 });
 
 /** Workflow budget: retried steps project so many events that 30 keys shard (before the budget they did not). */
@@ -52,8 +60,16 @@ const sixtyKeys = op({ name: 'replay_sixty_keys', out: new DynamicOut<number>() 
 });
 export const payloadSharedJob = job({ name: 'replay_payload_shared' }, () => {
   const s = bigShared();
-  total(sixtyKeys().map((x) => measure(x, s), { mode: 'batch', batchSize: 20 }).collect());
-  total.alias('per_child')(sixtyKeys().map((x) => measure(x, s)).collect());
+  total(
+    sixtyKeys()
+      .map((x) => measure(x, s), { mode: 'batch', batchSize: 20 })
+      .collect(),
+  );
+  total.alias('per_child')(
+    sixtyKeys()
+      .map((x) => measure(x, s))
+      .collect(),
+  );
 });
 
 export interface ReplayCase {

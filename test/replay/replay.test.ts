@@ -8,7 +8,13 @@ import { installRuntimeLogger } from '../../src/logging.ts';
 
 const DIR = join(import.meta.dirname, 'histories');
 /** Every recording: the first one at the top level, later ones one folder each (scripts/record-histories.ts). */
-const folders = ['', ...readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()];
+const folders = [
+  '',
+  ...readdirSync(DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort(),
+];
 const files = folders.flatMap((folder) =>
   readdirSync(join(DIR, folder))
     .filter((f) => f.endsWith('.pb'))
@@ -29,7 +35,17 @@ for (const folder of folders) {
  */
 describe('replay determinism', () => {
   it('has histories for the seeds, a failing, a nested and a sharded job', () => {
-    for (const name of ['dynamic_graph', 'chained', 'other_arg', 'multiple', 'return_dynamic_job', 'process_directory', 'fanout_option_c', 'failing', 'modes']) {
+    for (const name of [
+      'dynamic_graph',
+      'chained',
+      'other_arg',
+      'multiple',
+      'return_dynamic_job',
+      'process_directory',
+      'fanout_option_c',
+      'failing',
+      'modes',
+    ]) {
       expect(files).toContain(`${name}.pb`);
     }
     expect(files.some((f) => f.startsWith('fanout_option_c.child0.child0'))).toBe(true);

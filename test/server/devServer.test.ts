@@ -5,13 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildStartDevArgs,
-  DevServerStartError,
-  findFreePort,
-  startDevServer,
-  type DevServer,
-} from '../../src/server/devServer.ts';
+import { buildStartDevArgs, DevServerStartError, findFreePort, startDevServer, type DevServer } from '../../src/server/devServer.ts';
 import { resolveTemporalCli } from '../../src/server/temporalCli.ts';
 
 const TIMEOUT = 120_000;
@@ -84,22 +78,44 @@ describe('buildStartDevArgs', () => {
       logLevel: 'warn',
     });
     expect(args).toEqual([
-      'server', 'start-dev', '--ip', '127.0.0.1', '--port', '7555', '--headless',
-      '--namespace', 'ns1',
-      '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF',
-      '--db-filename', '/tmp/x.sqlite',
-      '--search-attribute', 'CustomerId=Keyword',
-      '--dynamic-config-value', 'limit.x=5',
-      '--dynamic-config-value', 'flag.y=true',
-      '--dynamic-config-value', 'name.z="v"',
-      '--log-level', 'warn',
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      '7555',
+      '--headless',
+      '--namespace',
+      'ns1',
+      '--sqlite-pragma',
+      'journal_mode=WAL',
+      '--sqlite-pragma',
+      'synchronous=OFF',
+      '--db-filename',
+      '/tmp/x.sqlite',
+      '--search-attribute',
+      'CustomerId=Keyword',
+      '--dynamic-config-value',
+      'limit.x=5',
+      '--dynamic-config-value',
+      'flag.y=true',
+      '--dynamic-config-value',
+      'name.z="v"',
+      '--log-level',
+      'warn',
     ]);
   });
 
   it('uses --ui-port instead of --headless and omits the always-present default namespace', () => {
     const args = buildStartDevArgs({
-      ip: '127.0.0.1', port: 1, uiPort: 2, namespace: 'default', dbFilename: undefined,
-      searchAttributes: {}, dynamicConfig: {}, logLevel: 'error',
+      ip: '127.0.0.1',
+      port: 1,
+      uiPort: 2,
+      namespace: 'default',
+      dbFilename: undefined,
+      searchAttributes: {},
+      dynamicConfig: {},
+      logLevel: 'error',
     });
     expect(args).toContain('--ui-port');
     expect(args).not.toContain('--headless');
@@ -110,8 +126,14 @@ describe('buildStartDevArgs', () => {
   it('rejects search attribute names that are not identifiers', () => {
     expect(() =>
       buildStartDevArgs({
-        ip: '127.0.0.1', port: 1, uiPort: undefined, namespace: 'default', dbFilename: undefined,
-        searchAttributes: { 'bad name': 'Text' }, dynamicConfig: {}, logLevel: 'warn',
+        ip: '127.0.0.1',
+        port: 1,
+        uiPort: undefined,
+        namespace: 'default',
+        dbFilename: undefined,
+        searchAttributes: { 'bad name': 'Text' },
+        dynamicConfig: {},
+        logLevel: 'warn',
       }),
     ).toThrow(/bad name/);
   });
@@ -126,83 +148,107 @@ describe('findFreePort', () => {
 });
 
 describe('startDevServer', () => {
-  it('starts headless on a free port, registers search attributes, and stops cleanly', async () => {
-    const { server, ms } = await start({
-      namespace: 'opgraph-test',
-      searchAttributes: { OpgraphRunId: 'Keyword', OpgraphAttempt: 'Int' },
-    });
-    console.log(`dev server ready in ${ms} ms at ${server.address}`);
-    expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(server.uiUrl).toBeUndefined();
-    expect(server.namespace).toBe('opgraph-test');
-    expect(isProcessAlive(server.pid)).toBe(true);
+  it(
+    'starts headless on a free port, registers search attributes, and stops cleanly',
+    async () => {
+      const { server, ms } = await start({
+        namespace: 'opgraph-test',
+        searchAttributes: { OpgraphRunId: 'Keyword', OpgraphAttempt: 'Int' },
+      });
+      console.log(`dev server ready in ${ms} ms at ${server.address}`);
+      expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(server.uiUrl).toBeUndefined();
+      expect(server.namespace).toBe('opgraph-test');
+      expect(isProcessAlive(server.pid)).toBe(true);
 
-    await withConnection(server.address, async (connection) => {
-      const ns = await connection.workflowService.describeNamespace({ namespace: 'opgraph-test' });
-      expect(ns.namespaceInfo?.name).toBe('opgraph-test');
-      const sas = await connection.operatorService.listSearchAttributes({ namespace: 'opgraph-test' });
-      expect(Object.keys(sas.customAttributes)).toEqual(expect.arrayContaining(['OpgraphRunId', 'OpgraphAttempt']));
-    });
+      await withConnection(server.address, async (connection) => {
+        const ns = await connection.workflowService.describeNamespace({ namespace: 'opgraph-test' });
+        expect(ns.namespaceInfo?.name).toBe('opgraph-test');
+        const sas = await connection.operatorService.listSearchAttributes({ namespace: 'opgraph-test' });
+        expect(Object.keys(sas.customAttributes)).toEqual(expect.arrayContaining(['OpgraphRunId', 'OpgraphAttempt']));
+      });
 
-    await server.stop();
-    await server.stop(); // idempotent
-    expect(isProcessAlive(server.pid)).toBe(false);
-    expect(await isPortOpen(server.address)).toBe(false);
-  }, TIMEOUT);
+      await server.stop();
+      await server.stop(); // idempotent
+      expect(isProcessAlive(server.pid)).toBe(false);
+      expect(await isPortOpen(server.address)).toBe(false);
+    },
+    TIMEOUT,
+  );
 
-  it('persists state in dbFilename across a restart on the same port', async () => {
-    const dbFilename = join(root, 'persist.sqlite');
-    const port = await findFreePort();
-    const first = (await start({ dbFilename, port })).server;
-    expect(existsSync(dbFilename)).toBe(true);
+  it(
+    'persists state in dbFilename across a restart on the same port',
+    async () => {
+      const dbFilename = join(root, 'persist.sqlite');
+      const port = await findFreePort();
+      const first = (await start({ dbFilename, port })).server;
+      expect(existsSync(dbFilename)).toBe(true);
 
-    // A started workflow needs no worker to exist; it just sits in Running state.
-    await withConnection(first.address, async (connection) => {
-      const client = new Client({ connection });
-      await client.workflow.start('persistenceProbe', { taskQueue: 'nobody-polls', workflowId: 'persist-1' });
-    });
-    await first.stop();
-    expect(await isPortOpen(first.address)).toBe(false);
+      // A started workflow needs no worker to exist; it just sits in Running state.
+      await withConnection(first.address, async (connection) => {
+        const client = new Client({ connection });
+        await client.workflow.start('persistenceProbe', { taskQueue: 'nobody-polls', workflowId: 'persist-1' });
+      });
+      await first.stop();
+      expect(await isPortOpen(first.address)).toBe(false);
 
-    const { server: second, ms } = await start({ dbFilename, port });
-    console.log(`dev server restarted on existing db in ${ms} ms`);
-    expect(second.address).toBe(first.address);
-    await withConnection(second.address, async (connection) => {
-      const client = new Client({ connection });
-      const description = await client.workflow.getHandle('persist-1').describe();
-      expect(description.type).toBe('persistenceProbe');
-      expect(description.status.name).toBe('RUNNING');
-    });
-  }, TIMEOUT);
+      const { server: second, ms } = await start({ dbFilename, port });
+      console.log(`dev server restarted on existing db in ${ms} ms`);
+      expect(second.address).toBe(first.address);
+      await withConnection(second.address, async (connection) => {
+        const client = new Client({ connection });
+        const description = await client.workflow.getHandle('persist-1').describe();
+        expect(description.type).toBe('persistenceProbe');
+        expect(description.status.name).toBe('RUNNING');
+      });
+    },
+    TIMEOUT,
+  );
 
-  it('serves the UI on a free port when ui: true', async () => {
-    const { server } = await start({ ui: true });
-    expect(server.uiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const res = await fetch(server.uiUrl ?? 'http://invalid');
-    expect(res.status).toBeLessThan(500);
-  }, TIMEOUT);
+  it(
+    'serves the UI on a free port when ui: true',
+    async () => {
+      const { server } = await start({ ui: true });
+      expect(server.uiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const res = await fetch(server.uiUrl ?? 'http://invalid');
+      expect(res.status).toBeLessThan(500);
+    },
+    TIMEOUT,
+  );
 
-  it('refuses a port that is already taken instead of talking to the other server', async () => {
-    const port = await findFreePort();
-    const first = (await start({ port })).server;
-    const err = await startDevServer({ cliPath, port }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DevServerStartError);
-    expect((err as Error).message).toMatch(new RegExp(`port 127\\.0\\.0\\.1:${port} is already in use`));
-    expect(isProcessAlive(first.pid)).toBe(true);
-  }, TIMEOUT);
+  it(
+    'refuses a port that is already taken instead of talking to the other server',
+    async () => {
+      const port = await findFreePort();
+      const first = (await start({ port })).server;
+      const err = await startDevServer({ cliPath, port }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DevServerStartError);
+      expect((err as Error).message).toMatch(new RegExp(`port 127\\.0\\.0\\.1:${port} is already in use`));
+      expect(isProcessAlive(first.pid)).toBe(true);
+    },
+    TIMEOUT,
+  );
 
-  it('fails with the exit code and output tail when the CLI exits early', async () => {
-    const bogus = { Foo: 'NotAType' } as unknown as Record<string, 'Keyword'>;
-    const err = await startDevServer({ cliPath, searchAttributes: bogus }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DevServerStartError);
-    expect((err as DevServerStartError).exitCode).not.toBe(0);
-    expect((err as Error).message).toMatch(/exited with code \d+ before becoming ready/);
-    expect((err as Error).message).toMatch(/invalid search attribute value type .*NotAType/);
-  }, TIMEOUT);
+  it(
+    'fails with the exit code and output tail when the CLI exits early',
+    async () => {
+      const bogus = { Foo: 'NotAType' } as unknown as Record<string, 'Keyword'>;
+      const err = await startDevServer({ cliPath, searchAttributes: bogus }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DevServerStartError);
+      expect((err as DevServerStartError).exitCode).not.toBe(0);
+      expect((err as Error).message).toMatch(/exited with code \d+ before becoming ready/);
+      expect((err as Error).message).toMatch(/invalid search attribute value type .*NotAType/);
+    },
+    TIMEOUT,
+  );
 
-  it('times out with a clear error when startTimeoutMs is too short', async () => {
-    const err = await startDevServer({ cliPath, startTimeoutMs: 1 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DevServerStartError);
-    expect((err as Error).message).toMatch(/did not become ready within 1 ms.*startTimeoutMs/s);
-  }, TIMEOUT);
+  it(
+    'times out with a clear error when startTimeoutMs is too short',
+    async () => {
+      const err = await startDevServer({ cliPath, startTimeoutMs: 1 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DevServerStartError);
+      expect((err as Error).message).toMatch(/did not become ready within 1 ms.*startTimeoutMs/s);
+    },
+    TIMEOUT,
+  );
 });

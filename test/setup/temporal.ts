@@ -25,7 +25,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const bundlePath = join(dir, 'workflow-bundle.js');
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
   writeFileSync(bundlePath, code);
-  console.error(`[test setup] Temporal dev server at ${server.address}, interpreter bundled (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+  console.error(
+    `[test setup] Temporal dev server at ${server.address}, interpreter bundled (${((Date.now() - started) / 1000).toFixed(1)}s)`,
+  );
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
   return async () => {

@@ -6,18 +6,7 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import {
-  DynamicHandle,
-  DynamicOut,
-  DynamicOutput,
-  Handle,
-  job,
-  type JobDefinition,
-  type OpContext,
-  op,
-  Out,
-  Output,
-} from 'opgraph';
+import { DynamicHandle, DynamicOut, DynamicOutput, Handle, job, type JobDefinition, type OpContext, op, Out, Output } from 'opgraph';
 
 const numberList = op({ name: 'number_list' }, async () => [1, 2, 3]);
 const greeting = op({ name: 'greeting' }, async () => 'hello');
@@ -48,14 +37,11 @@ const multi = op(
     yield new Output('label', { outputName: 'label' });
   },
 );
-const scaled = op(
-  { name: 'scaled', config: z.object({ factor: z.number(), label: z.string().default('x') }) },
-  async (ctx, x: number) => {
-    expectTypeOf(ctx).toEqualTypeOf<OpContext<{ factor: number; label: string }>>();
-    expectTypeOf(ctx.opConfig).toEqualTypeOf<{ factor: number; label: string }>();
-    return x * ctx.opConfig.factor;
-  },
-);
+const scaled = op({ name: 'scaled', config: z.object({ factor: z.number(), label: z.string().default('x') }) }, async (ctx, x: number) => {
+  expectTypeOf(ctx).toEqualTypeOf<OpContext<{ factor: number; label: string }>>();
+  expectTypeOf(ctx.opConfig).toEqualTypeOf<{ factor: number; label: string }>();
+  return x * ctx.opConfig.factor;
+});
 const unconfigured = op({ name: 'unconfigured' }, async (ctx) => {
   expectTypeOf(ctx.opConfig).toBeUnknown();
   expectTypeOf(ctx.getMappingKey()).toEqualTypeOf<string | undefined>();

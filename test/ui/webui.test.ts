@@ -76,7 +76,10 @@ describe('Temporal Web UI shows a dynamic_graph run and its 50 mapped children (
     }));
 
     // The UI lists from visibility, which trails the run a little: wait until all 51 are indexed.
-    await waitFor(async () => (await client.workflow.count(`ParentWorkflowId = "${run.workflowId}"`)).count === 50, 'children in visibility');
+    await waitFor(
+      async () => (await client.workflow.count(`ParentWorkflowId = "${run.workflowId}"`)).count === 50,
+      'children in visibility',
+    );
     await waitFor(async () => (await fetch(uiUrl).catch(() => undefined))?.ok === true, `the Web UI at ${uiUrl}`);
 
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -85,7 +88,14 @@ describe('Temporal Web UI shows a dynamic_graph run and its 50 mapped children (
     context = await chromium.launchPersistentContext(profileDir, {
       headless: true,
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
       viewport: { width: 1600, height: 1000 },
       timeout: UI_TIMEOUT,
     });
