@@ -93,7 +93,9 @@ export interface RetryPolicyOptions {
   maxRetries?: number;
   /** Seconds before the first retry. Default 0. */
   delay?: number;
+  /** Retry n waits `delay` (none), `delay·n` (linear) or `delay·(2ⁿ−1)` (exponential). */
   backoff?: Backoff;
+  /** `full`: random·backed-off delay; `plus_minus`: backed-off delay ± `delay` (Dagster's formulas). */
   jitter?: Jitter;
 }
 

@@ -39,7 +39,7 @@ import {
   type Measure,
 } from './payload.ts';
 import { NO_PROGRESS, type ProgressSink } from './progress.ts';
-import { retryDelayMs } from './retry.ts';
+import { DAGSTER_JITTER_PATCH, retryDelayMs } from './retry.ts';
 import { runShards, type ShardDecision } from './shards.ts';
 import { keyEvents, keysPerShard, legacyShardSize, shardRanges, stepEvents, treeRanges } from './sharding.ts';
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
@@ -409,7 +409,12 @@ export class ScopeInterpreter {
         // User-code failures are retried here, per the op's RetryPolicy, counted per step key.
         const policy = node.retryPolicy;
         if (error.type === 'OpUserError' && policy && attempt <= policy.maxRetries) {
-          const delay = retryDelayMs(policy, attempt, () => this.engine.random());
+          const delay = retryDelayMs(
+            policy,
+            attempt,
+            () => this.engine.random(),
+            () => this.engine.patched(DAGSTER_JITTER_PATCH),
+          );
           if (delay > 0) await this.engine.sleep(delay);
           continue;
         }

@@ -391,6 +391,33 @@ describe('user retries', () => {
     expect(await run(7)).toEqual(first);
     expect(await run(8)).not.toEqual(first);
   });
+
+  it('plus-minus jitter: Dagster’s formula behind the opgraph-dagster-jitter marker, the old one without it', async () => {
+    const pm = op(
+      { name: 'pm', retryPolicy: new RetryPolicy({ maxRetries: 3, delay: 2, backoff: 'exponential', jitter: 'plus_minus' }) },
+      async () => 1,
+    );
+    const pmJob = job({ name: 'pm_job' }, () => {
+      pm();
+    });
+    const run = async (marker: boolean) => {
+      const fake = new FakeEngine({
+        seed: 7,
+        patched: { 'opgraph-dagster-jitter': marker },
+        ops: {
+          pm: () => {
+            throw new Error('x');
+          },
+        },
+      });
+      await fake.run(pmJob.plan);
+      return fake.world;
+    };
+    const current = await run(true);
+    expect(current.sleeps).toEqual([47, 4248, 15_908]);
+    expect(current.patchedAsked.filter((id) => id === 'opgraph-dagster-jitter')).toHaveLength(3);
+    expect((await run(false)).sleeps).toEqual([1023, 3372, 20_677]);
+  });
 });
 
 describe('modes give the same step records', () => {
