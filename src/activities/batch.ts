@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import { thrownClassOf } from '../dsl/constants.ts';
 import type { Definitions } from '../dsl/job.ts';
 import { BUDGET } from '../dsl/limits.ts';
 import { BatchInput, type BatchResult, FailureType, type OpTaskResult, type SliceInput, type StepError } from '../dsl/protocol.ts';
@@ -108,7 +109,10 @@ class InProcessEngine implements ScopeEngine {
   }
 
   errorOf(err: unknown): StepError {
-    if (err instanceof ApplicationFailure) return { type: err.type ?? 'Error', message: err.message };
+    if (err instanceof ApplicationFailure) {
+      const errorClass = thrownClassOf(err);
+      return { type: err.type ?? 'Error', message: err.message, ...(errorClass ? { errorClass } : {}) };
+    }
     if (err instanceof Error) return { type: err.name, message: err.message };
     return { type: 'Error', message: String(err) };
   }

@@ -67,7 +67,9 @@ export async function resultLines(result: JobResult, elapsedMs?: number): Promis
   if (result.runError) lines.push(`  ${result.runError.type}: ${result.runError.message}`);
   if (result.failures.length > 0) {
     lines.push(`Failed steps (${result.failures.length}):`);
-    for (const f of result.failures) lines.push(`  ${f.stepKey}: ${f.type}: ${firstLines(f.message)}`);
+    for (const f of result.failures) {
+      lines.push(`  ${f.stepKey}: ${f.type}${f.errorClass ? ` (${f.errorClass})` : ''}: ${firstLines(f.message)}`);
+    }
   }
   for (const status of ['ABANDONED', 'SKIPPED'] as const) {
     const keys = records.filter(([, r]) => r.status === status).map(([k]) => k);

@@ -7,7 +7,10 @@ export type RunStatus = 'SUCCESS' | 'FAILURE' | 'CANCELED';
 
 export interface StepFailure {
   readonly stepKey: string;
+  /** Stable failure type: `OpUserError` when the op's code threw, `OpValidationError`, `Timeout`… */
   readonly type: string;
+  /** Class of what the op's code threw (`RangeError`, a user-defined class); absent for other failures. */
+  readonly errorClass?: string;
   readonly message: string;
 }
 
@@ -28,7 +31,12 @@ export class JobResult {
     this.success = status === 'SUCCESS';
     this.failures = Object.entries(result.steps)
       .filter(([, r]) => r.status === 'FAILURE')
-      .map(([stepKey, r]) => ({ stepKey, type: r.error?.type ?? 'Error', message: r.error?.message ?? '' }));
+      .map(([stepKey, r]) => ({
+        stepKey,
+        type: r.error?.type ?? 'Error',
+        ...(r.error?.errorClass ? { errorClass: r.error.errorClass } : {}),
+        message: r.error?.message ?? '',
+      }));
   }
 
   /**

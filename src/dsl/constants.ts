@@ -17,6 +17,26 @@ export const FailureType = {
   RunFailed: 'OpgraphRunFailed',
 } as const;
 
+/**
+ * The class of what an op threw (`RangeError`, a user's `QuotaExceeded`, `string` for a thrown
+ * string), as an `OpUserError` failure carries it (src/activities/runOp.ts): `details[0].errorClass`,
+ * else the type of its `cause` (the thrown error itself). Undefined for other failure types and for
+ * failures recorded before either existed (then step records stay as they were, for replay).
+ */
+export function thrownClassOf(failure: {
+  readonly type?: string | null;
+  readonly details?: unknown;
+  readonly cause?: unknown;
+}): string | undefined {
+  if (failure.type !== FailureType.UserError) return undefined;
+  const first: unknown = Array.isArray(failure.details) ? failure.details[0] : undefined;
+  const fromDetails = typeof first === 'object' && first !== null ? (first as { errorClass?: unknown }).errorClass : undefined;
+  if (typeof fromDetails === 'string' && fromDetails !== '') return fromDetails;
+  const cause = failure.cause;
+  const fromCause = typeof cause === 'object' && cause !== null ? (cause as { type?: unknown }).type : undefined;
+  return typeof fromCause === 'string' && fromCause !== '' ? fromCause : undefined;
+}
+
 export const NON_RETRYABLE_TYPES: readonly string[] = [FailureType.UserError, FailureType.Validation, FailureType.Definition];
 
 /** The activity type of a batch of mapping keys (mode 'batch'); op names may not start with `__opgraph`. */

@@ -56,7 +56,12 @@ export type OpTaskResult = z.infer<typeof OpTaskResult>;
 export const StepStatus = z.enum(['SUCCESS', 'FAILURE', 'SKIPPED', 'ABANDONED']);
 export type StepStatus = z.infer<typeof StepStatus>;
 
-export const StepError = z.object({ type: z.string(), message: z.string() });
+/**
+ * A step's failure: `type` the stable failure type (`OpUserError`, `OpValidationError`, `Timeout`…),
+ * and for op code that threw, `errorClass` the class of what it threw (`RangeError`, a user-defined
+ * class). Optional, so records written before it still parse.
+ */
+export const StepError = z.object({ type: z.string(), message: z.string(), errorClass: z.string().optional() });
 export type StepError = z.infer<typeof StepError>;
 
 export const StepRecord = z.object({

@@ -94,7 +94,7 @@ const items: Check = arrayOf((v, at) =>
 
 const storedRef = object({ $opgraphRef: oneOf(1), store: string, key: string, bytes: int(0), sha256: string });
 
-const stepError = object({ type: string, message: string });
+const stepError = object({ type: string, message: string, errorClass: optional(string) });
 
 /** A step output, tagged or (from an older history or store) untagged. */
 const taskOutput: Check = (v, at) => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { thrownClassOf } from '../../src/dsl/constants.ts';
 import {
   graph,
   In,
@@ -248,5 +249,17 @@ describe('op errors are OpgraphErrors', () => {
     expect(new OpExecutionError('s', 'm', { cause: null }).errorClass).toBe('null');
     expect(new OpExecutionError('s', 'm', { cause: { code: 1 } }).errorClass).toBe('Object');
     expect(new OpExecutionError('s', 'm').errorClass).toBeUndefined();
+  });
+});
+
+describe('thrownClassOf: the class of what an op threw, from an OpUserError failure', () => {
+  it('reads details[0].errorClass, else the cause’s type; nothing for other failure types or older failures', () => {
+    const details = [{ errorName: 'Error', errorClass: 'QuotaExceeded', stack: null }];
+    expect(thrownClassOf({ type: 'OpUserError', details, cause: { type: 'Other' } })).toBe('QuotaExceeded');
+    expect(thrownClassOf({ type: 'OpUserError', details: [], cause: { type: 'RangeError' } })).toBe('RangeError');
+    // Recorded before errorClass existed: details with errorName only, no cause; records stay as they were.
+    expect(thrownClassOf({ type: 'OpUserError', details: [{ errorName: 'RangeError', stack: null }] })).toBeUndefined();
+    expect(thrownClassOf({ type: 'OpValidationError', details, cause: { type: 'RangeError' } })).toBeUndefined();
+    expect(thrownClassOf({ type: 'OpUserError', details: null })).toBeUndefined();
   });
 });

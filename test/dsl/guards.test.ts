@@ -127,6 +127,12 @@ const recordSamples = {
     'mixed outputs': { ...record, outputs: Object.values(outputSamples.valid) },
     'no outputs': { node: 'n', mappingKeys: [], status: 'SKIPPED' },
     failed: { node: 'n', mappingKeys: [], status: 'FAILURE', error: { type: 'OpUserError', message: 'boom' }, attempts: 3 },
+    'failed with the error class': {
+      node: 'n',
+      mappingKeys: [],
+      status: 'FAILURE',
+      error: { type: 'OpUserError', message: 'boom', errorClass: 'RangeError' },
+    },
     abandoned: { node: 'n', mappingKeys: ['a', 'b'], status: 'ABANDONED' },
   },
   invalid: {
@@ -139,6 +145,7 @@ const recordSamples = {
     'an output of unknown kind': { ...record, outputs: [outputSamples.invalid['unknown kind']] },
     'a legacy output with no payload': { ...record, outputs: [outputSamples.invalid['legacy with no payload field']] },
     'an error without message': { ...record, status: 'FAILURE', error: { type: 'OpUserError' } },
+    'an error class not a string': { ...record, status: 'FAILURE', error: { type: 'OpUserError', message: 'boom', errorClass: 1 } },
     'fractional attempts': { ...record, attempts: 1.5 },
     'attempts a string': { ...record, attempts: '1' },
   },
