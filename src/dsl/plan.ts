@@ -72,16 +72,27 @@ export const DimensionOptions = z.object({
    */
   mode: z.enum(['child', 'activity', 'batch']).optional(),
   batchSize: z.number().int().positive().optional(),
-  /** Most children / activities / batches of this dimension pending at once (default 500). */
+  /**
+   * Most keys (children / key scopes / batches) of this map in flight at once (default 500, at most
+   * 1,000): a share of its workflow's budget, which all maps and steps of that workflow draw from.
+   */
   maxConcurrency: z.number().int().positive().optional(),
   /**
-   * Above this many keys, the keys run in shard workflows of at most this many keys each, so no
-   * workflow's history nears Temporal's limits. Default: 500 (child), ~1000 steps (activity), 500 batches (batch).
+   * Most keys one shard workflow runs, when the map shards (it shards when its keys' projected
+   * history does not fit what its workflow has left). Default and upper bound: what one history
+   * holds in that mode (src/dsl/limits.ts maxShardSize).
    */
   shardSize: z.number().int().positive().optional(),
 });
 export type DimensionOptions = z.infer<typeof DimensionOptions>;
 export type FanOutMode = NonNullable<DimensionOptions['mode']>;
+
+/**
+ * What one output of a graph node stands for: an op output (`output`), or the list a `.collect()`
+ * gathers (`collect`) when the graph body returned a collected handle.
+ */
+export const GraphOutput = z.object({ kind: z.enum(['output', 'collect']), node: z.string(), output: z.string() });
+export type GraphOutput = z.infer<typeof GraphOutput>;
 
 export const JobPlan = z.object({
   planVersion: z.literal(PLAN_VERSION),
@@ -91,6 +102,11 @@ export const JobPlan = z.object({
   nodes: z.array(PlanNode),
   /** Per dimension id, when `.map(fn, options)` set any. */
   dimensions: z.record(z.string(), DimensionOptions).optional(),
+  /**
+   * Per graph node id (`sizes`, `outer.inner`), its outputs by name, each resolved to the op output
+   * it stands for (the interpreter ignores it; results read it to answer `outputFor(graph)`).
+   */
+  graphOutputs: z.record(z.string(), z.record(z.string(), GraphOutput)).optional(),
 });
 export type JobPlan = z.infer<typeof JobPlan>;
 
