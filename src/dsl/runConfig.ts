@@ -4,6 +4,7 @@ import type { JobDefinition } from './job.ts';
 import { formatBytes, jsonIssue, utf8Length } from './json.ts';
 import type { OpSpec } from './op.ts';
 import type { InputSource } from './plan.ts';
+import { unknownKeys } from './unknownKeys.ts';
 
 /** Run config as users write it: `{ ops: { node: { config, inputs, ops } } }`; graphs nest `ops`. */
 export interface RunConfig {
@@ -42,9 +43,10 @@ export const RUN_CONFIG_LIMIT_BYTES = 128 * 1024;
 
 /**
  * Checks run config against the job before the run starts: unknown nodes, op config failing the
- * op's schema, missing values for unwired inputs, inputs failing their `In` schema, values JSON
- * cannot carry, and run config too large to travel. Every problem is reported at once, each with
- * its path in the run config, what is wrong and how to fix it.
+ * op's schema or giving keys it does not declare (zod would drop them silently), missing values
+ * for unwired inputs, inputs failing their `In` schema, values JSON cannot carry, and run config
+ * too large to travel. Every problem is reported at once, each with its path in the run config,
+ * what is wrong and how to fix it.
  */
 export function resolveRunConfig(job: JobDefinition, runConfig: unknown = {}): ResolvedRunConfig {
   const parsed = RunConfigSchema.safeParse(runConfig ?? {});
@@ -65,8 +67,11 @@ export function resolveRunConfig(job: JobDefinition, runConfig: unknown = {}): R
           message: `missing; op "${spec.name}" requires config matching its config schema (${result.error.issues.map((i) => i.message).join('; ')})`,
           fix: `supply it: ${runConfigExample(nodeId, `{ config: ${configSkeleton(spec.configSchema)} }`)}`,
         });
-      } else if (!result.success) {
-        issues.push(...schemaIssues(result.error.issues, nodeConfig.config, configPath, `op "${spec.name}" config schema`));
+      } else {
+        if (!result.success) {
+          issues.push(...schemaIssues(result.error.issues, nodeConfig.config, configPath, `op "${spec.name}" config schema`));
+        }
+        issues.push(...unknownKeyIssues(spec.configSchema, nodeConfig.config, configPath, spec.name));
       }
       const notJson = notJsonIssue(nodeConfig.config, configPath);
       if (notJson) issues.push(notJson);
@@ -148,6 +153,26 @@ function schemaIssues(issues: readonly z.core.$ZodIssue[], value: unknown, path:
       return { path: at, message, fix: `add ${at}: the ${schema} requires it` };
     }
     return { path: at, message, fix: `change ${at} to a value the ${schema} accepts` };
+  });
+}
+
+/**
+ * Keys of op config that its schema does not declare, at any depth: zod's objects strip them, so a
+ * typo would run with the default. Dagster rejects unexpected config entries too. Schemas that ask
+ * for extra keys (`z.looseObject`, `.passthrough()`, `.catchall(…)`) keep accepting them.
+ */
+function unknownKeyIssues(schema: unknown, config: unknown, configPath: string, op: string): RunConfigIssue[] {
+  return unknownKeys(schema, config).map(({ path, declared, unused }) => {
+    const at = [configPath, ...path.map(String)].join('.');
+    const key = String(path[path.length - 1]);
+    const where = path.length === 1 ? `op "${op}" config schema` : `op "${op}" config schema at ${at.slice(0, at.length - key.length - 1)}`;
+    const takes =
+      declared.length === 0 ? `${where} declares no keys` : `${where} declares only ${declared.map((k) => `"${k}"`).join(', ')}`;
+    const meant = closestName(key, unused) ?? closestName(key, declared);
+    const accept = 'or, to accept undeclared keys, make that object z.looseObject(…) in the schema';
+    return meant
+      ? { path: at, message: `unknown key; did you mean "${meant}"?`, fix: `rename it to "${meant}" (${takes}), remove it, ${accept}` }
+      : { path: at, message: `unknown key; ${takes}`, fix: `remove ${at}, declare "${key}" in the schema, ${accept}` };
   });
 }
 
@@ -236,14 +261,21 @@ function configSkeleton(schema: unknown): string {
 
 /** `rename it to "list_files" (the closest input name)` when one name is close to what was written, else `otherwise`. */
 function renameTo(written: string, names: readonly string[], noun: string, otherwise: string): string {
+  const best = closestName(written, names);
+  return best !== undefined ? `rename it to "${best}" (the closest ${noun} name)` : otherwise;
+}
+
+/** The name closest to what was written (case-insensitive edit distance), when it is close enough to be a typo. */
+function closestName(written: string, names: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of names) {
     const distance = editDistance(written.toLowerCase(), name.toLowerCase());
     if (distance < bestDistance) [best, bestDistance] = [name, distance];
   }
-  const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(written.length / 3));
-  return close ? `rename it to "${best}" (the closest ${noun} name)` : otherwise;
+  // Close: a few edits, and not all of it (`b` is no typo of `a`).
+  const close = bestDistance <= Math.max(2, Math.floor(written.length / 3)) && bestDistance < written.length;
+  return close ? best : undefined;
 }
 
 function editDistance(a: string, b: string): number {
