@@ -6,9 +6,15 @@
  * - Pipe (not a TTY, or CI=true): plain lines, only for what changed, at most one batch per
  *   throttle interval; no ANSI sequences, so logs stay readable.
  *
+ * After a run ended CANCELED, the last snapshot still counts the steps and keys that were running
+ * when it was cancelled (they never reported an end) and never counts the ones that had not started:
+ * given how the run ended, those are shown `cancelled` and `not started` instead of `running` and
+ * `pending`. (The run's own status keeps Temporal's spelling, CANCELED.)
+ *
  * `progressItems` and the two printers are pure (snapshots and a clock in, text out) for testing.
  */
 import type { Writable } from 'node:stream';
+import type { RunStatus } from '../client/result.ts';
 import { parseDimensionId } from '../dsl/plan.ts';
 import type { DimensionProgress, NodeProgress, RunProgress } from '../engine/progress.ts';
 
@@ -17,7 +23,8 @@ export interface PlanShape {
   readonly nodes: readonly { readonly id: string; readonly dim: readonly string[] }[];
 }
 
-export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'abandoned';
+/** `cancelled` and `not-started` only once a run has ended CANCELED: it was running / had not started then. */
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'abandoned' | 'cancelled' | 'not-started';
 
 export type ProgressItem =
   | { kind: 'step'; key: string; node: string; state: StepState }
@@ -26,11 +33,16 @@ export type ProgressItem =
       key: string;
       /** `load_pieces`, or `node.output` for a non-default output; `(stage n)` for later stages. */
       label: string;
-      /** `waiting`: fan-out op not finished; `not-run`: it failed, was skipped or abandoned. */
-      state: 'waiting' | 'not-run' | 'running' | 'done';
+      /**
+       * `waiting`: fan-out op not finished; `not-run`: it failed, was skipped or abandoned. After a
+       * cancel: `cancelled` (keys were running; `counts.running` are the cancelled ones) or
+       * `not-started` (it was still waiting).
+       */
+      state: 'waiting' | 'not-run' | 'running' | 'done' | 'cancelled' | 'not-started';
       counts: DimensionProgress;
     }
-  | { kind: 'mapped'; key: string; node: string; counts: NodeProgress };
+  /** `cancelled`: steps of the node that were running when the run was cancelled (then `counts.running` is 0). */
+  | { kind: 'mapped'; key: string; node: string; counts: NodeProgress; cancelled?: number };
 
 const ZERO_NODE: NodeProgress = { running: 0, succeeded: 0, failed: 0, skipped: 0, abandoned: 0 };
 const ZERO_DIM: DimensionProgress = { total: 0, running: 0, done: 0, failed: 0 };
@@ -53,8 +65,29 @@ function dimensionLabel(dim: string): string {
 /**
  * What to show for a snapshot (undefined = nothing known yet), in plan order: static steps, and for
  * each top-level dimension (at its first mapped node) its bar(s), then its mapped nodes' counts.
+ * `ended`: how the run ended, when it has; CANCELED turns what was still running into `cancelled`
+ * and what had not started into `not started`.
  */
-export function progressItems(plan: PlanShape, progress: RunProgress | undefined): ProgressItem[] {
+export function progressItems(plan: PlanShape, progress: RunProgress | undefined, ended?: RunStatus): ProgressItem[] {
+  const items = liveItems(plan, progress);
+  return ended === 'CANCELED' ? items.map(afterCancel) : items;
+}
+
+/** An item as it stands once the run was cancelled: nothing is running or pending any more. */
+function afterCancel(item: ProgressItem): ProgressItem {
+  switch (item.kind) {
+    case 'step':
+      if (item.state === 'running') return { ...item, state: 'cancelled' };
+      return item.state === 'pending' ? { ...item, state: 'not-started' } : item;
+    case 'dimension':
+      if (item.state === 'running') return { ...item, state: 'cancelled' };
+      return item.state === 'waiting' ? { ...item, state: 'not-started' } : item;
+    case 'mapped':
+      return item.counts.running > 0 ? { ...item, counts: { ...item.counts, running: 0 }, cancelled: item.counts.running } : item;
+  }
+}
+
+function liveItems(plan: PlanShape, progress: RunProgress | undefined): ProgressItem[] {
   const items: ProgressItem[] = [];
   const placed = new Set<string>();
   for (const node of plan.nodes) {
@@ -90,14 +123,20 @@ export function progressBar(done: number, total: number, width: number, full: st
   return `${full.repeat(filled)}${empty.repeat(width - filled)}`;
 }
 
-function countsText(c: NodeProgress): string {
+function countsText(c: NodeProgress, cancelled = 0): string {
   const parts: string[] = [];
   if (c.running) parts.push(`${c.running} running`);
   parts.push(`${c.succeeded} succeeded`);
   if (c.failed) parts.push(`${c.failed} failed`);
   if (c.skipped) parts.push(`${c.skipped} skipped`);
   if (c.abandoned) parts.push(`${c.abandoned} abandoned`);
+  if (cancelled) parts.push(`${cancelled} cancelled`);
   return parts.join(', ');
+}
+
+/** A step state as words: `not started`, the others as they are. */
+function stateWord(state: StepState): string {
+  return state === 'not-started' ? 'not started' : state;
 }
 
 function dimensionText(item: Extract<ProgressItem, { kind: 'dimension' }>, bar: (done: number, total: number) => string): string {
@@ -108,6 +147,12 @@ function dimensionText(item: Extract<ProgressItem, { kind: 'dimension' }>, bar: 
       return `waiting for ${source.split('.')[0] ?? source}`;
     case 'not-run':
       return `not run (${source.split('.')[0] ?? source} did not succeed)`;
+    case 'not-started':
+      return `not started (the run was cancelled before ${source.split('.')[0] ?? source} finished)`;
+    case 'cancelled': {
+      const notStarted = Math.max(0, counts.total - counts.done - counts.running);
+      return `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} cancelled, ${counts.failed} failed${notStarted ? `, ${notStarted} not started` : ''}`;
+    }
     default:
       return `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} running, ${counts.failed} failed`;
   }
@@ -117,11 +162,11 @@ function dimensionText(item: Extract<ProgressItem, { kind: 'dimension' }>, bar: 
 export function plainLine(item: ProgressItem): string {
   switch (item.kind) {
     case 'step':
-      return `${item.node}: ${item.state}`;
+      return `${item.node}: ${stateWord(item.state)}`;
     case 'dimension':
       return `map over ${item.label} ${dimensionText(item, (d, t) => progressBar(d, t, 20, '#', '-'))}`;
     case 'mapped':
-      return `${item.node}[*]: ${countsText(item.counts)}`;
+      return `${item.node}[*]: ${countsText(item.counts, item.cancelled)}`;
   }
 }
 
@@ -132,6 +177,16 @@ const SYMBOL: Record<StepState, string> = {
   failed: '✖',
   skipped: '⊘',
   abandoned: '⊘',
+  cancelled: '⊗',
+  'not-started': '○',
+};
+
+/** Dimension symbols by state; running and waiting ones show ✖ once a key failed, else ▸. */
+const DIMENSION_SYMBOL: Partial<Record<Extract<ProgressItem, { kind: 'dimension' }>['state'], string>> = {
+  done: '✔',
+  'not-run': '⊘',
+  cancelled: '⊗',
+  'not-started': '○',
 };
 
 /** The in-place block (TTY mode): aligned columns, Unicode bars. */
@@ -143,13 +198,13 @@ export function ttyLines(items: readonly ProgressItem[]): string[] {
     const label = name(item).padEnd(width);
     switch (item.kind) {
       case 'step':
-        return `${SYMBOL[item.state]} ${label}  ${item.state}`;
+        return `${SYMBOL[item.state]} ${label}  ${stateWord(item.state)}`;
       case 'dimension': {
-        const symbol = item.state === 'done' ? '✔' : item.state === 'not-run' ? '⊘' : item.counts.failed > 0 ? '✖' : '▸';
+        const symbol = DIMENSION_SYMBOL[item.state] ?? (item.counts.failed > 0 ? '✖' : '▸');
         return `${symbol} ${label}  ${dimensionText(item, (d, t) => progressBar(d, t, 24, '█', '░'))}`;
       }
       case 'mapped':
-        return `  ${label}  ${countsText(item.counts)}`;
+        return `  ${label}  ${countsText(item.counts, item.cancelled)}`;
     }
   });
 }
@@ -172,11 +227,11 @@ export class PlainProgressPrinter {
     for (const item of progressItems(plan, undefined)) this.printed.set(item.key, plainLine(item));
   }
 
-  /** Lines to print for this snapshot; `force` ignores the throttle (the final snapshot). */
-  update(progress: RunProgress, now: number, force = false): string[] {
+  /** Lines to print for this snapshot; `force` ignores the throttle (the final snapshot); `ended` as in progressItems. */
+  update(progress: RunProgress, now: number, force = false, ended?: RunStatus): string[] {
     if (!force && now - this.lastEmit < this.throttleMs) return [];
     const lines: string[] = [];
-    for (const item of progressItems(this.plan, progress)) {
+    for (const item of progressItems(this.plan, progress, ended)) {
       const text = plainLine(item);
       if (this.printed.get(item.key) === text) continue;
       this.printed.set(item.key, text);
@@ -198,11 +253,11 @@ export class TtyProgressPrinter {
     private readonly startedAt: number,
   ) {}
 
-  frame(progress: RunProgress | undefined, now: number, columns?: number, status = 'running'): string {
+  frame(progress: RunProgress | undefined, now: number, columns?: number, status = 'running', ended?: RunStatus): string {
     const header = `${this.title} · ${status} ${elapsed(now - this.startedAt)}`;
     // Lines must not wrap, or moving the cursor up by the line count would miss.
     const width = columns !== undefined && columns >= 20 ? columns - 1 : 99;
-    const lines = [header, ...ttyLines(progressItems(this.plan, progress))].map((l) => truncate(l, width));
+    const lines = [header, ...ttyLines(progressItems(this.plan, progress, ended))].map((l) => truncate(l, width));
     const body = lines.join('\n');
     if (body === this.last) return '';
     this.last = body;
@@ -224,9 +279,12 @@ export function plainMode(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = 
 
 export interface ProgressView {
   update(progress: RunProgress): void;
-  /** Draws the final state (no throttling), e.g. after the run ended. */
-  finish(progress: RunProgress | undefined, status: string): void;
+  /** Draws the final state (no throttling) once the run ended with `status`. */
+  finish(progress: RunProgress | undefined, status: RunStatus): void;
 }
+
+/** The run's status in the title line (the run keeps Temporal's spelling; its steps are `cancelled`). */
+const RUN_WORD: Record<RunStatus, string> = { SUCCESS: 'succeeded', FAILURE: 'failed', CANCELED: 'canceled' };
 
 /** A view writing to `stream` in TTY or plain mode. */
 export function createProgressView(
@@ -244,8 +302,8 @@ export function createProgressView(
     };
     return {
       update: (p) => write(printer.update(p, now())),
-      finish: (p) => {
-        if (p) write(printer.update(p, now(), true));
+      finish: (p, status) => {
+        if (p) write(printer.update(p, now(), true, status));
       },
     };
   }
@@ -256,7 +314,7 @@ export function createProgressView(
       latest = p;
       stream.write(printer.frame(p, now(), stream.columns));
     },
-    finish: (p, status) => stream.write(printer.frame(p ?? latest, now(), stream.columns, status)),
+    finish: (p, status) => stream.write(printer.frame(p ?? latest, now(), stream.columns, RUN_WORD[status], status)),
   };
 }
 

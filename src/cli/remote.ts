@@ -107,7 +107,9 @@ export async function statusCommand(workflowId: string, io: CliIO): Promise<numb
     if (progress) {
       out('Progress:');
       const plan = input?.plan ?? snapshotPlan(progress);
-      for (const line of ttyLines(progressItems(plan, progress))) out(`  ${line}`);
+      // A cancelled run's last snapshot still counts what was running then: shown as cancelled / not started.
+      const ended = status === 'CANCELLED' ? 'CANCELED' : undefined;
+      for (const line of ttyLines(progressItems(plan, progress, ended))) out(`  ${line}`);
     }
     if (status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW') {
       const result = await awaitRun({ jobName: description.type, runId: input?.runId ?? workflowId, workflowId, handle });

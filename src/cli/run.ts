@@ -121,7 +121,7 @@ async function followRun(run: LaunchedRun, plan: JobPlan, io: CliIO): Promise<Jo
     last = await watcher.stop();
   }
   const final = await query().catch(() => last);
-  view.finish(final, { SUCCESS: 'succeeded', FAILURE: 'failed', CANCELED: 'canceled' }[result.status]);
+  view.finish(final, result.status);
   return result;
 }
 

@@ -4,6 +4,7 @@ import { dynamicGraph } from '../../examples/dynamic-graph.ts';
 import {
   createProgressView,
   PlainProgressPrinter,
+  plainLine,
   plainMode,
   progressItems,
   TtyProgressPrinter,
@@ -150,7 +151,7 @@ describe('progress in pipe mode (plain lines)', () => {
       view.update(p);
     }
     now = 2_500;
-    view.finish(finished, 'succeeded');
+    view.finish(finished, 'SUCCESS');
     const text = chunks.join('');
     expect(text).not.toContain('\x1b');
     expect(text.split('\n')).toEqual([
@@ -196,5 +197,60 @@ describe('progress in a terminal (redrawn in place)', () => {
     expect(plainMode({ isTTY: true }, {})).toBe(false);
     expect(plainMode({ isTTY: true }, { CI: 'true' })).toBe(true);
     expect(plainMode({ isTTY: true }, { CI: 'false' })).toBe(false);
+  });
+});
+
+describe('progress after a cancel: running steps are cancelled, pending ones never started', () => {
+  // Cancelled with 25 keys done, 20 running (3 of them inside compute_piece steps counted here) and 5 not started yet.
+  const cancelledMidway = snapshot(
+    { load_pieces: { succeeded: 1 }, compute_piece: { succeeded: 25, running: 3 } },
+    { 'load_pieces:result': { total: 50, running: 20, done: 25 } },
+  );
+
+  it('the same snapshot reads running / pending while the run goes, cancelled / not started once it ended CANCELED', () => {
+    expect(ttyLines(progressItems(dynamicGraph.plan, cancelledMidway))).toEqual([
+      '✔ load_pieces           succeeded',
+      '▸ map over load_pieces  [████████████░░░░░░░░░░░░] 25/50 keys done, 20 running, 0 failed',
+      '    compute_piece[*]    3 running, 25 succeeded',
+      '○ merge_and_analyze     pending',
+    ]);
+    const lines = ttyLines(progressItems(dynamicGraph.plan, cancelledMidway, 'CANCELED'));
+    expect(lines).toEqual([
+      '✔ load_pieces           succeeded',
+      '⊗ map over load_pieces  [████████████░░░░░░░░░░░░] 25/50 keys done, 20 cancelled, 0 failed, 5 not started',
+      '    compute_piece[*]    25 succeeded, 3 cancelled',
+      '○ merge_and_analyze     not started',
+    ]);
+    for (const line of lines) expect(line).not.toMatch(/running|pending/);
+    // Other endings leave the snapshot as it is.
+    expect(progressItems(dynamicGraph.plan, cancelledMidway, 'FAILURE')).toEqual(progressItems(dynamicGraph.plan, cancelledMidway));
+  });
+
+  it('cancelled while the fan-out op ran: the op is cancelled, its map and everything after it never started', () => {
+    expect(progressItems(dynamicGraph.plan, loading, 'CANCELED').map(plainLine)).toEqual([
+      'load_pieces: cancelled',
+      'map over load_pieces not started (the run was cancelled before load_pieces finished)',
+      'compute_piece[*]: 0 succeeded',
+      'merge_and_analyze: not started',
+    ]);
+  });
+
+  it('the final view prints the change in pipe mode, and titles a terminal block with the run’s status', () => {
+    const printer = new PlainProgressPrinter(dynamicGraph.plan, 0, 0);
+    expect(printer.update(cancelledMidway, 1_000)).toHaveLength(3);
+    expect(printer.update(cancelledMidway, 2_000, true, 'CANCELED')).toEqual([
+      '[2.0s] map over load_pieces [##########----------] 25/50 keys done, 20 cancelled, 0 failed, 5 not started',
+      '[2.0s] compute_piece[*]: 25 succeeded, 3 cancelled',
+      '[2.0s] merge_and_analyze: not started',
+    ]);
+    const frame = new TtyProgressPrinter(dynamicGraph.plan, 'dynamic_graph · run r1', 0).frame(
+      cancelledMidway,
+      2_000,
+      120,
+      'canceled',
+      'CANCELED',
+    );
+    expect(frame).toContain('dynamic_graph · run r1 · canceled 2.0s\n');
+    expect(frame).toContain('○ merge_and_analyze     not started\n');
   });
 });

@@ -81,6 +81,17 @@ describe('opgraph launch / status / cancel', () => {
       expect(after.stdout).toContain('Status:     CANCELLED\n');
       expect(after.stdout).toMatch(/\nClosed: {5}\d{4}-\d\d-\d\dT/);
       expect(after.stdout).toContain(`Result:\n  Run ${runId} of job slow was CANCELED.\n`);
+      // The last snapshot still counts the two keys as running and the gather as not begun: they read cancelled / not started.
+      expect(after.stdout).toContain(
+        [
+          'Progress:',
+          '  ✔ slow_keys             succeeded',
+          '  ⊗ map over slow_keys    [░░░░░░░░░░░░░░░░░░░░░░░░] 0/2 keys done, 2 cancelled, 0 failed',
+          '      wait_for_cancel[*]  0 succeeded',
+          '  ○ slow_gather           not started',
+        ].join('\n'),
+      );
+      expect(after.stdout).not.toMatch(/running|pending/);
 
       const again = await cli('cancel', workflowId);
       expect(again.code).toBe(1);
