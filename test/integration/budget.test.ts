@@ -28,9 +28,16 @@ const slowInc = op({ name: 'budget_slow_inc' }, async (_ctx, x: number) => {
   await sleep(1500);
   return x + 1;
 });
-/** Long enough that all three maps' keys overlap, whenever each map's fan-out finishes. */
-const longInc = op({ name: 'budget_long_inc' }, async (_ctx, x: number) => {
-  await sleep(6000);
+/**
+ * Holds every started key until 1,000 have started (or 60 s pass): with a correct budget exactly
+ * 1,000 are pending together, whenever each map's fan-out finished; without it, all 1,260 would be.
+ */
+let barrierStarted = 0;
+const barrierInc = op({ name: 'budget_barrier_inc' }, async (_ctx, x: number) => {
+  barrierStarted++;
+  const until = Date.now() + 60_000;
+  while (barrierStarted < BUDGET.pendingActivities && Date.now() < until) await sleep(100);
+  await sleep(2_000);
   return x + 1;
 });
 const inc = op({ name: 'budget_inc' }, async (_ctx, x: number) => x + 1);
@@ -68,7 +75,8 @@ async function watchPeaks(client: Client, workflowId: string, fanOuts: readonly 
   const peaks: Peaks = { activities: 0, children: 0, watched: 0 };
   let finished = false;
   void done.finally(() => (finished = true));
-  const ids = [workflowId, ...fanOuts.flatMap((f) => Array.from({ length: 8 }, (_, i) => `${workflowId}/${f}[shard_${i}]`))];
+  // The job and the first shards of each map: enough to see every workflow that holds pending work here.
+  const ids = [workflowId, ...fanOuts.flatMap((f) => [0, 1].map((i) => `${workflowId}/${f}[shard_${i}]`))];
   const seen = new Set<string>();
   while (!finished) {
     await Promise.all(
@@ -83,7 +91,7 @@ async function watchPeaks(client: Client, workflowId: string, fanOuts: readonly 
         peaks.children = Math.max(peaks.children, children);
       }),
     );
-    await sleep(250);
+    await sleep(500);
   }
   peaks.watched = seen.size;
   return peaks;
@@ -146,11 +154,11 @@ describe('one workflow-wide budget', () => {
         `[budget] five maps × 450, ${mode} mode: peak pending activities ${peaks.activities}, children ${peaks.children}; ${peaks.watched} workflows held pending work; ${all.length} workflows, longest history ${longest} events`,
       );
     },
-    300_000,
+    600_000,
   );
 
   it("three maps × 420 slow keys in activity mode fit one history: the budget, not the maps' windows (3 × 500), caps pending activities", async () => {
-    const definition = concurrentMaps('budget_three_maps', 3, 'activity', longInc);
+    const definition = concurrentMaps('budget_three_maps', 3, 'activity', barrierInc);
     // Enough activity slots that every admitted key runs at once: pending is what the workflow admitted.
     const { launched, result, peaks } = await run(definition, keysConfig('budget_emit', 3, 420), [], {
       maxConcurrentActivityTaskExecutions: 1500,
