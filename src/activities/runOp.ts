@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { OpExecutionError, OutputContractError } from '../dsl/errors.ts';
 import type { Definitions } from '../dsl/job.ts';
+import { PAYLOAD } from '../dsl/limits.ts';
 import { formatBytes, jsonProblem, utf8Length } from '../dsl/json.ts';
 import type { InputSource } from '../dsl/plan.ts';
 import type { OpContext, OpLogger, OpSpec } from '../dsl/op.ts';
@@ -165,8 +166,8 @@ function withStep(task: OpTaskInput, message: string): string {
 }
 
 /** Longest failure message (characters) and stack trace kept; the rest is cut with a note. */
-const MESSAGE_LIMIT = 8 * 1024;
-const STACK_LIMIT = 16 * 1024;
+const MESSAGE_LIMIT = PAYLOAD.failureMessage;
+const STACK_LIMIT = PAYLOAD.failureStack;
 
 function limitText(text: string, limit: number): string {
   if (text.length <= limit) return text;
@@ -219,7 +220,7 @@ function inputSource(definitions: Definitions, task: OpTaskInput, input: string)
 }
 
 /** Heartbeat details travel in one Temporal payload (limit 2 MiB): refuse what would not. */
-const HEARTBEAT_DETAILS_LIMIT = 256 * 1024;
+const HEARTBEAT_DETAILS_LIMIT = PAYLOAD.heartbeatDetails;
 
 function heartbeatProblem(details: unknown): string | undefined {
   const notJson = jsonProblem(details, 'details');

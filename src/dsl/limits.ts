@@ -31,6 +31,8 @@ export const TEMPORAL = {
  * carry inline. Everything larger goes to the store and travels as a reference.
  */
 export const PAYLOAD = {
+  /** Default size above which a value travels as a store reference (`OPGRAPH_STORE_THRESHOLD` overrides it). */
+  storeThreshold: 128 * KiB,
   /** An activity's inputs together (a collect or fan-in of many inline values): stays well under the 512 KiB warning. */
   activityInput: 256 * KiB,
   /** An op's outputs together: the step's record also lands in its scope's result. */

@@ -5,6 +5,7 @@ import { formatBytes, jsonIssue, utf8Length } from './json.ts';
 import type { OpSpec } from './op.ts';
 import type { InputSource } from './plan.ts';
 import { unknownKeys } from './unknownKeys.ts';
+import { PAYLOAD } from './limits.ts';
 
 /** Run config as users write it: `{ ops: { node: { config, inputs, ops } } }`; graphs nest `ops`. */
 export interface RunConfig {
@@ -39,7 +40,7 @@ export type ResolvedRunConfig = z.infer<typeof ResolvedRunConfig>;
  * and the client cannot hand it to the store as ops do with large outputs: above this size it is
  * refused before the run starts, rather than failing in Temporal (2 MiB payload limit).
  */
-export const RUN_CONFIG_LIMIT_BYTES = 128 * 1024;
+export const RUN_CONFIG_LIMIT_BYTES = PAYLOAD.runConfig;
 
 /**
  * Checks run config against the job before the run starts: unknown nodes, op config failing the

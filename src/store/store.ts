@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { OpgraphError } from '../dsl/errors.ts';
+import { PAYLOAD } from '../dsl/limits.ts';
 import { LazyCollect, LazyConcat, LazyItems, ScopeResult, StoredRef } from '../dsl/protocol.ts';
 
 /**
@@ -67,7 +68,7 @@ export class FileSystemStore implements ValueStore {
 /** Values whose JSON is larger than this many bytes are stored (default 128 KiB; `OPGRAPH_STORE_THRESHOLD`). */
 export function storeThreshold(): number {
   const configured = Number(process.env.OPGRAPH_STORE_THRESHOLD);
-  return Number.isFinite(configured) && configured > 0 ? configured : 128 * 1024;
+  return Number.isFinite(configured) && configured > 0 ? configured : PAYLOAD.storeThreshold;
 }
 
 let defaultStore: ValueStore | undefined;
