@@ -85,8 +85,25 @@ export class OutputCollector {
     for (const [name, outputValue] of Object.entries(value)) {
       const decl = this.decl(name);
       if (decl.dynamic) this.addDynamicList(decl, outputValue);
-      else this.addPlain(name, outputValue instanceof Output ? outputValue.value : outputValue);
+      else if (outputValue instanceof Output) {
+        this.checkReturnedName(outputValue, decl);
+        this.addPlain(name, outputValue.value);
+      } else this.addPlain(name, outputValue);
     }
+  }
+
+  /**
+   * A returned Output / DynamicOutput lands in the output it is returned for; an explicit
+   * `outputName` other than the default must agree (Dagster compute_generator.py
+   * `_check_output_object_name`: "Output was explicitly named …, which does not match …").
+   */
+  private checkReturnedName(item: Output | DynamicOutput, decl: OutputDecl, position?: number): void {
+    if (item.outputName === 'result' || item.outputName === decl.name) return;
+    const kind = item instanceof DynamicOutput ? 'a DynamicOutput' : 'an Output';
+    throw this.error(
+      `returned ${kind}${position === undefined ? '' : ` (list position ${position})`} explicitly named "${item.outputName}" for output "${decl.name}", which does not match the output definition`,
+      `drop outputName or set it to "${decl.name}"${this.spec.multiOutput ? "; return each output's items under its own name" : ''}`,
+    );
   }
 
   private addDynamicList(decl: OutputDecl, value: unknown): void {
@@ -103,12 +120,7 @@ export class OutputCollector {
           'wrap each item: new DynamicOutput(value, mappingKey)',
         );
       }
-      if (this.spec.multiOutput && item.outputName !== 'result' && item.outputName !== decl.name) {
-        throw this.error(
-          `an item returned under "${decl.name}" is explicitly named "${item.outputName}"`,
-          "return each output's items under its own name",
-        );
-      }
+      this.checkReturnedName(item, decl, position);
       this.addDynamic(new DynamicOutput(item.value, { mappingKey: item.mappingKey, outputName: decl.name }));
     });
   }

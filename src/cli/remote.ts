@@ -112,7 +112,13 @@ export async function statusCommand(workflowId: string, io: CliIO): Promise<numb
       for (const line of ttyLines(progressItems(plan, progress, ended))) out(`  ${line}`);
     }
     if (status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW') {
-      const result = await awaitRun({ jobName: description.type, runId: input?.runId ?? workflowId, workflowId, handle });
+      const result = await awaitRun({
+        jobName: description.type,
+        runId: input?.runId ?? workflowId,
+        workflowId,
+        handle,
+        ...(input ? { plan: input.plan } : {}),
+      });
       out('Result:');
       for (const line of await resultLines(result)) out(`  ${line}`);
     }

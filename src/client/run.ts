@@ -5,6 +5,7 @@ import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { SEARCH_ATTRIBUTES } from '../dsl/constants.ts';
 import { hasOpgraphSearchAttributes } from '../searchAttributes.ts';
 import type { JobDefinition } from '../dsl/job.ts';
+import type { JobPlan } from '../dsl/plan.ts';
 import { FailureType, JobWorkflowInput, ScopeResult } from '../dsl/protocol.ts';
 import { resolveRunConfig, type RunConfig } from '../dsl/runConfig.ts';
 import { loadPart } from '../store/store.ts';
@@ -24,6 +25,8 @@ export interface LaunchedRun {
   readonly runId: string;
   readonly workflowId: string;
   readonly handle: WorkflowHandle;
+  /** The plan the run started with; without it, `JobResult.outputFor` cannot resolve graph nodes. */
+  readonly plan?: JobPlan;
 }
 
 export function jobWorkflowId(jobName: string, runId: string): string {
@@ -52,20 +55,22 @@ export async function launchRun(client: Client, job: JobDefinition, options: Lau
     args: [input],
     staticSummary: `opgraph job ${job.name} · run ${runId}`,
   });
-  return { jobName: job.name, runId, workflowId, handle };
+  return { jobName: job.name, runId, workflowId, handle, plan: job.plan };
 }
 
 /** Waits for a launched run and turns its outcome (success or failure) into a JobResult. */
 export async function awaitRun(run: LaunchedRun): Promise<JobResult> {
   try {
     const raw: unknown = await run.handle.result();
-    return new JobResult(run.jobName, run.runId, run.workflowId, 'SUCCESS', await withParts(ScopeResult.parse(raw)));
+    return new JobResult(run.jobName, run.runId, run.workflowId, 'SUCCESS', await withParts(ScopeResult.parse(raw)), undefined, run.plan);
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
     const cause = err.cause;
     if (cause instanceof ApplicationFailure && cause.type === FailureType.RunFailed) {
       const parsed = ScopeResult.safeParse(cause.details?.[0]);
-      if (parsed.success) return new JobResult(run.jobName, run.runId, run.workflowId, 'FAILURE', await withParts(parsed.data));
+      if (parsed.success) {
+        return new JobResult(run.jobName, run.runId, run.workflowId, 'FAILURE', await withParts(parsed.data), undefined, run.plan);
+      }
     }
     const status = cause instanceof CancelledFailure ? 'CANCELED' : 'FAILURE';
     return new JobResult(
@@ -78,6 +83,7 @@ export async function awaitRun(run: LaunchedRun): Promise<JobResult> {
         type: cause?.name ?? 'WorkflowFailed',
         message: cause?.message ?? err.message,
       },
+      run.plan,
     );
   }
 }

@@ -76,6 +76,23 @@ export class OutputContractError extends OpgraphError {
   override readonly name = 'OutputContractError';
 }
 
+/**
+ * `JobResult.outputFor` asked for an output the run did not produce (Dagster's "No outputs found
+ * for output … from node …"): a DynamicOut that yielded no items, a mapped node with no clones, an
+ * optional output that was not yielded, or a step that failed or was skipped.
+ */
+export class OutputNotFoundError extends OpgraphError {
+  override readonly name = 'OutputNotFoundError';
+
+  constructor(
+    readonly node: string,
+    readonly output: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The class name of a thrown value, for error reports. */
 export function classOf(value: unknown): string {
   if (value === null) return 'null';

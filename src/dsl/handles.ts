@@ -77,7 +77,10 @@ export class DynamicHandle<T> {
     const tracer = currentTracer('.map()');
     if (options) tracer.recordMapOptions(this, options);
     const item = new Handle<T>(this.raw ? 'item' : 'output', this);
-    return tracer.wrapMapResult(fn(item), this) as MapResult<R>;
+    return tracer.wrapMapResult(
+      tracer.withMapFrame(this, () => fn(item)),
+      this,
+    ) as MapResult<R>;
   }
 
   /** All items, in yield order, as one list for a downstream op. */

@@ -63,7 +63,9 @@ export function graph<A extends unknown[], R>(config: GraphConfig | string, body
     (...args: A): R => {
       const tracer = currentTracer(`graph "${name}"`);
       const id = tracer.allocateNodeId(alias ?? name, alias !== undefined);
-      return tracer.withPrefix(`${id}.`, () => body(...args));
+      const returned = tracer.withPrefix(`${id}.`, () => body(...args));
+      tracer.recordGraphOutputs(id, returned);
+      return returned;
     };
   return attachSpec(invoke(undefined), {
     kind: 'graph',

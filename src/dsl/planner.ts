@@ -65,6 +65,7 @@ export function buildPlan(tracer: Tracer, description: string | undefined, defau
     ...(description ? { description } : {}),
     nodes,
     ...(Object.keys(dimensions).length > 0 ? { dimensions } : {}),
+    ...(Object.keys(tracer.graphOutputs).length > 0 ? { graphOutputs: tracer.graphOutputs } : {}),
   };
 }
 
@@ -140,6 +141,7 @@ function candidatesFor(
       if (output.dynamic) {
         // Collecting the raw items of a dynamic output: available as soon as the fan-out op finishes.
         collected.push({ dim: dimensionId(source), input });
+        checkCollectUnpacked(source, dimensionId(source), producerDim, input, node, dims, tracer);
         return [{ dim: producerDim, via }];
       }
       const collectedDim = producerDim[producerDim.length - 1];
@@ -153,6 +155,7 @@ function candidatesFor(
         return [];
       }
       collected.push({ dim: collectedDim, input });
+      checkCollectUnpacked(source, collectedDim, producerDim.slice(0, -1), input, node, dims, tracer);
       return [{ dim: producerDim.slice(0, -1), via }];
     }
     case 'fanin': {
@@ -170,6 +173,44 @@ function candidatesFor(
       return [];
     }
   }
+}
+
+/**
+ * Dagster C1 (and C9), for nested fan-outs: `.collect()` gathers only the innermost dimension. A
+ * collect over a fan-out that is itself mapped (`dyn().map(fanOut).collect()`) is still one list
+ * per outer key — dynamic in the outer dimension — so the op receiving it must be invoked inside
+ * a `.map()` over that outer dimension (opgraph's nested fan-out); outside, it would silently run
+ * once per outer key. (Mapping follows data for plain outputs; this one is a dynamic value.)
+ */
+function checkCollectUnpacked(
+  source: { node: string; output: string },
+  collectedDim: string,
+  remaining: readonly string[],
+  input: string,
+  node: TracedNode,
+  dims: Map<string, string[]>,
+  tracer: Tracer,
+): void {
+  if (remaining.length === 0) return;
+  const unpacked = new Set<string>();
+  for (const frame of node.frames) {
+    for (const dim of dims.get(frame.ref.node) ?? []) unpacked.add(dim);
+    if (frame.raw) unpacked.add(dimensionId(frame.ref));
+  }
+  const still = remaining.filter((dim) => !unpacked.has(dim));
+  const outer = still[0];
+  if (outer === undefined) return;
+  const opOf = (dim: string) => dim.slice(0, dim.lastIndexOf(':'));
+  const fanOut = opOf(collectedDim);
+  const inner = source.node === fanOut ? `${fanOut}(x).collect()` : `${fanOut}(x).map(${source.node}).collect()`;
+  const what =
+    source.node === fanOut ? `the collected items of "${collectedDim}"` : `the collected "${source.node}" over "${collectedDim}"`;
+  tracer.issue(
+    'C1',
+    node.id,
+    `input "${input}" received ${what}, but "${fanOut}" is itself mapped over the dynamic output "${outer}": that .collect() gives one list per "${outer}" key, so the value is still dynamic and must be unpacked by invoking map or collect (Dagster: cannot be downstream of more than one dynamic output)`,
+    `invoke "${node.id}" inside the .map() over "${outer}" so it runs once per key — e.g. ${opOf(outer)}().map((x) => ${node.spec.name}(${inner})) — and .collect() that map's result if one value is needed`,
+  );
 }
 
 function isPrefix(prefix: readonly string[], of: readonly string[]): boolean {

@@ -3,13 +3,28 @@ import { DynamicHandle, Handle } from './handles.ts';
 import type { OpSpec } from './op.ts';
 import { currentTracer, withTracer } from './tracing.ts';
 import { BUDGET, MAP_OPTION_BOUNDS, maxShardSize } from './limits.ts';
-import { type DimensionOptions, DimensionOptions as DimensionOptionsSchema, type InputSource, type OutputRef } from './plan.ts';
+import {
+  type DimensionOptions,
+  DimensionOptions as DimensionOptionsSchema,
+  type GraphOutput,
+  type InputSource,
+  type OutputRef,
+} from './plan.ts';
+
+/** A `.map()` callable running while a node was invoked: the handle it maps over. */
+export interface MapFrame {
+  readonly ref: OutputRef;
+  /** True when mapping an op's own DynamicOut; false for the result of an earlier `.map`. */
+  readonly raw: boolean;
+}
 
 /** A node as recorded while a job body runs: which op, under which path, wired to what. */
 export interface TracedNode {
   readonly id: string;
   readonly spec: OpSpec;
   readonly inputs: readonly { name: string; source: InputSource }[];
+  /** The `.map()` callables the node was invoked inside, outermost first. */
+  readonly frames: readonly MapFrame[];
 }
 
 /**
@@ -22,6 +37,9 @@ export class Tracer {
   readonly issues: DefinitionIssue[] = [];
   /** `.map(fn, options)` calls, resolved to dimensions by the planner. */
   readonly mapOptions: { ref: OutputRef; raw: boolean; options: DimensionOptions }[] = [];
+  /** Per graph node id, its outputs by name: what the graph body returned (see recordGraphOutputs). */
+  readonly graphOutputs: Record<string, Record<string, GraphOutput>> = {};
+  private readonly frames: MapFrame[] = [];
   private readonly prefixes: string[] = [''];
   private readonly usedIds = new Set<string>();
   private readonly invocationCounts = new Map<string, number>();
@@ -72,6 +90,53 @@ export class Tracer {
     } finally {
       this.prefixes.pop();
     }
+  }
+
+  /** Runs a `.map()` callable: nodes invoked inside it record that they are inside a map over `handle`. */
+  withMapFrame<R>(handle: DynamicHandle<unknown>, body: () => R): R {
+    this.frames.push({ ref: { node: handle.node, output: handle.output }, raw: handle.raw });
+    try {
+      return body();
+    } finally {
+      this.frames.pop();
+    }
+  }
+
+  /** The `.map()` callables running now, outermost first. */
+  currentFrames(): readonly MapFrame[] {
+    return [...this.frames];
+  }
+
+  /**
+   * What a graph body returned, as the graph's outputs (Dagster's graph output mappings): a handle
+   * is output `result`; a multi-output op's tuple keeps its output names; a record of handles is
+   * named by key; any other array of handles by position (`"0"`, `"1"`…).
+   */
+  recordGraphOutputs(graphId: string, returned: unknown): void {
+    const outputs: Record<string, GraphOutput> = {};
+    const single = graphOutput(returned);
+    if (single) {
+      outputs['result'] = single;
+    } else if (Array.isArray(returned)) {
+      const named = Object.getOwnPropertyNames(returned).filter((name) => name !== 'length' && !/^\d+$/.test(name));
+      if (named.length > 0) {
+        for (const name of named) {
+          const found = graphOutput((returned as unknown as Record<string, unknown>)[name]);
+          if (found) outputs[name] = found;
+        }
+      } else {
+        returned.forEach((item: unknown, index) => {
+          const found = graphOutput(item);
+          if (found) outputs[String(index)] = found;
+        });
+      }
+    } else if (typeof returned === 'object' && returned !== null && Object.getPrototypeOf(returned) === Object.prototype) {
+      for (const [name, item] of Object.entries(returned)) {
+        const found = graphOutput(item);
+        if (found) outputs[name] = found;
+      }
+    }
+    if (Object.keys(outputs).length > 0) this.graphOutputs[graphId] = outputs;
   }
 
   recordMapOptions(handle: DynamicHandle<unknown>, options: DimensionOptions): void {
@@ -189,7 +254,7 @@ export function invokeNode(spec: OpSpec, alias: string | undefined, args: readon
     );
   }
   const inputs = spec.inputs.map((decl, i) => ({ name: decl.name, source: tracer.sourceFor(args[i], id, decl.name) }));
-  tracer.nodes.push({ id, spec, inputs });
+  tracer.nodes.push({ id, spec, inputs, frames: tracer.currentFrames() });
   return outputHandles(spec, id, tracer);
 }
 
@@ -201,6 +266,13 @@ function outputHandles(spec: OpSpec, node: string, tracer: Tracer): unknown {
   const tuple: unknown[] = [...handles];
   spec.outputs.forEach((o, i) => Object.defineProperty(tuple, o.name, { value: handles[i], enumerable: false }));
   return Object.freeze(tuple);
+}
+
+/** The op output a handle returned from a graph body stands for. */
+function graphOutput(value: unknown): GraphOutput | undefined {
+  if (value instanceof DynamicHandle) return { kind: 'output', node: value.node, output: value.output };
+  if (value instanceof Handle) return { kind: value.kind === 'collect' ? 'collect' : 'output', node: value.node, output: value.output };
+  return undefined;
 }
 
 function describeValue(value: unknown): string {

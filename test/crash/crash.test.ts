@@ -214,7 +214,7 @@ describe('durability: real processes killed mid-run', () => {
         expect(result.success).toBe(true);
         const expected = expectedTotal(count, 2);
         expect(await result.outputFor(TOTAL)).toEqual(expected);
-        expect(Object.keys((await result.outputFor(FAN_OUT)) as Record<string, unknown>)).toEqual(expected.keys);
+        expect([...((await result.outputFor(FAN_OUT)) as Map<string, unknown>).keys()]).toEqual(expected.keys);
         expect(result.stepKeysOf(WORK)).toEqual(expected.keys.map((k) => `${WORK}[${k}]`));
         // No mapped step of the killed attempt ever ran; each key of attempt 2 ran exactly once.
         const workStarts = lines.filter((l) => l.event === 'start' && l.stepKey.startsWith(`${WORK}[`)).map((l) => l.stepKey);

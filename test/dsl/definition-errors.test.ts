@@ -271,17 +271,79 @@ describe('C8: map over a dynamic output produced inside a map (nested fan-out)',
 });
 
 describe('C9: collect a dynamic output produced by a mapped op', () => {
-  it('is accepted: echo(dyn().map(dynamic_add).collect()) collects per outer key', () => {
-    const accepted = job({ name: 'c9_collect_nested' }, () => {
+  it('rejects echo(dyn().map(dynamic_add).collect()) at the top level: the collect is still dynamic in the outer dimension (test_direct_dep)', () => {
+    const issues = rejected('c9_collect_outside', () => {
       echo(dynamicValues().map(dynamicAdd).collect());
+    });
+    expect(issues).toHaveLength(1);
+    const issue = expectIssue(
+      issues,
+      'C1',
+      'c9_collect_outside',
+      'echo',
+      /input "x" received the collected items of "dynamic_add:result", but "dynamic_add" is itself mapped over the dynamic output "dynamic_values:result".*must be unpacked by invoking map or collect/,
+    );
+    expect(issue.message).toContain('cannot be downstream of more than one dynamic output');
+    expect(issue.fix).toContain('dynamic_values().map((x) => echo(dynamic_add(x).collect()))');
+  });
+
+  it('rejects collecting an inner map outside the outer map: total(dyn().map(dynamic_add).map(echo).collect())', () => {
+    const issues = rejected('c9_collect_inner_map_outside', () => {
+      total(dynamicValues().map(dynamicAdd).map(echo).collect());
+    });
+    const issue = expectIssue(
+      issues,
+      'C1',
+      'c9_collect_inner_map_outside',
+      'total',
+      /received the collected "echo" over "dynamic_add:result", but "dynamic_add" is itself mapped over the dynamic output "dynamic_values:result"/,
+    );
+    expect(issue.fix).toContain('dynamic_values().map((x) => total(dynamic_add(x).map(echo).collect()))');
+  });
+
+  it('rejects it one level down: inside the outer map, a collect still dynamic in the middle dimension', () => {
+    const issues = rejected('c9_collect_middle_outside', () => {
+      dynamicValues().map((v) => total(dynamicAdd(v).map(dynamicEcho).collect()));
+    });
+    expectIssue(
+      issues,
+      'C1',
+      'c9_collect_middle_outside',
+      'total',
+      /"dynamic_echo" is itself mapped over the dynamic output "dynamic_add:result"/,
+    );
+  });
+
+  it('is accepted inside the map: dyn().map((x) => echo(dynamic_add(x).collect())) collects per outer key', () => {
+    const accepted = job({ name: 'c9_collect_nested' }, () => {
+      dynamicValues().map((x) => echo(dynamicAdd(x).collect()));
     });
     expect(dims(accepted)).toEqual({
       dynamic_values: [],
       dynamic_add: ['dynamic_values:result'],
-      // Data dependencies decide mapping: the collect over dynamic_add's items is per dynamic_values key.
+      // The collect over dynamic_add's items is per dynamic_values key.
       echo: ['dynamic_values:result'],
     });
     expect(nodeOf(accepted, 'echo').inputs[0]?.source).toEqual({ kind: 'collect', node: 'dynamic_add', output: 'result' });
+  });
+
+  it('is accepted inside a map over the mapped result: dyn().map(dynamic_add).map((y) => total(dynamic_echo(y).collect()))', () => {
+    const accepted = job({ name: 'c9_collect_in_chained_map' }, () => {
+      dynamicValues()
+        .map(dynamicAdd)
+        .map((y) => total(dynamicEcho(y).collect()));
+    });
+    expect(nodeOf(accepted, 'total').dim).toEqual(['dynamic_values:result', 'dynamic_add:result']);
+    // Collecting that per-(outer, inner) result at the top level would be dynamic in the outer dimension again.
+    const issues = rejected('c9_collect_chained_outside', () => {
+      echo(
+        dynamicValues()
+          .map(dynamicAdd)
+          .map((y) => total(dynamicEcho(y).collect()))
+          .collect(),
+      );
+    });
+    expectIssue(issues, 'C1', 'c9_collect_chained_outside', 'echo', /still dynamic/);
   });
 
   it('is accepted with an inner map: the mapped node has the nested dimension, the collector the outer one', () => {

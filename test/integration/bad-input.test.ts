@@ -143,8 +143,20 @@ describe('duplicate mapping key', () => {
       'bi_sum[c]': 'SUCCESS',
       bi_list: 'ABANDONED',
     });
-    expect(await result.outputFor('bi_sum')).toEqual({ a: 30, c: 30 });
-    expect(await result.outputFor('bi_times10')).toEqual({ 'a,one': 10, 'a,two': 20, 'c,one': 10, 'c,two': 20 });
+    expect(await result.outputFor('bi_sum')).toEqual(
+      new Map([
+        ['a', 30],
+        ['c', 30],
+      ]),
+    );
+    expect(await result.outputFor('bi_times10')).toEqual(
+      new Map([
+        ['a,one', 10],
+        ['a,two', 20],
+        ['c,one', 10],
+        ['c,two', 20],
+      ]),
+    );
     expect(result.failures.map((f) => f.stepKey)).toEqual(['bi_inner_keys[b]']);
     const failure = failureOf(result, 'bi_inner_keys[b]');
     expect(failure.type).toBe('OpValidationError');
@@ -196,7 +208,13 @@ describe('output kinds', () => {
       'bi_upper[b]': 'SUCCESS',
       'bi_upper[c]': 'SUCCESS',
     });
-    expect(await result.outputFor('bi_upper')).toEqual({ a: 'A', b: 'B', c: 'C' });
+    expect(await result.outputFor('bi_upper')).toEqual(
+      new Map([
+        ['a', 'A'],
+        ['b', 'B'],
+        ['c', 'C'],
+      ]),
+    );
     expect(result.failures.map((f) => f.stepKey).sort()).toEqual(['bi_yields_number', 'bi_yields_output']);
     expect(failureOf(result, 'bi_yields_number')).toEqual({
       type: 'OpValidationError',
@@ -222,7 +240,12 @@ describe('output kinds', () => {
       bi_plain_yields_dynamic: 'FAILURE',
       bi_fine: 'SUCCESS',
     });
-    expect(await result.outputFor('bi_sometimes_dynamic')).toEqual({ a: 'A', c: 'C' });
+    expect(await result.outputFor('bi_sometimes_dynamic')).toEqual(
+      new Map([
+        ['a', 'A'],
+        ['c', 'C'],
+      ]),
+    );
     expect(await result.outputFor('bi_fine')).toBe('still here');
     expect(failureOf(result, 'bi_sometimes_dynamic[b]')).toEqual({
       type: 'OpValidationError',
@@ -276,7 +299,12 @@ describe('schemas', () => {
       bi_sum: 'ABANDONED',
       bi_fine: 'SUCCESS',
     });
-    expect(await result.outputFor('bi_count_of')).toEqual({ a: 10, c: 30 });
+    expect(await result.outputFor('bi_count_of')).toEqual(
+      new Map([
+        ['a', 10],
+        ['c', 30],
+      ]),
+    );
     expect(await result.outputFor('bi_fine')).toBe('still here');
     expect(result.failures.map((f) => f.stepKey)).toEqual(['bi_count_of[b]']);
     expect(failureOf(result, 'bi_count_of[b]')).toEqual({
@@ -298,7 +326,12 @@ describe('schemas', () => {
       square_static: 'FAILURE',
       bi_fine: 'SUCCESS',
     });
-    expect(await result.outputFor('bi_square')).toEqual({ a: 1, c: 4 });
+    expect(await result.outputFor('bi_square')).toEqual(
+      new Map([
+        ['a', 1],
+        ['c', 4],
+      ]),
+    );
     expect(await result.outputFor('bi_minus_one')).toBe(-1);
     expect(result.failures.map((f) => f.stepKey).sort()).toEqual(['bi_square[b]', 'square_static']);
     expect(failureOf(result, 'bi_square[b]')).toEqual({
@@ -389,7 +422,12 @@ describe('values JSON cannot carry', () => {
       'bi_map_item_on_b[c]': 'SUCCESS',
       bi_fine: 'SUCCESS',
     });
-    expect(await result.outputFor('bi_map_item_on_b')).toEqual({ a: { seen: ['a'] }, c: { seen: ['c'] } });
+    expect(await result.outputFor('bi_map_item_on_b')).toEqual(
+      new Map([
+        ['a', { seen: ['a'] }],
+        ['c', { seen: ['c'] }],
+      ]),
+    );
     expect(await result.outputFor('bi_fine')).toBe('still here');
     const fix = 'Fix: return plain data (objects, arrays, strings, numbers, booleans, null).';
     const expected: Record<string, string> = {
@@ -556,7 +594,13 @@ describe("values over Temporal's 2 MiB payload limit", () => {
 
     const withItems = await run(manyOutputsWithItems);
     expect(withItems.success).toBe(true);
-    expect(await withItems.outputFor('item_length')).toEqual({ x: 100_000, y: 100_000, z: 100_000 });
+    expect(await withItems.outputFor('item_length')).toEqual(
+      new Map([
+        ['x', 100_000],
+        ['y', 100_000],
+        ['z', 100_000],
+      ]),
+    );
     expect(await withItems.outputFor('bi_sum')).toBe(300_000);
     expect(await withItems.outputFor('left_length')).toBe(100_000);
     expect(await withItems.outputFor('bi_wide_with_items', 'right')).toBe('r'.repeat(100_000));

@@ -9,11 +9,14 @@ import { z } from 'zod';
 import {
   DynamicOut,
   DynamicOutput,
+  graph,
+  type Handle,
   type JobDefinition,
   type JobResult,
   op,
   Out,
   Output,
+  OutputNotFoundError,
   RetryPolicy,
   type RunConfig,
   runJob,
@@ -80,21 +83,105 @@ describe('ordering (§3)', () => {
     expect(await result.outputFor('gather_tags')).toEqual(['b:250', 'a:0', 'c:120']);
   });
 
-  it('outputFor of a mapped node returns {mappingKey: value} in yield order', async () => {
+  it('outputFor of a mapped node returns a Map of mappingKey → value in yield order', async () => {
     const result = await collectOrderRun();
-    const tags = (await result.outputFor('sleep_then_tag')) as Record<string, string>;
-    expect(Object.entries(tags)).toEqual([
+    const tags = (await result.outputFor('sleep_then_tag')) as Map<string, string>;
+    expect(tags).toBeInstanceOf(Map);
+    expect(tags.get('a')).toBe('a:0');
+    expect([...tags]).toEqual([
       ['b', 'b:250'],
       ['a', 'a:0'],
       ['c', 'c:120'],
     ]);
     // The fan-out op's own dynamic output reads the same way.
-    expect(Object.entries((await result.outputFor('unordered_keys')) as Record<string, number>)).toEqual([
+    expect([...((await result.outputFor('unordered_keys')) as Map<string, number>)]).toEqual([
       ['b', 250],
       ['a', 0],
       ['c', 120],
     ]);
     expect(result.stepKeysOf('sleep_then_tag')).toEqual(['sleep_then_tag[b]', 'sleep_then_tag[a]', 'sleep_then_tag[c]']);
+  });
+});
+
+// Integer-like keys yielded out of numeric order: a plain object would list them "0", "1", "2"…
+const NUMERIC_KEYS = ['10', '2', '1', '30', '0', '7', '21', '3'];
+const INNER_NUMERIC_KEYS = ['3', '20', '1'];
+const numericKeys = op({ name: 'numeric_keys', out: new DynamicOut<number>() }, async function* () {
+  for (const key of NUMERIC_KEYS) yield new DynamicOutput(Number(key), key);
+});
+const innerNumericKeys = op({ name: 'inner_numeric_keys', out: new DynamicOut<number>() }, async function* (_ctx, outer: number) {
+  for (const key of INNER_NUMERIC_KEYS) yield new DynamicOutput(outer * 100 + Number(key), key);
+});
+type Mode = 'child' | 'activity' | 'batch';
+const MODES: readonly Mode[] = ['child', 'activity', 'batch'];
+const mapOptions = (mode: Mode, sharded: boolean) => ({
+  mode,
+  ...(mode === 'batch' ? { batchSize: 2 } : {}),
+  // 8 keys in shards of 3: three shard workflows.
+  ...(sharded ? { shardSize: 3 } : {}),
+});
+const numericOrderJobs = Object.fromEntries(
+  MODES.flatMap((mode) =>
+    [false, true].map((sharded) => {
+      const name = `conformance_numeric_keys_${mode}${sharded ? '_sharded' : ''}`;
+      return [name, conformanceJob(name, () => listAll(numericKeys().map(double, mapOptions(mode, sharded)).collect()))] as const;
+    }),
+  ),
+);
+const nestedNumericJobs = Object.fromEntries(
+  MODES.map((mode) => {
+    const name = `conformance_numeric_keys_nested_${mode}`;
+    return [
+      name,
+      conformanceJob(name, () => {
+        const perOuter = numericKeys().map((o) => sumAll(innerNumericKeys(o).map(double, mapOptions(mode, false)).collect()), {
+          mode,
+          ...(mode === 'batch' ? { batchSize: 2 } : {}),
+        });
+        listAll(perOuter.collect());
+      }),
+    ] as const;
+  }),
+);
+
+describe('ordering (§3): outputFor keeps yield order for integer-like mapping keys', () => {
+  const expectedNumeric = NUMERIC_KEYS.map((k) => [k, Number(k) * 2]);
+
+  it.each(MODES.flatMap((mode) => [false, true].map((sharded) => [mode, sharded] as const)))(
+    '%s mode (sharded: %s): keys "10", "2", "1", … come back as yielded, from the fan-out, the mapped node and the collect',
+    async (mode, sharded) => {
+      const definition = numericOrderJobs[`conformance_numeric_keys_${mode}${sharded ? '_sharded' : ''}`] as JobDefinition;
+      const result = await run(definition);
+      expect(result.failures).toEqual([]);
+      const doubled = (await result.outputFor('double')) as Map<string, number>;
+      expect(doubled).toBeInstanceOf(Map);
+      expect([...doubled]).toEqual(expectedNumeric);
+      expect(doubled.get('10')).toBe(20);
+      expect([...((await result.outputFor('numeric_keys')) as Map<string, number>)]).toEqual(NUMERIC_KEYS.map((k) => [k, Number(k)]));
+      expect(await result.outputFor('list_all')).toEqual(NUMERIC_KEYS.map((k) => Number(k) * 2));
+      expect(result.stepKeysOf('double')).toEqual(NUMERIC_KEYS.map((k) => `double[${k}]`));
+      if (sharded) {
+        const history = await suite.harness.client.workflow.getHandle(`${definition.name}-${result.runId}`).fetchHistory();
+        const children = (history.events ?? []).flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []);
+        expect(children.filter((id) => id.includes('[shard_'))).toHaveLength(3);
+      }
+    },
+  );
+
+  it.each(MODES)('%s mode, nested: a doubly-mapped node is a Map keyed by the joined key "outer,inner" in yield order', async (mode) => {
+    const result = await run(nestedNumericJobs[`conformance_numeric_keys_nested_${mode}`] as JobDefinition);
+    expect(result.failures).toEqual([]);
+    const joined = NUMERIC_KEYS.flatMap((o) => INNER_NUMERIC_KEYS.map((i) => [`${o},${i}`, (Number(o) * 100 + Number(i)) * 2] as const));
+    expect([...((await result.outputFor('double')) as Map<string, number>)]).toEqual(joined);
+    // The dynamic output of the mapped fan-out op: item "20" of outer key "2" is under "2,20".
+    const items = (await result.outputFor('inner_numeric_keys')) as Map<string, number>;
+    expect([...items.keys()]).toEqual(joined.map(([k]) => k));
+    expect(items.get('2,20')).toBe(220);
+    const sums = (await result.outputFor('sum_all')) as Map<string, number>;
+    expect([...sums.keys()]).toEqual(NUMERIC_KEYS);
+    expect(sums.get('10')).toBe((1003 + 1020 + 1001) * 2);
+    expect(await result.outputFor('list_all')).toEqual([...sums.values()]);
+    expect(result.stepKeysOf('double').slice(0, 4)).toEqual(['double[10,3]', 'double[10,20]', 'double[10,1]', 'double[2,3]']);
   });
 });
 
@@ -122,6 +209,23 @@ describe('zero items (§1.7)', () => {
     expect(await result.outputFor('sum_all')).toBe(0);
     expect(await result.outputFor('plus_one')).toBe(1);
     expect(await result.outputFor('list_all')).toEqual([]);
+  });
+
+  it('outputFor of a required DynamicOut that yielded nothing, or of its absent clones, throws "No outputs found" (test_basic_dynamic_output_empty)', async () => {
+    const result = await run(zeroRequired);
+    expect(result.success).toBe(true);
+    await expect(result.outputFor('no_items')).rejects.toThrow(OutputNotFoundError);
+    await expect(result.outputFor('no_items')).rejects.toThrow(
+      /^No outputs found for output 'result' from node 'no_items' in run .* \(the step succeeded and yielded no items for this dynamic output\)\.$/,
+    );
+    await expect(result.outputFor('double')).rejects.toThrow(
+      /No outputs found for output 'result' from node 'double' .*no step of this node ran: it is mapped over a dynamic output that produced no items/,
+    );
+    const error = await result.outputFor('no_items').catch((err: unknown) => err);
+    expect(error).toMatchObject({ name: 'OutputNotFoundError', node: 'no_items', output: 'result' });
+    // A node or output the job does not have is a different mistake.
+    await expect(result.outputFor('no_such_node')).rejects.toThrow(/job "conformance_zero_required" has no node "no_such_node"/);
+    await expect(result.outputFor('no_items', 'other')).rejects.toThrow(/node "no_items" .* has no output "other"; its outputs: result/);
   });
 
   it('isRequired: false with zero items: the collect consumer and its descendants are SKIPPED', async () => {
@@ -308,6 +412,14 @@ describe('skip and abandon propagation (§6)', () => {
     expect(result.success).toBe(true);
     expect(result.stepStatuses()).toEqual({ maybe: 'SUCCESS', plus_one: 'SUCCESS', after_no: 'SKIPPED', double: 'SKIPPED' });
     expect(await result.outputFor('plus_one')).toBe(6);
+    // Dagster's output_for_node on the output that was not produced, and on a skipped step, raises.
+    expect(await result.outputFor('maybe', 'yes')).toBe(5);
+    await expect(result.outputFor('maybe', 'no')).rejects.toThrow(
+      /^No outputs found for output 'no' from node 'maybe' in run .*\(the step succeeded without producing this output/,
+    );
+    await expect(result.outputFor('after_no')).rejects.toThrow(
+      /No outputs found for output 'result' from node 'after_no' .*step status: SKIPPED/,
+    );
   });
 
   it('one clone fails: siblings SUCCESS, its same-key descendants and the collect ABANDONED, run FAILURE listing the step', async () => {
@@ -325,7 +437,12 @@ describe('skip and abandon propagation (§6)', () => {
       sum_all: 'ABANDONED',
       double: 'ABANDONED',
     });
-    expect(await result.outputFor('plus_one')).toEqual({ a: 11, c: 31 });
+    expect(await result.outputFor('plus_one')).toEqual(
+      new Map([
+        ['a', 11],
+        ['c', 31],
+      ]),
+    );
     expect(result.failures).toHaveLength(1);
     expect(result.failures[0]).toMatchObject({ stepKey: 'fail_on_b[b]', type: 'OpUserError' });
     expect(result.failures[0]?.message).toContain('boom on b');
@@ -346,7 +463,12 @@ describe('skip and abandon propagation (§6)', () => {
       list_all: 'SUCCESS',
     });
     expect(await result.outputFor('list_all')).toEqual([11, 31]);
-    expect(await result.outputFor('skip_on_b')).toEqual({ a: 10, c: 30 });
+    expect(await result.outputFor('skip_on_b')).toEqual(
+      new Map([
+        ['a', 10],
+        ['c', 30],
+      ]),
+    );
   });
 
   it('all clones skip: the collect consumer and its descendants are SKIPPED', async () => {
@@ -392,6 +514,85 @@ describe('skip and abandon propagation (§6)', () => {
   });
 });
 
+// ─── graph outputs: outputFor of a graph node (§2.2, §2.3) ───────────────────────────────────
+
+const emitThree = op({ name: 'emit_three', out: new DynamicOut<number>() }, async function* () {
+  for (const i of [0, 1, 2]) yield new DynamicOutput(i, String(i));
+});
+const echoNumber = op({ name: 'echo_number' }, async (_ctx, x: number) => x);
+// test_composite_wrapping: a graph mapped over each key, shallow and three levels deep.
+const doMultipleSteps = graph('do_multiple_steps', (z: Handle<number>) => echoNumber(echoNumber(z)));
+const innerGraph = graph('inner', (x: Handle<number>) => echoNumber(x));
+const middleGraph = graph('middle', (y: Handle<number>) => innerGraph(y));
+const outerGraph = graph('outer', (z: Handle<number>) => middleGraph(z));
+// test_graph_with_mapped_out: a graph returning a mapped handle.
+const mappedOut = graph('mapped_out', () => emitThree().map(echoNumber));
+const collectedGraph = graph('collected', () => emitThree().map(double).collect());
+const pairGraph = graph('pair', (x: Handle<number>) => ({ same: echoNumber(x), twice: double(x) }));
+const graphOutputs = conformanceJob('conformance_graph_outputs', () => {
+  emitThree().map(doMultipleSteps);
+  emitThree().map(outerGraph);
+  mappedOut();
+  sumAll(collectedGraph());
+  pairGraph(one());
+});
+const nestedCollectGraph = graph('per_outer', (o: Handle<number>) => innerNumericKeys(o).map(echoNumber).collect());
+const graphNested = conformanceJob('conformance_graph_nested', () => {
+  listAll(
+    numericKeys()
+      .map((o) => sumAll(nestedCollectGraph(o)))
+      .collect(),
+  );
+});
+
+describe('graph outputs (§2.2): outputFor of a graph node resolves to the op its body returned', () => {
+  const graphRun = once(() => run(graphOutputs));
+  const mapOf = (entries: [string, number][]) => new Map(entries);
+  const perKey = mapOf([
+    ['0', 0],
+    ['1', 1],
+    ['2', 2],
+  ]);
+
+  it('a mapped graph gives its output per mapping key, shallow and three graphs deep (test_composite_wrapping)', async () => {
+    const result = await graphRun();
+    expect(result.failures).toEqual([]);
+    expect(graphOutputs.plan.graphOutputs?.['do_multiple_steps']).toEqual({
+      result: { kind: 'output', node: 'do_multiple_steps.echo_number_2', output: 'result' },
+    });
+    expect(await result.outputFor('do_multiple_steps')).toEqual(perKey);
+    expect([...((await result.outputFor('do_multiple_steps')) as Map<string, number>).keys()]).toEqual(['0', '1', '2']);
+    expect(await result.outputFor('outer')).toEqual(perKey);
+    expect(await result.outputFor('outer.middle')).toEqual(perKey);
+    expect(await result.outputFor('outer.middle.inner')).toEqual(perKey);
+    expect(await result.outputFor('outer.middle.inner.echo_number')).toEqual(perKey);
+  });
+
+  it('a graph returning a mapped handle is dynamic (test_graph_with_mapped_out); one returning a collect gives the list', async () => {
+    const result = await graphRun();
+    expect(await result.outputFor('mapped_out')).toEqual(perKey);
+    expect(await result.outputFor('collected')).toEqual([0, 2, 4]);
+    expect(await result.outputFor('sum_all')).toBe(6);
+  });
+
+  it('a graph returning a record of handles has those outputs; an unknown output names the ones it has', async () => {
+    const result = await graphRun();
+    expect(await result.outputFor('pair', 'same')).toBe(1);
+    expect(await result.outputFor('pair', 'twice')).toBe(2);
+    await expect(result.outputFor('pair')).rejects.toThrow(
+      /graph node "pair" of job "conformance_graph_outputs" has no output "result"; its outputs: same, twice/,
+    );
+  });
+
+  it('a graph returning a collect inside a map gives one list per outer key, in yield order', async () => {
+    const result = await run(graphNested);
+    expect(result.failures).toEqual([]);
+    const lists = (await result.outputFor('per_outer')) as Map<string, number[]>;
+    expect([...lists.keys()]).toEqual(NUMERIC_KEYS);
+    expect(lists.get('2')).toEqual([203, 220, 201]);
+  });
+});
+
 // ─── output contract failures (§1.2–§1.4) ────────────────────────────────────────────────────
 
 const dupeKeys = op({ name: 'dupe_keys', out: new DynamicOut<number>() }, async function* () {
@@ -416,6 +617,18 @@ const plainYieldsDynamic = op({ name: 'plain_yields_dynamic' }, async function* 
   yield new DynamicOutput(1, 'a');
 });
 
+const returnsOtherName = op({ name: 'returns_other_name', out: new DynamicOut<number>() }, async () => [
+  new DynamicOutput(1, { mappingKey: 'a' }),
+  new DynamicOutput(2, { mappingKey: 'b', outputName: 'other' }),
+]);
+const returnsDefaultName = op({ name: 'returns_default_name', out: new DynamicOut<number>() }, async () => [
+  new DynamicOutput(1, { mappingKey: 'a', outputName: 'result' }),
+]);
+const recordOtherName = op({ name: 'record_other_name', out: { left: new Out<number>(), right: new Out<number>() } }, async () => ({
+  left: new Output(1, { outputName: 'right' }),
+  right: 2,
+}));
+
 const dupes = conformanceJob('conformance_duplicate_key', () => {
   listAll(dupeKeys().map(double).collect());
 });
@@ -431,6 +644,12 @@ const nonList = conformanceJob('conformance_dynamic_non_list', () => {
 });
 const plainDynamic = conformanceJob('conformance_plain_yields_dynamic', () => {
   plainYieldsDynamic();
+});
+const returnedNames = conformanceJob('conformance_returned_output_names', () => {
+  listAll(returnsOtherName().collect());
+  listAll(returnsDefaultName().collect());
+  const { left } = recordOtherName();
+  plusOne(left);
 });
 describe('output contract failures (§1.2–§1.4)', () => {
   it('a duplicate mapping key fails the fan-out step with a message naming the op and the key', async () => {
@@ -454,7 +673,7 @@ describe('output contract failures (§1.2–§1.4)', () => {
       },
     });
     expect(result.stepStatuses()).toEqual({ dash: 'FAILURE', empty: 'FAILURE', dot: 'FAILURE', too_long: 'FAILURE', fine: 'SUCCESS' });
-    expect(await result.outputFor('fine')).toEqual({ ['k'.repeat(200)]: 1 });
+    expect(await result.outputFor('fine')).toEqual(new Map([['k'.repeat(200), 1]]));
     expect(result.failures.find((f) => f.stepKey === 'too_long')?.message).toContain('is 201 characters long; the limit is 200');
     const byStep = Object.fromEntries(result.failures.map((f) => [f.stepKey, f]));
     for (const [step, key] of [
@@ -475,6 +694,29 @@ describe('output contract failures (§1.2–§1.4)', () => {
     expect(result.stepStatuses()).toEqual({ returns_number: 'FAILURE' });
     expect(result.failures[0]?.message).toMatch(
       /dynamic output "result" expected a list of DynamicOutput objects, but received a value of type number/,
+    );
+  });
+
+  it('a returned DynamicOutput / Output explicitly named for another output fails the step (compute_generator _check_output_object_name)', async () => {
+    const result = await run(returnedNames);
+    expect(result.stepStatuses()).toEqual({
+      returns_other_name: 'FAILURE',
+      list_all: 'ABANDONED',
+      returns_default_name: 'SUCCESS',
+      list_all_2: 'SUCCESS',
+      record_other_name: 'FAILURE',
+      plus_one: 'ABANDONED',
+    });
+    const byStep = Object.fromEntries(result.failures.map((f) => [f.stepKey, f]));
+    expect(byStep['returns_other_name']?.type).toBe('OpValidationError');
+    expect(byStep['returns_other_name']?.message).toMatch(
+      /op "returns_other_name".*returned a DynamicOutput \(list position 1\) explicitly named "other" for output "result", which does not match the output definition/,
+    );
+    expect(result.steps()['returns_other_name']?.attempts).toBe(1);
+    // The default name "result" is accepted for any output, as in Dagster.
+    expect(await result.outputFor('list_all_2')).toEqual([1]);
+    expect(byStep['record_other_name']?.message).toMatch(
+      /op "record_other_name".*returned an Output explicitly named "right" for output "left", which does not match the output definition/,
     );
   });
 
@@ -636,11 +878,13 @@ describe('op context (§4.2)', () => {
     });
     expect(result.success).toBe(true);
     expect(await result.outputFor('scaled')).toEqual({ label: 'scaled', value: 7 });
-    expect(await result.outputFor('scaled_each')).toEqual({
-      a: { label: 'each', value: 3 },
-      b: { label: 'each', value: 6 },
-      c: { label: 'each', value: 9 },
-    });
+    expect(await result.outputFor('scaled_each')).toEqual(
+      new Map([
+        ['a', { label: 'each', value: 3 }],
+        ['b', { label: 'each', value: 6 }],
+        ['c', { label: 'each', value: 9 }],
+      ]),
+    );
   });
 
   it('run config inputs supply unwired inputs', async () => {
@@ -755,10 +999,15 @@ describe('nested fan-out (beyond Dagster)', () => {
     const result = await run(nested);
     expect(result.success).toBe(true);
     expect(await result.outputFor('join_outer')).toEqual(['Ay@a,y+Ax@a,x+Az@a,z', 'By@b,y+Bx@b,x+Bz@b,z']);
-    expect(await result.outputFor('join_inner')).toEqual({ a: 'Ay@a,y+Ax@a,x+Az@a,z', b: 'By@b,y+Bx@b,x+Bz@b,z' });
-    const inner = (await result.outputFor('inner_op')) as Record<string, string>;
-    expect(Object.keys(inner)).toEqual(['a,y', 'a,x', 'a,z', 'b,y', 'b,x', 'b,z']);
-    expect(inner['a,x']).toBe('Ax@a,x');
+    expect(await result.outputFor('join_inner')).toEqual(
+      new Map([
+        ['a', 'Ay@a,y+Ax@a,x+Az@a,z'],
+        ['b', 'By@b,y+Bx@b,x+Bz@b,z'],
+      ]),
+    );
+    const inner = (await result.outputFor('inner_op')) as Map<string, string>;
+    expect([...inner.keys()]).toEqual(['a,y', 'a,x', 'a,z', 'b,y', 'b,x', 'b,z']);
+    expect(inner.get('a,x')).toBe('Ax@a,x');
     expect(result.stepStatuses()).toEqual({
       outer_keys: 'SUCCESS',
       join_outer: 'SUCCESS',

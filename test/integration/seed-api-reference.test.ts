@@ -78,15 +78,13 @@ describe('process_directory (seed: API reference) on a real Temporal server', ()
   });
 
   it('yields one path per file, keyed by the cleaned file name, in sorted order', async () => {
-    const files = (await result.outputFor('files_in_directory')) as Record<string, string>;
-    expect(Object.keys(files)).toEqual(EXPECTED.map(([key]) => key));
-    expect(files).toEqual(Object.fromEntries(EXPECTED.map(([key, name]) => [key, join(SAMPLE_DIR, name)])));
+    const files = (await result.outputFor('files_in_directory')) as Map<string, string>;
+    expect([...files]).toEqual(EXPECTED.map(([key, name]) => [key, join(SAMPLE_DIR, name)]));
   });
 
   it('runs process_file once per file and returns each size', async () => {
-    const sizes = (await result.outputFor('process_file')) as Record<string, number>;
-    expect(Object.keys(sizes)).toEqual(EXPECTED.map(([key]) => key));
-    expect(sizes).toEqual(Object.fromEntries(EXPECTED.map(([key, , size]) => [key, size])));
+    const sizes = (await result.outputFor('process_file')) as Map<string, number>;
+    expect([...sizes]).toEqual(EXPECTED.map(([key, , size]) => [key, size]));
     expect(result.stepKeysOf('process_file')).toEqual(EXPECTED.map(([key]) => `process_file[${key}]`));
     expect(Object.keys(result.stepStatuses()).sort()).toEqual(
       ['files_in_directory', 'summarize_directory', ...EXPECTED.map(([key]) => `process_file[${key}]`)].sort(),
@@ -112,7 +110,12 @@ describe('process_directory (seed: API reference) on a real Temporal server', ()
       runConfig: { ops: { files_in_directory: { config: { path: tempDir } } } },
     });
     expect(other.success).toBe(true);
-    expect(await other.outputFor('process_file')).toEqual({ one_txt: 3, two_2_txt: 11 });
+    expect(await other.outputFor('process_file')).toEqual(
+      new Map([
+        ['one_txt', 3],
+        ['two_2_txt', 11],
+      ]),
+    );
     expect(await other.outputFor('summarize_directory')).toBe(14);
   });
 

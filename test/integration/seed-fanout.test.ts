@@ -133,9 +133,9 @@ describe('seed "dynamic fanout": records with 10–30 units, options A, B and C'
     expect(statuses).toEqual(expected);
     expect(Object.keys(statuses).filter((k) => k.startsWith(`${G}.process_unit[`))).toHaveLength(106);
 
-    const units = (await c.result.outputFor(`${G}.process_unit`)) as Record<string, unknown>;
-    expect(Object.keys(units)).toHaveLength(106);
-    expect(units['record_3,unit_7']).toEqual({
+    const units = (await c.result.outputFor(`${G}.process_unit`)) as Map<string, unknown>;
+    expect(units.size).toBe(106);
+    expect(units.get('record_3,unit_7')).toEqual({
       processed: true,
       result: "processed_{'unit_data': 'unit_7', 'properties': [70, 70, 50, 50]}",
     });

@@ -52,7 +52,7 @@ describe('Dagster guide: advanced mapping examples on a real Temporal server', (
     it('gives {"1": "foo"} from get_pages()', async () => {
       const result = resultOf(returnDynamicJob);
       expect(result.success).toBe(true);
-      expect(await result.outputFor('return_dynamic')).toEqual({ '1': 'foo' });
+      expect(await result.outputFor('return_dynamic')).toEqual(new Map([['1', 'foo']]));
       expect(result.stepStatuses()).toEqual({ return_dynamic: 'SUCCESS' });
     });
   });
@@ -102,11 +102,17 @@ describe('Dagster guide: advanced mapping examples on a real Temporal server', (
       expect(new Set(Object.values(result.stepStatuses()))).toEqual(new Set(['SUCCESS']));
       expect(result.stepKeysOf('echo_2')).toEqual(['echo_2[num_0]', 'echo_2[num_1]']);
       for (const node of ['echo', 'echo_2', 'echo_3']) {
-        const values = (await result.outputFor(node)) as Record<string, number>;
-        expect(values).toEqual({ num_0: 0, num_1: 1 });
-        expect(Object.keys(values)).toEqual(['num_0', 'num_1']); // yield order
+        const values = (await result.outputFor(node)) as Map<string, number>;
+        // Yield order.
+        expect([...values]).toEqual([
+          ['num_0', 0],
+          ['num_1', 1],
+        ]);
       }
-      expect(await result.outputFor('dynamic_values')).toEqual({ num_0: 0, num_1: 1 });
+      expect([...((await result.outputFor('dynamic_values')) as Map<string, number>)]).toEqual([
+        ['num_0', 0],
+        ['num_1', 1],
+      ]);
     });
   });
 
@@ -132,7 +138,12 @@ describe('Dagster guide: advanced mapping examples on a real Temporal server', (
     it('adds one() to every value: add == {num_0: 1, num_1: 2}', async () => {
       const result = resultOf(otherArg);
       expect(result.success).toBe(true);
-      expect(await result.outputFor('add')).toEqual({ num_0: 1, num_1: 2 });
+      expect(await result.outputFor('add')).toEqual(
+        new Map([
+          ['num_0', 1],
+          ['num_1', 2],
+        ]),
+      );
       expect(await result.outputFor('one')).toBe(1);
     });
 
@@ -212,11 +223,27 @@ describe('Dagster guide: advanced mapping examples on a real Temporal server', (
     it('yields both outputs with their own keys, and maps echo over the negatives only', async () => {
       const result = resultOf(multiple);
       for (const node of ['multiple_dynamic_values', 'multiple_dynamic_values_2']) {
-        expect(await result.outputFor(node, 'values')).toEqual({ num_0: 0, num_1: 1 });
-        expect(await result.outputFor(node, 'negatives')).toEqual({ neg_0: 0, neg_1: -1 });
+        expect(await result.outputFor(node, 'values')).toEqual(
+          new Map([
+            ['num_0', 0],
+            ['num_1', 1],
+          ]),
+        );
+        expect(await result.outputFor(node, 'negatives')).toEqual(
+          new Map([
+            ['neg_0', 0],
+            ['neg_1', -1],
+          ]),
+        );
       }
-      expect(await result.outputFor('echo')).toEqual({ neg_0: 0, neg_1: -1 });
-      expect(await result.outputFor('echo_2')).toEqual({ neg_0: 0, neg_1: -1 });
+      for (const node of ['echo', 'echo_2']) {
+        expect(await result.outputFor(node)).toEqual(
+          new Map([
+            ['neg_0', 0],
+            ['neg_1', -1],
+          ]),
+        );
+      }
       expect(result.stepKeysOf('echo')).toEqual(['echo[neg_0]', 'echo[neg_1]']);
       expect(result.stepKeysOf('echo_2')).toEqual(['echo_2[neg_0]', 'echo_2[neg_1]']);
       expect(sorted(Object.keys(result.stepStatuses()))).toEqual(

@@ -54,9 +54,9 @@ describe('seed "dynamic outputs vs Python parallelism": letters a..z both ways',
     it('computes each letter upper-cased, in yield order, and merge_and_analyze returns None (null)', async () => {
       expect(dynamic.result.failures).toEqual([]);
       expect(dynamic.result.success).toBe(true);
-      const pieces = (await dynamic.result.outputFor('letters_compute_piece')) as Record<string, string>;
-      expect(Object.keys(pieces)).toEqual(letters);
-      expect(Object.values(pieces)).toEqual(upper);
+      const pieces = (await dynamic.result.outputFor('letters_compute_piece')) as Map<string, string>;
+      expect([...pieces.keys()]).toEqual(letters);
+      expect([...pieces.values()]).toEqual(upper);
       expect(await dynamic.result.outputFor('letters_merge_and_analyze')).toBeNull();
     });
 

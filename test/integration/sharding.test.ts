@@ -62,9 +62,9 @@ describe('large fan-outs run in shard workflows', () => {
       expect(await result.outputFor('shard_total')).toBe(sumOfSquares);
       expect(await result.outputFor('shifted_total')).toBe(sumOfSquares + KEYS * sumOfSquares);
       expect(await result.outputFor('shard_count')).toBe(KEYS);
-      const squares = (await result.outputFor('shard_square')) as Record<string, number>;
-      expect(Object.keys(squares)).toEqual(Array.from({ length: KEYS }, (_, i) => `k${i}`));
-      expect(squares.k7).toBe(49);
+      const squares = (await result.outputFor('shard_square')) as Map<string, number>;
+      expect([...squares.keys()]).toEqual(Array.from({ length: KEYS }, (_, i) => `k${i}`));
+      expect(squares.get('k7')).toBe(49);
       expect(result.stepStatus('shard_add_total[k59]')).toBe('SUCCESS');
       // The job workflow only sees shards: 3 per stage.
       const history = await harness.client.workflow.getHandle(run.workflowId).fetchHistory();
@@ -85,9 +85,9 @@ describe('large fan-outs run in shard workflows', () => {
     expect(result.failures).toEqual([]);
     expect(await result.outputFor('shard_total')).toBe(Array.from({ length: KEYS }, (_, i) => i + 10_000).reduce((a, b) => a + b, 0));
     expect(await result.outputFor('raw_count')).toBe(KEYS);
-    const fanOut = (await result.outputFor('shard_heavy_fan')) as Record<string, { i: number }>;
-    expect(Object.keys(fanOut)).toHaveLength(KEYS);
-    expect(fanOut.h5?.i).toBe(5);
+    const fanOut = (await result.outputFor('shard_heavy_fan')) as Map<string, { i: number }>;
+    expect(fanOut.size).toBe(KEYS);
+    expect(fanOut.get('h5')?.i).toBe(5);
     expect((await run.handle.describe()).historySize).toBeLessThan(128 * 1024);
   });
 

@@ -35,7 +35,13 @@ describe('a dimension that depends on its own collect runs in stages', () => {
     const { run, result } = await harness.runWithHandle(barrier);
     expect(result.success).toBe(true);
     expect(await result.outputFor('stage_total')).toBe(60);
-    expect(await result.outputFor('add_total')).toEqual({ a: 70, b: 80, c: 90 });
+    expect(await result.outputFor('add_total')).toEqual(
+      new Map([
+        ['a', 70],
+        ['b', 80],
+        ['c', 90],
+      ]),
+    );
     expect(await result.outputFor('grand_total')).toBe(240);
     const history = await harness.client.workflow.getHandle(`${run.workflowId}/stage_numbers[b]/stage_2`).fetchHistory();
     const activities = (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityId ?? []);
