@@ -13,8 +13,11 @@ import { launchRun } from '../../src/client/run.ts';
 import { findFreePort, startDevServer, type DevServer } from '../../src/server/devServer.ts';
 import {
   countByStep,
+  CRASH_BATCH_SIZE,
+  CRASH_SHARD_SIZE,
   crashJob,
   crashRunConfig,
+  crashShardedJob,
   expectedTotal,
   FAN_OUT,
   readLedger,
@@ -31,10 +34,30 @@ import {
   runWorkerKillScenario,
   tempLedger,
   waitFor,
+  type WorkerKillReport,
   WorkerProcess,
 } from './scenario.ts';
 
 const MINUTE = 60_000;
+
+function workerKillLine(r: WorkerKillReport): string {
+  const batches = r.batches.length
+    ? `, batches at the kill: ${['recorded', 'in flight', 'not started'].map((s) => `${r.batches.filter((b) => b.state === s).length} ${s}`).join(', ')}; ` +
+      `in flight: ${r.batches
+        .filter((b) => b.state === 'in flight')
+        .map(
+          (b) =>
+            `#${b.index} attempt ${b.attempt}, A started ${JSON.stringify(b.startsByA)}, after the kill ${JSON.stringify(b.startsAfterKill)}`,
+        )
+        .join('; ')}`
+    : '';
+  return (
+    `[crash] worker kill (${r.mode} mode): ${r.doneAtKillSignal}/${r.count} done at SIGKILL, A finished ${r.doneBeforeKill.length} ` +
+    `(${r.recordedBeforeKill.length} recorded by the server), in flight ${r.inFlightAtKill.length}, ` +
+    `re-executed ${Object.keys(r.reExecuted).length} ${JSON.stringify(r.reExecuted)}${batches}, timings ${JSON.stringify(r.timings)}, ` +
+    `longest stall ${r.longestGapAfterRestartMs} ms, job workflow tasks timed out ${r.workflowTaskTimeouts.job.at.length}`
+  );
+}
 
 describe('durability: real processes killed mid-run', () => {
   let connection: Connection;
@@ -84,6 +107,95 @@ describe('durability: real processes killed mid-run', () => {
       expect(report.violations).toEqual([]);
     },
     4 * MINUTE,
+  );
+
+  it(
+    'worker SIGKILLed at half the keys, activity mode: a new worker finishes the run; steps the server recorded never re-run, in-flight ones at most once more',
+    async () => {
+      const report = await runWorkerKillScenario({
+        client,
+        address,
+        bundlePath,
+        mode: 'activity',
+        count: 200,
+        killAtFraction: 0.5,
+        log: console.log,
+      });
+      console.log(workerKillLine(report));
+
+      expect(report.violations).toEqual([]);
+      expect(report.result).toEqual(expectedTotal(200));
+      expect(report.doneAtKillSignal).toBeGreaterThanOrEqual(100);
+      expect(report.doneAtKillSignal).toBeLessThan(200);
+      // The kill hit steps in flight (the scenario waits for one), and most finished steps had reached the server.
+      expect(report.inFlightAtKill.length).toBeGreaterThanOrEqual(1);
+      expect(report.recordedBeforeKill.length).toBeGreaterThanOrEqual(50);
+      // Each key is an activity of the job workflow: the unit of re-execution is the step.
+      // Recorded by the server before the kill: ran exactly once.
+      for (const step of report.recordedBeforeKill) expect({ step, starts: report.starts[step] }).toEqual({ step, starts: 1 });
+      // Done in A but its completion not yet recorded, or in flight at the kill: at most once more.
+      for (const step of [...report.doneBeforeKill, ...report.inFlightAtKill]) expect(report.starts[step]).toBeLessThanOrEqual(2);
+      // Not started by the killed worker: exactly once.
+      for (const [step, starts] of Object.entries(report.starts)) {
+        if (!report.inFlightAtKill.includes(step) && !report.doneBeforeKill.includes(step))
+          expect({ step, starts }).toEqual({ step, starts: 1 });
+      }
+      expect(report.totalWorkStarts).toBe(200 + Object.keys(report.reExecuted).length);
+    },
+    2 * MINUTE,
+  );
+
+  it(
+    `worker SIGKILLed at half the keys, batch mode (${CRASH_BATCH_SIZE} keys per batch): finished batches never re-run; a batch in flight re-runs all its keys (or none), at most once more each`,
+    async () => {
+      const report = await runWorkerKillScenario({
+        client,
+        address,
+        bundlePath,
+        mode: 'batch',
+        count: 200,
+        killAtFraction: 0.5,
+        log: console.log,
+      });
+      console.log(workerKillLine(report));
+
+      expect(report.violations).toEqual([]);
+      expect(report.result).toEqual(expectedTotal(200));
+      expect(report.doneAtKillSignal).toBeGreaterThanOrEqual(100);
+      expect(report.doneAtKillSignal).toBeLessThan(200);
+      const { batches } = report;
+      expect(batches.map((b) => b.index)).toEqual(Array.from({ length: 200 / CRASH_BATCH_SIZE }, (_, i) => i));
+      const inFlight = batches.filter((b) => b.state === 'in flight');
+      // The kill hit a batch in flight (the scenario waits for a running key), and finished batches had reached the server.
+      expect(inFlight.length).toBeGreaterThanOrEqual(1);
+      expect(batches.filter((b) => b.state === 'recorded').length).toBeGreaterThanOrEqual(5);
+      for (const b of batches) {
+        const starts = b.steps.map((s) => report.starts[s]);
+        if (b.state === 'recorded') {
+          // Completion recorded by the server before the kill: never re-runs; each key ran once.
+          expect({ batch: b.index, starts }).toEqual({ batch: b.index, starts: b.steps.map(() => 1) });
+        } else if (b.state === 'not started') {
+          // Not started by the killed worker: each key runs once, in the new worker.
+          expect({ batch: b.index, starts, afterKill: b.startsAfterKill }).toEqual({
+            batch: b.index,
+            starts: b.steps.map(() => 1),
+            afterKill: b.steps.map(() => 1),
+          });
+        } else {
+          // In flight: Temporal retries the batch activity at most once, and that attempt runs all of its keys
+          // again (also those A had finished), each exactly once; if the completion was already on its way, none.
+          expect(b.attempt).toBeLessThanOrEqual(2);
+          const again = b.attempt > 1 ? 1 : 0;
+          expect({ batch: b.index, afterKill: b.startsAfterKill }).toEqual({ batch: b.index, afterKill: b.steps.map(() => again) });
+          for (const n of starts) expect(n).toBeLessThanOrEqual(2);
+        }
+      }
+      // Keys that ran twice: those A had started in the batches Temporal retried.
+      const reRunKeys = inFlight.filter((b) => b.attempt > 1).reduce((sum, b) => sum + b.startsByA.filter((n) => n > 0).length, 0);
+      expect(Object.keys(report.reExecuted).length).toBe(reRunKeys);
+      expect(report.totalWorkStarts).toBe(200 + reRunKeys);
+    },
+    2 * MINUTE,
   );
 
   it(
@@ -165,6 +277,103 @@ describe('durability: real processes killed mid-run', () => {
       }
     },
     4 * MINUTE,
+  );
+
+  it(
+    `dev server SIGKILLed while a sharded map runs (activity mode, ${CRASH_SHARD_SIZE} keys per shard) and restarted on the same db file and port: the run completes with the exact total, every key collected once`,
+    async () => {
+      const count = 100;
+      const shards = count / CRASH_SHARD_SIZE;
+      const dir = dirname(tempLedger('server-kill-sharded'));
+      const ledger = join(dir, 'ledger.txt');
+      const dbFilename = join(dir, 'temporal.db');
+      const port = await findFreePort();
+      let server: DevServer | undefined = await startDevServer({ dbFilename, port });
+      const serverAddress = server.address;
+      const workers: WorkerProcess[] = [];
+      let serverConnection: Connection | undefined;
+      try {
+        const taskQueue = `crash-server-sharded-${randomUUID()}`;
+        const worker = await WorkerProcess.start({ address: serverAddress, taskQueue, bundlePath });
+        workers.push(worker);
+        serverConnection = await Connection.connect({ address: serverAddress });
+        const serverClient = new Client({ connection: serverConnection });
+        const run = await launchRun(serverClient, crashShardedJob, { runConfig: crashRunConfig({ ledger, count }), taskQueue });
+
+        // Kill once half the keys are done and keys are running in shard workflows.
+        const shardOf = (stepKey: string) => Math.floor(Number(/_(\d+)\]$/.exec(stepKey)?.[1]) / CRASH_SHARD_SIZE);
+        const running = (lines: ReturnType<typeof readLedger>) =>
+          [...countByStep(lines)].filter(([k, c]) => k.startsWith(`${WORK}[`) && c.starts > c.dones).map(([k]) => k);
+        await waitFor(
+          `${count / 2}/${count} work steps done, keys running`,
+          () => {
+            const lines = readLedger(ledger);
+            return workDoneCount(lines) >= count / 2 && running(lines).length > 0;
+          },
+          2 * MINUTE,
+        );
+        const killedPid = server.pid;
+        const killedAt = Date.now();
+        process.kill(killedPid, 'SIGKILL');
+        await server.stop();
+        server = undefined;
+        const atKill = readLedger(ledger);
+        const doneAtKill = workDoneCount(atKill);
+        const shardsRunningAtKill = [...new Set(running(atKill).map(shardOf))].sort();
+        await new Promise((r) => setTimeout(r, 5_000));
+        const aliveDuringOutage = worker.exit === undefined;
+
+        server = await startDevServer({ dbFilename, port });
+        const restartedAt = Date.now();
+        expect(server.address).toBe(serverAddress);
+        expect(server.pid).not.toBe(killedPid);
+        const workerSurvivedOutage = worker.exit === undefined;
+        if (!workerSurvivedOutage) {
+          console.log(`[crash] worker died while the server was down (${JSON.stringify(worker.exit)}):\n${worker.output()}`);
+          workers.push(await WorkerProcess.start({ address: serverAddress, taskQueue, bundlePath }));
+        }
+
+        const result = await awaitRunWithin(run, 2 * MINUTE, () => ledgerSummary(readLedger(ledger)));
+        const finishedAt = Date.now();
+        const lines = readLedger(ledger);
+        const counts = countByStep(lines);
+        const reExecuted = [...counts].filter(([, c]) => c.starts > 1).map(([k, c]) => `${k}×${c.starts}`);
+        const history = await serverClient.workflow.getHandle(run.workflowId).fetchHistory();
+        const shardChildren = (history.events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
+        console.log(
+          `[crash] server kill, sharded map: ${doneAtKill}/${count} done at SIGKILL, keys running in shards ${JSON.stringify(shardsRunningAtKill)} of ${shards}, ` +
+            `server down ${restartedAt - killedAt} ms, worker survived: ${workerSurvivedOutage} (alive after 5 s outage: ${aliveDuringOutage}), ` +
+            `shard workflows started by the job: ${shardChildren}, run finished ${finishedAt - restartedAt} ms after restart, ` +
+            `re-executed: ${reExecuted.join(', ') || 'none'}`,
+        );
+
+        expect(doneAtKill).toBeGreaterThanOrEqual(count / 2);
+        expect(doneAtKill).toBeLessThan(count);
+        expect(shardsRunningAtKill.length).toBeGreaterThanOrEqual(1);
+        // The map ran in shard workflows (children of the job), one per CRASH_SHARD_SIZE keys.
+        expect(shardChildren).toBe(shards);
+        expect(result.success).toBe(true);
+        const total = (await result.outputFor(TOTAL)) as Total;
+        // No key missing or duplicated in the collect, in yield order, and the right sum.
+        expect(total).toEqual(expectedTotal(count));
+        expect(new Set(total.keys).size).toBe(count);
+        expect(result.stepKeysOf(WORK)).toEqual(expectedTotal(count).keys.map((k) => `${WORK}[${k}]`));
+        // Every key's body finished; nothing ran more than twice (once more after the outage at most).
+        for (const key of expectedTotal(count).keys) {
+          const c = counts.get(`${WORK}[${key}]`);
+          expect({ key, done: (c?.dones ?? 0) >= 1, twiceAtMost: (c?.starts ?? 0) <= 2 }).toEqual({ key, done: true, twiceAtMost: true });
+        }
+        expect(counts.get(FAN_OUT)?.starts).toBe(1);
+        expect(counts.get(TOTAL)?.starts).toBe(1);
+        expect(workerSurvivedOutage).toBe(true);
+      } finally {
+        await Promise.all(workers.map((w) => w.stop()));
+        await serverConnection?.close().catch(() => undefined);
+        await server?.stop();
+        removeTempDir(ledger);
+      }
+    },
+    2 * MINUTE,
   );
 
   it(

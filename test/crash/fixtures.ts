@@ -17,7 +17,8 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { Definitions, DynamicOut, DynamicOutput, job, op, type OpContext, type RunConfig } from '../../src/index.ts';
+import type { DimensionOptions } from '../../src/dsl/plan.ts';
+import { Definitions, DynamicOut, DynamicOutput, job, type JobDefinition, op, type OpContext, type RunConfig } from '../../src/index.ts';
 
 export const FAN_OUT = 'crash_fan_out';
 export const WORK = 'crash_work';
@@ -116,7 +117,47 @@ export const crashJob = job({ name: 'crash_job' }, () => {
   crashTotal(crashFanOut().map(crashWork).collect());
 });
 
-export const crashDefs = new Definitions({ jobs: [crashJob] });
+/** How the crash job's map runs its keys (src/engine/keyed.ts). */
+export type CrashMode = 'child' | 'activity' | 'batch';
+export const CRASH_MODES: readonly CrashMode[] = ['child', 'activity', 'batch'];
+export function isCrashMode(value: string): value is CrashMode {
+  return (CRASH_MODES as readonly string[]).includes(value);
+}
+
+/** Keys per batch activity in batch mode: small, so that at a kill some batches are done, one or two in flight, more not started. */
+export const CRASH_BATCH_SIZE = 10;
+
+/**
+ * The map options per mode. Activity and batch modes get a window (`maxConcurrency`), so the run
+ * advances over a few seconds like the child-mode one instead of starting every key at once: a kill
+ * at half the keys then finds finished-and-recorded steps (batches), some in flight and some not started.
+ */
+export const CRASH_MAP_OPTIONS: Record<CrashMode, DimensionOptions | undefined> = {
+  child: undefined,
+  activity: { mode: 'activity', maxConcurrency: 20 },
+  batch: { mode: 'batch', batchSize: CRASH_BATCH_SIZE, maxConcurrency: 2 },
+};
+
+export const crashActivityJob = job({ name: 'crash_job_activity' }, () => {
+  crashTotal(crashFanOut().map(crashWork, CRASH_MAP_OPTIONS.activity).collect());
+});
+
+export const crashBatchJob = job({ name: 'crash_job_batch' }, () => {
+  crashTotal(crashFanOut().map(crashWork, CRASH_MAP_OPTIONS.batch).collect());
+});
+
+/** The crash job whose map runs in mode `mode` (child: `crash_job`, unchanged). */
+export const crashJobs: Record<CrashMode, JobDefinition> = { child: crashJob, activity: crashActivityJob, batch: crashBatchJob };
+
+/** Keys per shard of crashShardedJob. */
+export const CRASH_SHARD_SIZE = 20;
+
+/** Activity mode in shard workflows of CRASH_SHARD_SIZE keys each (100 keys: 5 shards), 2 keys at a time per shard. */
+export const crashShardedJob = job({ name: 'crash_job_sharded' }, () => {
+  crashTotal(crashFanOut().map(crashWork, { mode: 'activity', shardSize: CRASH_SHARD_SIZE, maxConcurrency: 2 }).collect());
+});
+
+export const crashDefs = new Definitions({ jobs: [crashJob, crashActivityJob, crashBatchJob, crashShardedJob] });
 export default crashDefs;
 
 export interface CrashRunOptions {

@@ -16,7 +16,9 @@ import { awaitRun, launchRun, type LaunchedRun } from '../../src/client/run.ts';
 import type { JobResult } from '../../src/client/result.ts';
 import {
   countByStep,
-  crashJob,
+  CRASH_BATCH_SIZE,
+  type CrashMode,
+  crashJobs,
   crashRunConfig,
   expectedTotal,
   FAN_OUT,
@@ -252,12 +254,59 @@ export async function recordedWorkActivities(
   return out;
 }
 
+/** One activity of the job workflow's own history: the attempt that closed it and when it completed. */
+export interface RecordedJobActivity {
+  activityId: string;
+  attempt: number;
+  /** Server time (ms) of the completion; NaN if it never completed. */
+  completedAt: number;
+}
+
+/** Activity and batch modes: the job workflow's activities (work steps, or batches of them), by activity id. */
+export async function recordedJobActivities(client: Client, run: LaunchedRun): Promise<Map<string, RecordedJobActivity>> {
+  const history = await client.workflow.getHandle(run.workflowId).fetchHistory();
+  const byScheduled = new Map<string, RecordedJobActivity>();
+  for (const event of history.events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) byScheduled.set(String(event.eventId), { activityId: scheduled.activityId ?? '', attempt: 0, completedAt: Number.NaN });
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) {
+      const a = byScheduled.get(String(started.scheduledEventId));
+      if (a) a.attempt = started.attempt ?? 0;
+    }
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) {
+      const a = byScheduled.get(String(completed.scheduledEventId));
+      if (a) a.completedAt = tsToMs(event.eventTime);
+    }
+  }
+  return new Map([...byScheduled.values()].map((a) => [a.activityId, a]));
+}
+
+/** Where a batch (mode 'batch') stood when worker A was killed. */
+export type BatchState = 'recorded' | 'in flight' | 'not started';
+
+export interface BatchAtKill {
+  index: number;
+  steps: string[];
+  /** recorded: the server had its completion before the kill; in flight: A had started keys of it; not started: A had not. */
+  state: BatchState;
+  /** Temporal's attempt number of the attempt that completed. */
+  attempt: number;
+  completedAt: number;
+  /** Per key (same order as steps): body starts in the killed worker, and after the kill. */
+  startsByA: number[];
+  startsAfterKill: number[];
+}
+
 // ---------------------------------------------------------------------------
 // The worker-kill scenario
 // ---------------------------------------------------------------------------
 
 export interface WorkerKillOptions {
   client: Client;
+  /** How the map runs its keys (default 'child': `crash_job`). */
+  mode?: CrashMode;
   address: string;
   bundlePath?: string;
   /** Mapped keys (default 200). */
@@ -271,6 +320,9 @@ export interface WorkerKillOptions {
 
 export interface WorkerKillReport {
   workflowId: string;
+  mode: CrashMode;
+  /** Batch mode: each batch's state at the kill and its keys' starts before / after it. */
+  batches: BatchAtKill[];
   /** Wall-clock time (epoch ms) the SIGKILL was sent. */
   killedAt: number;
   count: number;
@@ -318,6 +370,7 @@ export interface WorkerKillReport {
  */
 export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<WorkerKillReport> {
   const count = o.count ?? 200;
+  const mode = o.mode ?? 'child';
   const killAtFraction = o.killAtFraction ?? 0.5;
   const log = o.log ?? (() => {});
   const taskQueue = `crash-${randomUUID()}`;
@@ -327,9 +380,14 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
     const a = await WorkerProcess.start({ address: o.address, taskQueue, bundlePath: o.bundlePath });
     workers.push(a);
     const started = Date.now();
-    const run = await launchRun(o.client, crashJob, { runConfig: crashRunConfig({ ledger, count }), taskQueue });
+    const run = await launchRun(o.client, crashJobs[mode], { runConfig: crashRunConfig({ ledger, count }), taskQueue });
     const target = Math.max(1, Math.min(count - 1, Math.round(count * killAtFraction)));
-    await waitFor(`${target}/${count} work steps done (worker A pid ${a.pid})`, () => workDoneCount(readLedger(ledger)) >= target, 180_000);
+    // Child mode: as before. Activity and batch modes run keys in bursts (a window, a batch): also wait
+    // until some key is running, so the kill always hits a step (a batch) in flight.
+    const ready = (lines: readonly LedgerLine[]) =>
+      workDoneCount(lines) >= target &&
+      (mode === 'child' || [...countByStep(lines)].some(([k, c]) => k.startsWith(`${WORK}[`) && c.starts > c.dones));
+    await waitFor(`${target}/${count} work steps done (worker A pid ${a.pid})`, () => ready(readLedger(ledger)), 180_000);
     const killedAt = Date.now();
     const doneAtKillSignal = workDoneCount(readLedger(ledger));
     await a.kill('SIGKILL');
@@ -362,7 +420,43 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
     const workSteps = keys.map((k) => `${WORK}[${k}]`);
     const doneBeforeKill = workSteps.filter((s) => (ofA.get(s)?.dones ?? 0) > 0);
     const inFlightAtKill = workSteps.filter((s) => (ofA.get(s)?.starts ?? 0) > 0 && (ofA.get(s)?.dones ?? 0) === 0);
-    const recorded = await recordedWorkActivities(o.client, run, keys);
+    const ofB = countByStep(lines, (l) => l.pid !== a.pid);
+    const batches: BatchAtKill[] = [];
+    let recorded: Map<string, RecordedActivity>;
+    if (mode === 'child') recorded = await recordedWorkActivities(o.client, run, keys);
+    else {
+      const activities = await recordedJobActivities(o.client, run);
+      recorded = new Map();
+      if (mode === 'activity') {
+        for (const step of workSteps) {
+          const act = activities.get(step);
+          recorded.set(step, { attempt: act?.attempt ?? 0, completedAt: act?.completedAt ?? Number.NaN, workflowTaskTimeouts: 0 });
+        }
+      } else {
+        // Batch ids: `crash_fan_out[batch_<i>:<first key>..<last key>]`; batch i holds keys [i·size, (i+1)·size).
+        for (const act of activities.values()) {
+          const m = /\[batch_(\d+):/.exec(act.activityId);
+          if (!m) continue;
+          const index = Number(m[1]);
+          const steps = workSteps.slice(index * CRASH_BATCH_SIZE, (index + 1) * CRASH_BATCH_SIZE);
+          for (const step of steps) recorded.set(step, { attempt: act.attempt, completedAt: act.completedAt, workflowTaskTimeouts: 0 });
+          const startsByA = steps.map((s) => ofA.get(s)?.starts ?? 0);
+          const state: BatchState = act.completedAt < killedAt ? 'recorded' : startsByA.some((n) => n > 0) ? 'in flight' : 'not started';
+          batches.push({
+            index,
+            steps,
+            state,
+            attempt: act.attempt,
+            completedAt: act.completedAt,
+            startsByA,
+            startsAfterKill: steps.map((s) => ofB.get(s)?.starts ?? 0),
+          });
+        }
+        batches.sort((x, y) => x.index - y.index);
+        if (batches.length !== Math.ceil(count / CRASH_BATCH_SIZE))
+          violations.push(`${batches.length} batch activities in the job history; expected ${Math.ceil(count / CRASH_BATCH_SIZE)}`);
+      }
+    }
     const recordedBeforeKill = doneBeforeKill.filter((s) => (recorded.get(s)?.completedAt ?? Infinity) < killedAt);
 
     const reExecuted: Record<string, number> = {};
@@ -398,6 +492,28 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
         violations.push(`${step} was not running when worker A was killed, yet started ${reExecuted[step]} times`);
       }
     }
+    // Batch mode: the unit of re-execution is the batch activity. A recorded batch never re-runs; a batch
+    // not started at the kill runs once (in B); a batch in flight re-runs all of its keys or none of them
+    // (none: its completion was on its way), once more at most, and only when Temporal retried it.
+    for (const batch of batches) {
+      const name = `batch ${batch.index} (${batch.state} at the kill, attempt ${batch.attempt})`;
+      const after = batch.startsAfterKill;
+      if (batch.state === 'recorded' && !after.every((n) => n === 0))
+        violations.push(`${name} re-ran keys after the kill: ${JSON.stringify(after)}`);
+      if (batch.state === 'recorded' && !batch.startsByA.every((n) => n === 1))
+        violations.push(`${name}: keys started ${JSON.stringify(batch.startsByA)} times in A (once each expected)`);
+      if (batch.state === 'not started' && !after.every((n) => n === 1))
+        violations.push(`${name}: keys started ${JSON.stringify(after)} times after the kill (once each expected)`);
+      if (batch.state === 'in flight') {
+        const reRun = batch.attempt > 1 ? 1 : 0;
+        if (batch.attempt > 2) violations.push(`${name}: Temporal ran it ${batch.attempt} times (at most once more expected)`);
+        if (!after.every((n) => n === reRun))
+          violations.push(
+            `${name}: keys started ${JSON.stringify(after)} times after the kill (${reRun} each expected: the whole batch re-runs or none of it)`,
+          );
+        if (!batch.startsByA.every((n) => n <= 1)) violations.push(`${name}: keys started ${JSON.stringify(batch.startsByA)} times in A`);
+      }
+    }
     const fanOut = all.get(FAN_OUT);
     if (fanOut?.starts !== 1) violations.push(`crash_fan_out started ${fanOut?.starts ?? 0} times (it finished before the kill)`);
     const totalStarts = all.get(TOTAL)?.starts ?? 0;
@@ -416,6 +532,8 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
     }
     return {
       workflowId: run.workflowId,
+      mode,
+      batches,
       killedAt,
       count,
       killAtFraction,
