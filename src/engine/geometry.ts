@@ -72,7 +72,9 @@ export function keyNodes(request: DimensionRequest): PlanNode[] {
 
 /** The plan a dimension's keys run with: the whole dimension's nodes (for lookups); only `request.stage` runs. */
 export function subPlan(plan: JobPlan, subtree: readonly PlanNode[]): JobPlan {
-  return { ...plan, nodes: [...subtree] };
+  // Graph outputs matter only to clients reading the job's result: keys' inputs do not carry them.
+  const { graphOutputs: _clientOnly, ...rest } = plan;
+  return { ...rest, nodes: [...subtree] };
 }
 
 /** One key's records of the given nodes, picked from `records` (earlier stages' results). */
