@@ -1,12 +1,13 @@
 /**
  * Chaos: repeats the worker-kill scenario with random kill points.
  *
- *   npm run chaos -- --rounds 20 [--count 200]
+ *   npm run chaos -- --rounds 20 [--count 200] [--mode child|activity|batch]
  *
  * Each round runs the crash-test job (test/crash/fixtures.ts: a fan-out of `count` keys, one
- * 100–200 ms op per key, a sum) on a worker child process, SIGKILLs that worker when a random
+ * 100–200 ms op per key, a sum; the map in mode `mode`, default child) on a worker child process, SIGKILLs that worker when a random
  * 10–90 % of the keys are done, starts a new worker, and checks that the run completes with the right
- * sum and that no step body ran more often than the crash explains (see runWorkerKillScenario).
+ * sum and that no step body ran more often than the crash explains (see runWorkerKillScenario; in
+ * batch mode a batch in flight at the kill re-runs all of its keys or none, finished batches never).
  * Starts its own dev server; exits 1 if any round failed.
  */
 import { writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer } from '../src/server/devServer.ts';
 import { interpreterBundle } from '../src/worker/createWorker.ts';
+import { CRASH_MODES, type CrashMode, isCrashMode } from '../test/crash/fixtures.ts';
 import { removeTempDir, runWorkerKillScenario, tempLedger, type WorkerKillReport } from '../test/crash/scenario.ts';
 
 export interface ChaosOptions {
@@ -23,6 +25,8 @@ export interface ChaosOptions {
   address: string;
   bundlePath?: string;
   rounds: number;
+  /** How the map runs its keys (default 'child'). */
+  mode?: CrashMode;
   /** Mapped keys per round (default 200). */
   count?: number;
   /** Source of kill points (default Math.random). */
@@ -58,6 +62,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
       const report = await runWorkerKillScenario({
         client: o.client,
         address: o.address,
+        mode: o.mode ?? 'child',
         count: o.count ?? 200,
         killAtFraction,
         ...(o.bundlePath ? { bundlePath: o.bundlePath } : {}),
@@ -73,7 +78,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosOutcome> {
     }
   }
   const passed = rounds.filter((r) => r.passed).length;
-  return { rounds, passed, failed: rounds.length - passed, summary: summaryLine(rounds) };
+  return { rounds, passed, failed: rounds.length - passed, summary: summaryLine(rounds, o.mode ?? 'child') };
 }
 
 function pct(f: number): string {
@@ -86,10 +91,14 @@ function secs(ms: number | undefined): string {
 
 function roundLine(round: number, of: number, target: number, r: WorkerKillReport): string {
   const reRun = Object.keys(r.reExecuted).length;
+  const batches = r.batches.length
+    ? `batches at the kill: ${r.batches.filter((b) => b.state === 'recorded').length} recorded, ${r.batches.filter((b) => b.state === 'in flight').length} in flight ` +
+      `(${r.batches.filter((b) => b.state === 'in flight' && b.attempt > 1).length} re-run), ${r.batches.filter((b) => b.state === 'not started').length} not started · `
+    : '';
   return (
-    `round ${round}/${of}: kill target ${pct(target)} → killed at ${r.doneAtKillSignal}/${r.count} done ` +
+    `round ${round}/${of} (${r.mode}): kill target ${pct(target)} → killed at ${r.doneAtKillSignal}/${r.count} done ` +
     `(${secs(r.timings.toKillMs)} after launch; A finished ${r.doneBeforeKill.length}, ${r.recordedBeforeKill.length} recorded by the server) · ` +
-    `in flight ${r.inFlightAtKill.length} · re-executed ${reRun} step(s) [${r.doneButReRun.length} done-but-unreported] · ` +
+    `in flight ${r.inFlightAtKill.length} · ${batches}re-executed ${reRun} step(s) [${r.doneButReRun.length} done-but-unreported] · ` +
     `work starts ${r.totalWorkStarts} · worker B ready +${secs(r.timings.restartMs)}, first retry +${secs(r.timings.firstInFlightRetryMs)}, longest stall ${secs(r.longestGapAfterRestartMs)} · ` +
     `timed-out workflow tasks: job ${r.workflowTaskTimeouts.job.at.length}, children ${r.workflowTaskTimeouts.children} in ${r.workflowTaskTimeouts.childrenAffected} · ` +
     `recovery ${secs(r.timings.recoveryMs)} · total ${secs(r.timings.totalMs)} · sum ${r.result?.sum ?? '–'} · ` +
@@ -97,7 +106,7 @@ function roundLine(round: number, of: number, target: number, r: WorkerKillRepor
   );
 }
 
-function summaryLine(rounds: readonly ChaosRound[]): string {
+function summaryLine(rounds: readonly ChaosRound[], mode: CrashMode): string {
   const reports = rounds.flatMap((r) => (r.report ? [r.report] : []));
   const passed = rounds.filter((r) => r.passed).length;
   const kills = reports.map((r) => r.doneAtKillSignal / r.count);
@@ -106,7 +115,7 @@ function summaryLine(rounds: readonly ChaosRound[]): string {
   const median = recoveries[Math.floor(recoveries.length / 2)];
   const stats = (xs: number[]) => (xs.length ? `${Math.min(...xs)}–${Math.max(...xs)} (total ${xs.reduce((s, x) => s + x, 0)})` : '–');
   return (
-    `chaos: ${passed}/${rounds.length} rounds passed · kill points ${kills.length ? `${pct(Math.min(...kills))}–${pct(Math.max(...kills))}` : '–'} · ` +
+    `chaos (${mode} mode): ${passed}/${rounds.length} rounds passed · kill points ${kills.length ? `${pct(Math.min(...kills))}–${pct(Math.max(...kills))}` : '–'} · ` +
     `re-executed steps per round ${stats(reRuns)} · done-but-unreported re-runs ${reports.reduce((s, r) => s + r.doneButReRun.length, 0)} · ` +
     `recovery after kill median ${secs(median)}, max ${secs(recoveries[recoveries.length - 1])}`
   );
@@ -114,12 +123,17 @@ function summaryLine(rounds: readonly ChaosRound[]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string', default: '5' }, count: { type: 'string', default: '200' } },
+    options: {
+      rounds: { type: 'string', default: '5' },
+      count: { type: 'string', default: '200' },
+      mode: { type: 'string', default: 'child' },
+    },
   });
   const rounds = Number(values.rounds);
   const count = Number(values.count);
-  if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(count) || count < 2) {
-    console.error('usage: npm run chaos -- [--rounds N] [--count KEYS]');
+  const mode = values.mode;
+  if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(count) || count < 2 || !isCrashMode(mode)) {
+    console.error(`usage: npm run chaos -- [--rounds N] [--count KEYS] [--mode ${CRASH_MODES.join('|')}]`);
     process.exit(2);
   }
   const started = Date.now();
@@ -128,10 +142,10 @@ async function main(): Promise<void> {
   const bundlePath = join(dirname(scratch), 'workflow-bundle.js');
   writeFileSync(bundlePath, (await interpreterBundle()).code);
   const connection = await Connection.connect({ address: server.address });
-  console.log(`[chaos] dev server ${server.address} (pid ${server.pid}); ${rounds} round(s) of ${count} keys`);
+  console.log(`[chaos] dev server ${server.address} (pid ${server.pid}); ${rounds} round(s) of ${count} keys, ${mode} mode`);
   let outcome: ChaosOutcome;
   try {
-    outcome = await runChaos({ client: new Client({ connection }), address: server.address, bundlePath, rounds, count });
+    outcome = await runChaos({ client: new Client({ connection }), address: server.address, bundlePath, rounds, count, mode });
   } finally {
     await connection.close();
     await server.stop();
