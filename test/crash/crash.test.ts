@@ -320,6 +320,9 @@ describe('durability: real processes killed mid-run', () => {
         const atKill = readLedger(ledger);
         const doneAtKill = workDoneCount(atKill);
         const shardsRunningAtKill = [...new Set(running(atKill).map(shardOf))].sort();
+        const doneByShardAtKill = Array.from({ length: shards }, () => 0);
+        for (const step of new Set(atKill.filter((l) => l.event === 'done' && l.stepKey.startsWith(`${WORK}[`)).map((l) => l.stepKey)))
+          doneByShardAtKill[shardOf(step)]! += 1;
         await new Promise((r) => setTimeout(r, 5_000));
         const aliveDuringOutage = worker.exit === undefined;
 
@@ -341,7 +344,7 @@ describe('durability: real processes killed mid-run', () => {
         const history = await serverClient.workflow.getHandle(run.workflowId).fetchHistory();
         const shardChildren = (history.events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
         console.log(
-          `[crash] server kill, sharded map: ${doneAtKill}/${count} done at SIGKILL, keys running in shards ${JSON.stringify(shardsRunningAtKill)} of ${shards}, ` +
+          `[crash] server kill, sharded map: ${doneAtKill}/${count} done at SIGKILL, keys running in shards ${JSON.stringify(shardsRunningAtKill)} of ${shards}, keys done per shard ${JSON.stringify(doneByShardAtKill)}, ` +
             `server down ${restartedAt - killedAt} ms, worker survived: ${workerSurvivedOutage} (alive after 5 s outage: ${aliveDuringOutage}), ` +
             `shard workflows started by the job: ${shardChildren}, run finished ${finishedAt - restartedAt} ms after restart, ` +
             `re-executed: ${reExecuted.join(', ') || 'none'}`,
