@@ -44,11 +44,15 @@ type AnyOut = Out<any>;
 export type OutSpec = AnyOut | Readonly<Record<string, AnyOut>>;
 export type InSpec = In<any> | Schema<any>;
 
-export interface OpConfig<C = unknown, O extends OutSpec | undefined = OutSpec | undefined> {
+export interface OpConfig<
+  C = unknown,
+  O extends OutSpec | undefined = OutSpec | undefined,
+  N extends Readonly<Record<string, InSpec>> = Readonly<Record<string, InSpec>>,
+> {
   /** Defaults to the function's name. Also the Temporal activity type. */
   name?: string;
   /** Input names (and optional schemas) in positional order; defaults to the function's parameter names. */
-  ins?: Readonly<Record<string, InSpec>>;
+  ins?: N;
   out?: O;
   /** zod schema for `ctx.opConfig`, checked against run config before a run starts. */
   config?: Schema<C>;
@@ -57,6 +61,30 @@ export interface OpConfig<C = unknown, O extends OutSpec | undefined = OutSpec |
   description?: string;
   timeouts?: OpTimeouts;
 }
+
+/** The value type an input declaration promises (`In<T>` or a zod schema of T). */
+type InValue<S> = S extends In<infer T> ? T : S extends Schema<infer T> ? T : unknown;
+/**
+ * Compile-time check of an op body's parameters against its `ins` schemas. TypeScript cannot see
+ * the order of a record's keys, so with one input the parameter must accept exactly what the
+ * schema produces; with several, each parameter must accept what at least one of the schemas
+ * produces (a body taking `x: string` for `z.number()` inputs does not compile). The op runner
+ * still validates every value at run time.
+ */
+type InsMismatch<I extends unknown[], N> = string extends keyof N
+  ? never
+  : {
+      [K in keyof I]: K extends `${number}`
+        ? [Extract<InValue<N[keyof N]>, I[K]>] extends [never]
+          ? IsUnknown<InValue<N[keyof N]>> extends true
+            ? never
+            : K
+          : never
+        : never;
+    }[number];
+type CheckIns<I extends unknown[], N> = [InsMismatch<I, N>] extends [never]
+  ? unknown
+  : { readonly 'op body parameters do not accept what the ins schemas produce': InsMismatch<I, N> };
 
 /** An op body: context first, then one parameter per input. */
 export type OpFn<C, I extends unknown[], R> = (ctx: OpContext<C>, ...inputs: I) => R;
@@ -103,19 +131,29 @@ type Yielding<Y> = Generator<Y, unknown, unknown> | AsyncGenerator<Y, unknown, u
 /**
  * What an op body may return when its single output declares a value type (`new Out<number>()`,
  * `new DynamicOut({ schema })`), so a body producing something else does not compile. Undeclared
- * (`unknown`) outputs and multi-output records accept any body; the op runner still checks at run time.
+ * (`unknown`) plain outputs accept any body; a DynamicOut body must produce DynamicOutputs, and a
+ * multi-output body a record of its outputs or Output / DynamicOutput items. The op runner still checks at run time.
  */
 export type BodyResult<O> = [O] extends [undefined]
   ? unknown
   : O extends DynamicOut<infer T>
-    ? IsUnknown<T> extends true
-      ? unknown
-      : MaybePromise<readonly DynamicOutput<T>[]> | Yielding<DynamicOutput<T>>
+    ? MaybePromise<readonly DynamicOutput<T>[]> | Yielding<DynamicOutput<T>>
     : O extends Out<infer T>
       ? IsUnknown<T> extends true
         ? unknown
         : MaybePromise<T | Output<T>> | Yielding<Output<T>>
-      : unknown;
+      : O extends Readonly<Record<string, AnyOut>>
+        ? MaybePromise<MultiReturn<O> | void> | Yielding<Output<unknown> | DynamicOutput<unknown>>
+        : unknown;
+
+/** What a multi-output op may return: a record keyed by its output names (optional outputs may be left out). */
+type MultiReturn<O extends Readonly<Record<string, AnyOut>>> = {
+  readonly [K in keyof O]?: O[K] extends DynamicOut<infer T>
+    ? readonly DynamicOutput<T>[]
+    : O[K] extends Out<infer T>
+      ? T | Output<T>
+      : never;
+};
 
 /** What calling an op inside a job or graph returns. */
 export type InvocationResult<O, R> = [O] extends [undefined]
@@ -173,12 +211,15 @@ export interface OpDefinition<C, I extends unknown[], Result> extends OpSpec {
 export type AnyOpDefinition = OpDefinition<any, any[], unknown>;
 
 export function op<I extends unknown[], R>(fn: OpFn<unknown, I, R>): OpDefinition<unknown, I, InvocationResult<undefined, R>>;
-export function op<C, I extends unknown[], R extends BodyResult<O>, O extends OutSpec | undefined = undefined>(
-  config: OpConfig<C, O>,
-  fn: OpFn<C, I, R>,
-): OpDefinition<C, I, InvocationResult<O, R>>;
+export function op<
+  C,
+  I extends unknown[],
+  R extends BodyResult<O>,
+  O extends OutSpec | undefined = undefined,
+  N extends Readonly<Record<string, InSpec>> = Readonly<Record<string, InSpec>>,
+>(config: OpConfig<C, O, N>, fn: OpFn<C, I, R> & CheckIns<I, N>): OpDefinition<C, I, InvocationResult<O, R>>;
 export function op(
-  configOrFn: OpConfig<unknown, OutSpec | undefined> | OpFn<unknown, unknown[], unknown>,
+  configOrFn: OpConfig<unknown, OutSpec | undefined, Readonly<Record<string, InSpec>>> | OpFn<unknown, unknown[], unknown>,
   maybeFn?: OpFn<unknown, unknown[], unknown>,
 ): AnyOpDefinition {
   const config = typeof configOrFn === 'function' ? {} : configOrFn;

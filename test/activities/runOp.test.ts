@@ -52,7 +52,7 @@ const throwsOnCancel = op({ name: 'runop_throws_on_cancel' }, async (ctx) => {
   });
 });
 
-const plainFromDynamic = op({ name: 'runop_plain_from_dynamic', out: new DynamicOut() }, async () => 5);
+const plainFromDynamic = op({ name: 'runop_plain_from_dynamic', out: new DynamicOut() }, (async () => 5) as never);
 const duplicateKey = op({ name: 'runop_duplicate_key', out: new DynamicOut<number>() }, async function* () {
   yield new DynamicOutput(1, 'a');
   yield new DynamicOutput(2, 'a');

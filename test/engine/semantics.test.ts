@@ -19,7 +19,7 @@ const double = op({ name: 'double' }, async (_ctx, x: number) => x * 2);
 const total = op({ name: 'total' }, async (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0));
 const plus = op({ name: 'plus' }, async (_ctx, x: number, y: number) => x + y);
 const maybe = op({ name: 'maybe', out: new Out<number>({ isRequired: false }) }, async (_ctx, x: number) => x);
-const two = op({ name: 'two', out: { main: new Out<number>(), extra: new Out<number>({ isRequired: false }) } }, async () => 1);
+const two = op({ name: 'two', out: { main: new Out<number>(), extra: new Out<number>({ isRequired: false }) } }, (async () => 1) as never);
 const inner = op({ name: 'inner', out: new DynamicOut<number>() }, async function* (_ctx, x: number) {
   yield new DynamicOutput(x, '0');
 });

@@ -170,14 +170,14 @@ describe('duplicate mapping key', () => {
 
 // ─── output kinds ────────────────────────────────────────────────────────────────────────────
 
-// Untyped DynamicOut: a typed one would not compile with these bodies.
+// Bodies that break the op contract do not compile (test/types); cast past the checker to test the run-time check.
 const yieldsNumber = op({ name: 'bi_yields_number', out: new DynamicOut() }, async function* () {
   yield new DynamicOutput(1, 'ok');
   yield 5;
-});
+} as never);
 const yieldsOutput = op({ name: 'bi_yields_output', out: new DynamicOut() }, async function* () {
   yield new Output(5);
-});
+} as never);
 const dynamicYieldsPlain = badInputJob('bad_input_dynamic_yields_plain', () => {
   yieldsNumber().map(echo);
   yieldsOutput().map(echo.alias('echo_output'));
