@@ -26,24 +26,29 @@ function makeOp(name: string, node: Exclude<ModelNode, { kind: 'nest' }>): AnyOp
   switch (node.kind) {
     case 'const':
       return op({ name }, async () => node.value);
-    case 'emit':
-      return op(
-        { name, out: new DynamicOut<number>({ isRequired: node.required }), ...policy(node) },
-        node.input
-          ? async function* (ctx, v: number) {
-              const failing = node.failOn.includes(v) || (node.flakyOn.includes(v) && ctx.attempt === 1);
-              const n = failing ? Math.ceil(node.n / 2) : node.n;
-              for (let j = 0; j < n; j++) yield new DynamicOutput((v + j) % 10, `k${j}`);
-              maybeFail(name, node, v, ctx.attempt);
-            }
-          : async function* (ctx) {
-              const v = 0;
-              const failing = node.failOn.includes(v) || (node.flakyOn.includes(v) && ctx.attempt === 1);
-              const n = failing ? Math.ceil(node.n / 2) : node.n;
-              for (let j = 0; j < n; j++) yield new DynamicOutput((v + j) % 10, `k${j}`);
-              maybeFail(name, node, v, ctx.attempt);
-            },
-      ) as unknown as AnyOp;
+    case 'emit': {
+      const { extraN, n: count, failOn, flakyOn } = node;
+      const failing: Failing = node;
+      const dynamic = new DynamicOut<number>({ isRequired: node.required });
+      const out = extraN !== undefined ? { result: dynamic, extra: new DynamicOut<number>({ isRequired: node.required }) } : dynamic;
+      /** A failing attempt yields the first half of each output's items, then throws. */
+      async function* items(attempt: number, v: number) {
+        const fails = failOn.includes(v) || (flakyOn.includes(v) && attempt === 1);
+        const half = (n: number) => (fails ? Math.ceil(n / 2) : n);
+        for (let j = 0; j < half(count); j++) yield new DynamicOutput((v + j) % 10, `k${j}`);
+        if (extraN !== undefined) {
+          for (let j = 0; j < half(extraN); j++) yield new DynamicOutput((v + j + 5) % 10, { mappingKey: `k${j}`, outputName: 'extra' });
+        }
+        maybeFail(name, failing, v, attempt);
+      }
+      return (node.input
+        ? op({ name, out, ...policy(node) }, async function* (ctx, v: number) {
+            yield* items(ctx.attempt, v);
+          })
+        : op({ name, out, ...policy(node) }, async function* (ctx) {
+            yield* items(ctx.attempt, 0);
+          })) as unknown as AnyOp;
+    }
     case 'collect':
       return op({ name, ...policy(node) }, async (ctx, xs: number[]) => {
         maybeFail(name, node, xs.length, ctx.attempt);
@@ -95,11 +100,19 @@ export function buildJobs(model: ModelJob, prefix: string): BuiltJobs {
 
   const build = (mode: FanOutMode) => {
     const options = mode === 'batch' ? { mode, batchSize: 2 } : { mode };
-    const block = (nodes: readonly ModelNode[], path: readonly number[], item: Handle<unknown> | undefined): Built[] => {
+    const block = (
+      nodes: readonly ModelNode[],
+      path: readonly number[],
+      item: Handle<unknown> | undefined,
+      outer: (ref: Ref) => Handle<unknown> | DynamicHandle<unknown> = () => {
+        throw new Error('no enclosing block');
+      },
+    ): Built[] => {
       const built: Built[] = [];
       const shape = shapes(nodes);
       const handle = (ref: Ref): Handle<unknown> | DynamicHandle<unknown> => {
         if (ref.node === 'item') return item!;
+        if (ref.node === 'outer') return outer({ node: ref.index, ...(ref.output ? { output: ref.output } : {}) });
         const b = built[ref.node]!;
         if (b instanceof Handle || b instanceof DynamicHandle) return b;
         return b[ref.output ?? 'result']!;
@@ -110,7 +123,7 @@ export function buildJobs(model: ModelJob, prefix: string): BuiltJobs {
         const name = opName(prefix, [...path, i]);
         const fn = ops.get(name);
         const tuple = (r: unknown): Built => {
-          if (node.kind !== 'fn' || !node.twoOutputs) return r as Built;
+          if (!((node.kind === 'fn' && node.twoOutputs) || (node.kind === 'emit' && node.extraN !== undefined))) return r as Built;
           const [result, extra] = r as [Handle<unknown>, Handle<unknown>];
           return { result, extra };
         };
@@ -119,7 +132,7 @@ export function buildJobs(model: ModelJob, prefix: string): BuiltJobs {
             built.push(fn!() as Built);
             return;
           case 'emit':
-            built.push((node.input ? fn!(asStatic(node.input)) : fn!()) as Built);
+            built.push(tuple(node.input ? fn!(asStatic(node.input)) : fn!()));
             return;
           case 'collect':
             built.push(fn!(asDynamic(node.of).collect()) as Built);
@@ -133,7 +146,7 @@ export function buildJobs(model: ModelJob, prefix: string): BuiltJobs {
           case 'nest':
             built.push(
               asDynamic(node.over).map((x) => {
-                const body = block(node.body, [...path, i], x);
+                const body = block(node.body, [...path, i], x, handle);
                 const last = body[body.length - 1]!;
                 return (last instanceof Handle ? last : (last as Record<string, Handle<unknown>>).result) as never;
               }, options),

@@ -65,17 +65,30 @@ export async function compare(result: JobResult, expected: Expected, mode: FanOu
 }
 
 /** Runs every mode of `c` concurrently on `taskQueue`; the mismatches of all modes. */
+/** How long one run may take before it counts as hung (generated jobs finish in a few seconds). */
+export const RUN_TIMEOUT_MS = 60_000;
+
 export async function runCase(
   client: Client,
   taskQueue: string,
   c: GeneratedCase,
   modes: readonly FanOutMode[] = MODES,
+  runTimeoutMs = RUN_TIMEOUT_MS,
 ): Promise<Mismatch[]> {
   const all = await Promise.all(
     modes.map(async (mode) => {
       try {
         const run = await launchRun(client, c.jobs[mode], { taskQueue });
-        return await compare(await awaitRun(run), c.expected, mode);
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), runTimeoutMs)));
+        const result = await Promise.race([awaitRun(run), timedOut]).finally(() => clearTimeout(timer));
+        if (result === 'timeout') {
+          await run.handle.terminate('model test: run did not finish in time').catch(() => {});
+          return [
+            { mode, what: 'run', expected: 'a result', actual: `no result after ${runTimeoutMs / 1000}s (terminated ${run.workflowId})` },
+          ];
+        }
+        return await compare(result, c.expected, mode);
       } catch (err) {
         return [{ mode, what: 'run', expected: 'a result', actual: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }];
       }

@@ -5,18 +5,23 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installRuntimeLogger } from '../../src/logging.ts';
 import { TemporalHarness } from '../integration/harness.ts';
 import { modelJobArb } from './ast.ts';
 import { makeCase, runCases, type Mismatch } from './check.ts';
 
 const SEED = 20261123;
-const RUNS = 32;
-const cases = fc.sample(modelJobArb, { seed: SEED, numRuns: RUNS }).map((model, i) => makeCase(model, `mdl${i}`));
+const RUNS = 60;
+const cases = fc
+  .sample(modelJobArb({ twoDynamicOutputs: false }), { seed: SEED, numRuns: RUNS })
+  .map((model, i) => makeCase(model, `mdl${i}`));
 
 describe(`model-based: ${RUNS} generated jobs (seed ${SEED}) × child, activity, batch`, () => {
   let harness: TemporalHarness;
   let results: Map<string, Mismatch[]>;
   beforeAll(async () => {
+    // Failing ops are expected here: keep the worker's per-failure warnings out of the test output.
+    installRuntimeLogger(process.env.OPGRAPH_LOG_LEVEL ?? 'ERROR');
     harness = await TemporalHarness.connect();
     results = await harness.withWorker(
       cases.flatMap((c) => Object.values(c.jobs)),

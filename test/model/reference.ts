@@ -6,7 +6,7 @@
  * abandoned), Dagster leaves the consumers of its `.collect()` out of the plan; opgraph reports them
  * ABANDONED (test/engine/semantics.test.ts "a failed fan-out abandons its collect consumer").
  */
-import { collectHash, fnValue, opName, shapes, type Failing, type ModelJob, type ModelNode, type Ref } from './ast.ts';
+import { collectHash, dimId, fnValue, opName, shapes, type Failing, type ModelJob, type ModelNode, type Ref } from './ast.ts';
 
 export type Status = 'SUCCESS' | 'FAILURE' | 'SKIPPED' | 'ABANDONED';
 
@@ -21,9 +21,10 @@ type Dim = { readonly kind: 'resolved'; readonly items: readonly (readonly [stri
 
 type Val =
   | { readonly kind: 'static'; readonly step: StepOut }
-  | { readonly kind: 'dynamic'; readonly step: StepOut; readonly dim: Dim }
-  /** Per key of the block emit `emit`, in its yield order (empty when the emit did not resolve). */
-  | { readonly kind: 'mapped'; readonly emit: number; readonly perKey: ReadonlyMap<string, StepOut> };
+  /** A fan-out op: its step and the mapping of each dynamic output. */
+  | { readonly kind: 'dynamic'; readonly step: StepOut; readonly dims: ReadonlyMap<string, Dim> }
+  /** Per key of the dimension `dim` (`<emit index>:<output>`), in yield order (empty when it did not resolve). */
+  | { readonly kind: 'mapped'; readonly dim: string; readonly perKey: ReadonlyMap<string, StepOut> };
 
 /** What `outputFor(node, output)` returns: a value (static node) or keyed entries in yield order. */
 export interface ExpectedOutput {
@@ -48,7 +49,7 @@ type Input =
       readonly output: string;
     };
 
-const SUCCESS_ITEM = (value: number): StepOut => ({ status: 'SUCCESS', outputs: new Map([['result', value]]) });
+const SUCCESS_ITEM = (value: number, output: string): StepOut => ({ status: 'SUCCESS', outputs: new Map([[output, value]]) });
 
 export function evaluate(job: ModelJob, prefix: string): Expected {
   const statuses: Record<string, Status> = {};
@@ -97,22 +98,36 @@ export function evaluate(job: ModelJob, prefix: string): Expected {
     return { status: 'SUCCESS', outputs: body(vals) };
   };
 
-  const block = (nodes: readonly ModelNode[], path: readonly number[], keys: readonly string[], item: StepOut | undefined): Val[] => {
+  const block = (
+    nodes: readonly ModelNode[],
+    path: readonly number[],
+    keys: readonly string[],
+    item: StepOut | undefined,
+    outer: (ref: Ref) => Val = () => {
+      throw new Error('no enclosing block');
+    },
+  ): Val[] => {
     const vals: Val[] = [];
     const shape = shapes(nodes);
     const nested = keys.length > 0;
-    const valOf = (ref: Ref): Val => (ref.node === 'item' ? { kind: 'static', step: item! } : vals[ref.node]!);
+    const valOf = (ref: Ref): Val => {
+      if (ref.node === 'item') return { kind: 'static', step: item! };
+      if (ref.node === 'outer') return outer({ node: ref.index });
+      return vals[ref.node]!;
+    };
     const out = (ref: Ref): string => (ref.node === 'item' ? 'result' : (ref.output ?? 'result'));
     /** The keys and per-key producer of a dynamic or mapped ref (the emit's items for a raw fan-out). */
-    const perKeyOf = (ref: Ref): { emit: number; dim: Dim; emitStep: StepOut; perKey: [string, StepOut][] } => {
+    const perKeyOf = (ref: Ref): { dimId: string; dim: Dim; emitStep: StepOut; perKey: [string, StepOut][] } => {
       const v = valOf(ref);
       if (v.kind === 'dynamic') {
-        const items = v.dim.kind === 'resolved' ? v.dim.items.map(([k, x]) => [k, SUCCESS_ITEM(x)] as [string, StepOut]) : [];
-        return { emit: ref.node as number, dim: v.dim, emitStep: v.step, perKey: items };
+        const dim = v.dims.get(out(ref))!;
+        const items = dim.kind === 'resolved' ? dim.items.map(([k, x]) => [k, SUCCESS_ITEM(x, out(ref))] as [string, StepOut]) : [];
+        return { dimId: dimId(ref.node as number, out(ref)), dim, emitStep: v.step, perKey: items };
       }
       if (v.kind !== 'mapped') throw new Error('static ref used as dynamic');
-      const e = vals[v.emit] as Extract<Val, { kind: 'dynamic' }>;
-      return { emit: v.emit, dim: e.dim, emitStep: e.step, perKey: [...v.perKey] };
+      const [e, o] = v.dim.split(':') as [string, string];
+      const ev = vals[Number(e)] as Extract<Val, { kind: 'dynamic' }>;
+      return { dimId: v.dim, dim: ev.dims.get(o)!, emitStep: ev.step, perKey: [...v.perKey] };
     };
     const single = (ref: Ref, from: StepOut): Input => ({ kind: 'single', from, output: out(ref) });
 
@@ -126,7 +141,8 @@ export function evaluate(job: ModelJob, prefix: string): Expected {
           return;
         }
         case 'emit': {
-          declare(fullName, ['result'], true);
+          const names = node.extraN !== undefined ? ['result', 'extra'] : ['result'];
+          declare(fullName, names, true);
           const inputs = node.input ? [single(node.input, (valOf(node.input) as Extract<Val, { kind: 'static' }>).step)] : [];
           let v = 0;
           const s = step(
@@ -138,16 +154,21 @@ export function evaluate(job: ModelJob, prefix: string): Expected {
               return new Map();
             },
           );
-          const items = Array.from({ length: node.n }, (_, j) => [`k${j}`, (v + j) % 10] as const);
-          let dim: Dim;
-          if (s.status === 'SUCCESS') dim = items.length === 0 && !node.required ? { kind: 'none' } : { kind: 'resolved', items };
-          else dim = { kind: s.status === 'SKIPPED' ? 'none' : 'unresolved' };
           statuses[keys.length > 0 ? `${fullName}[${keys.join(',')}]` : fullName] = s.status;
-          if (dim.kind === 'resolved') {
-            const entry = outputs.get(fullName)!.get('result')!;
-            for (const [k, x] of dim.items) entry.entries.push([[...keys, k].join(','), x]);
+          const dims = new Map<string, Dim>();
+          for (const output of names) {
+            const [count, shift] = output === 'result' ? [node.n, 0] : [node.extraN!, 5];
+            const items = Array.from({ length: count }, (_, j) => [`k${j}`, (v + j + shift) % 10] as const);
+            let dim: Dim;
+            if (s.status === 'SUCCESS') dim = items.length === 0 && !node.required ? { kind: 'none' } : { kind: 'resolved', items };
+            else dim = { kind: s.status === 'SKIPPED' ? 'none' : 'unresolved' };
+            if (dim.kind === 'resolved') {
+              const entry = outputs.get(fullName)!.get(output)!;
+              for (const [k, x] of dim.items) entry.entries.push([[...keys, k].join(','), x]);
+            }
+            dims.set(output, dim);
           }
-          vals.push({ kind: 'dynamic', step: s, dim });
+          vals.push({ kind: 'dynamic', step: s, dims });
           return;
         }
         case 'fn': {
@@ -174,14 +195,14 @@ export function evaluate(job: ModelJob, prefix: string): Expected {
             return;
           }
           declare(fullName, names, true);
-          const { emit, perKey } = perKeyOf(node.input);
+          const { dimId: dim, perKey } = perKeyOf(node.input);
           const results = new Map<string, StepOut>();
           for (const [k, x] of perKey) {
             const s = run(x);
             record(fullName, [...keys, k], s, true);
             results.set(k, s);
           }
-          vals.push({ kind: 'mapped', emit, perKey: results });
+          vals.push({ kind: 'mapped', dim, perKey: results });
           return;
         }
         case 'collect': {
@@ -198,7 +219,7 @@ export function evaluate(job: ModelJob, prefix: string): Expected {
           return;
         }
         case 'nest': {
-          const { emit, perKey } = perKeyOf(node.over);
+          const { dimId: dim, perKey } = perKeyOf(node.over);
           const results = new Map<string, StepOut>();
           const output = out(node.over);
           for (const [k, x] of perKey) {
@@ -206,11 +227,11 @@ export function evaluate(job: ModelJob, prefix: string): Expected {
               status: x.status,
               outputs: x.outputs.has(output) ? new Map([['result', x.outputs.get(output)!]]) : new Map(),
             };
-            const body = block(node.body, [...path, i], [...keys, k], itemStep);
+            const body = block(node.body, [...path, i], [...keys, k], itemStep, valOf);
             results.set(k, (body[body.length - 1] as Extract<Val, { kind: 'static' }>).step);
           }
           if (perKey.length === 0) declareBody(node.body, [...path, i]);
-          vals.push({ kind: 'mapped', emit, perKey: results });
+          vals.push({ kind: 'mapped', dim, perKey: results });
           return;
         }
       }
@@ -222,7 +243,12 @@ export function evaluate(job: ModelJob, prefix: string): Expected {
     nodes.forEach((node, i) => {
       const name = opName(prefix, [...path, i]);
       if (node.kind === 'nest') declareBody(node.body, [...path, i]);
-      else declare(name, node.kind === 'fn' && node.twoOutputs ? ['result', 'extra'] : ['result'], true);
+      else
+        declare(
+          name,
+          (node.kind === 'fn' && node.twoOutputs) || (node.kind === 'emit' && node.extraN !== undefined) ? ['result', 'extra'] : ['result'],
+          true,
+        );
     });
   };
 

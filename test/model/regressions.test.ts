@@ -1,0 +1,164 @@
+/**
+ * Counterexamples found by the model-based tests (test/model/model.test.ts, npm run fuzz), each a
+ * fixed job AST run in child, activity and batch modes against the reference evaluator.
+ *
+ * Open (it.fails until fixed): an op with two DynamicOuts whose mapping keys repeat across the two
+ * outputs — Dagster allows it, uniqueness is per (step, output) — and both outputs mapped:
+ * - child mode: the two dimensions' per-key child workflows get the same id `<run>/<op>[<key>]`
+ *   (the id has no output name), so the second dimension's keys fail (or the first's);
+ * - batch mode: their batch activities get the same id `<op>[batch_0:k0..k1]`; the workflow task
+ *   fails with ScheduleActivityDuplicateId on every attempt and the run never finishes.
+ * Activity mode gives the reference's results.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installRuntimeLogger } from '../../src/logging.ts';
+import type { FanOutMode } from '../../src/dsl/plan.ts';
+import { TemporalHarness } from '../integration/harness.ts';
+import type { ModelJob } from './ast.ts';
+import { makeCase, runCase, type GeneratedCase, type Mismatch } from './check.ts';
+
+const F = { failOn: [], flakyOn: [], retries: 0 } as const;
+
+interface Regression {
+  readonly name: string;
+  readonly model: ModelJob;
+  /** Modes that still disagree with the reference (expected to fail until fixed). */
+  readonly open: readonly FanOutMode[];
+}
+
+const regressions: Regression[] = [
+  {
+    // Minimal: emit yields k0,k1 on `result` and k0,k1 on `extra`; each output is mapped.
+    name: 'two dynamic outputs sharing keys, both mapped',
+    model: {
+      nodes: [
+        { kind: 'emit', n: 2, required: true, extraN: 2, ...F },
+        { kind: 'fn', input: { node: 0 }, mul: 1, add: 1, skipOn: [], twoOutputs: false, ...F },
+        { kind: 'fn', input: { node: 0, output: 'extra' }, mul: 1, add: 2, skipOn: [], twoOutputs: false, ...F },
+      ],
+    },
+    open: ['child', 'batch'],
+  },
+  {
+    // fuzz seed 20261123, job 15
+    name: 'seed 20261123 #15: two dynamic outputs, a collect of the second',
+    model: {
+      nodes: [
+        { kind: 'emit', n: 5, required: true, extraN: 4, failOn: [], flakyOn: [], retries: 2 },
+        { kind: 'fn', input: { node: 0 }, mul: 3, add: 1, skipOn: [], twoOutputs: false, failOn: [], flakyOn: [], retries: 2 },
+        { kind: 'fn', input: { node: 0, output: 'extra' }, mul: 3, add: 1, skipOn: [], twoOutputs: true, ...F },
+        { kind: 'collect', of: { node: 0, output: 'extra' }, failOn: [], flakyOn: [], retries: 1 },
+        { kind: 'fn', input: { node: 0 }, mul: 1, add: 6, skipOn: [], twoOutputs: false, ...F },
+      ],
+    },
+    open: ['child', 'batch'],
+  },
+  {
+    // fuzz seed 20261123, job 19
+    name: 'seed 20261123 #19: two dynamic outputs mapped with a static extra input',
+    model: {
+      nodes: [
+        { kind: 'const', value: 5 },
+        { kind: 'const', value: 0 },
+        { kind: 'emit', n: 5, required: true, extraN: 3, ...F },
+        { kind: 'fn', input: { node: 2, output: 'extra' }, extra: { node: 0 }, mul: 4, add: 2, skipOn: [], twoOutputs: false, ...F },
+        {
+          kind: 'fn',
+          input: { node: 2 },
+          extra: { node: 0 },
+          mul: 5,
+          add: 2,
+          skipOn: [8],
+          twoOutputs: false,
+          failOn: [],
+          flakyOn: [],
+          retries: 1,
+        },
+        { kind: 'emit', n: 1, required: true, failOn: [], flakyOn: [2], retries: 2 },
+      ],
+    },
+    open: ['child', 'batch'],
+  },
+  {
+    // fuzz seed 20261123, job 37: the collision inside a nested scope (child mode only; no batch map on it)
+    name: 'seed 20261123 #37: nested fan-out with two dynamic outputs',
+    model: {
+      nodes: [
+        { kind: 'emit', n: 5, required: false, ...F },
+        { kind: 'collect', of: { node: 0 }, failOn: [], flakyOn: [], retries: 2 },
+        {
+          kind: 'nest',
+          over: { node: 0 },
+          body: [
+            { kind: 'fn', input: { node: 'item' }, mul: 3, add: 5, skipOn: [], twoOutputs: false, ...F },
+            { kind: 'emit', input: { node: 'item' }, n: 5, required: false, extraN: 2, ...F },
+            {
+              kind: 'fn',
+              input: { node: 1 },
+              extra: { node: 0 },
+              mul: 8,
+              add: 9,
+              skipOn: [9],
+              twoOutputs: true,
+              failOn: [1],
+              flakyOn: [4],
+              retries: 0,
+            },
+            {
+              kind: 'fn',
+              input: { node: 1, output: 'extra' },
+              extra: { node: 'outer', index: 1 },
+              mul: 7,
+              add: 8,
+              skipOn: [],
+              twoOutputs: false,
+              failOn: [],
+              flakyOn: [3],
+              retries: 1,
+            },
+            { kind: 'collect', of: { node: 3 }, failOn: [], flakyOn: [], retries: 2 },
+          ],
+        },
+        { kind: 'emit', n: 3, required: false, extraN: 3, failOn: [], flakyOn: [7], retries: 0 },
+      ],
+    },
+    open: ['child'],
+  },
+];
+
+const cases = regressions.map((r, i) => ({ ...r, case: makeCase(r.model, `mreg${i}`) }));
+/** A hung run (batch mode above) counts as a mismatch after this long. */
+const RUN_TIMEOUT_MS = 20_000;
+
+describe('model-based regressions', () => {
+  let harness: TemporalHarness;
+  let taskQueueRun: <T>(body: (taskQueue: string) => Promise<T>) => Promise<T>;
+  const results = new Map<string, Mismatch[]>();
+  beforeAll(async () => {
+    installRuntimeLogger(process.env.OPGRAPH_LOG_LEVEL ?? 'ERROR');
+    harness = await TemporalHarness.connect();
+    taskQueueRun = (body) =>
+      harness.withWorker(
+        cases.flatMap((c) => Object.values(c.case.jobs)),
+        body,
+      );
+    await taskQueueRun(async (taskQueue) => {
+      await Promise.all(
+        cases.map(async (c: { case: GeneratedCase }) =>
+          results.set(c.case.prefix, await runCase(harness.client, taskQueue, c.case, ['child', 'activity', 'batch'], RUN_TIMEOUT_MS)),
+        ),
+      );
+    });
+  }, 120_000);
+  afterAll(async () => harness?.close());
+
+  for (const c of cases) {
+    for (const mode of ['child', 'activity', 'batch'] as const) {
+      const test = c.open.includes(mode) ? it.fails : it;
+      test(`${c.name} (${mode} mode) matches the reference`, () => {
+        const mismatches = (results.get(c.case.prefix) ?? []).filter((m) => m.mode === mode);
+        expect(mismatches, `job ${JSON.stringify(c.model)}`).toEqual([]);
+      });
+    }
+  }
+});
