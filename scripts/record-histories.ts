@@ -15,7 +15,7 @@ import { Definitions } from '../src/dsl/job.ts';
 import { installRuntimeLogger } from '../src/logging.ts';
 import { startDevServer } from '../src/server/devServer.ts';
 import { connectNative, createWorker } from '../src/worker/createWorker.ts';
-import { replayCases } from '../test/replay/jobs.ts';
+import { type ReplayCase, replayCases } from '../test/replay/jobs.ts';
 
 const [label, ...only] = process.argv.slice(2);
 if (!label || !/^[A-Za-z0-9_.-]+$/.test(label)) {
@@ -44,14 +44,15 @@ async function main(): Promise<void> {
   try {
     await worker.runUntil(async () => {
       for (const replayCase of cases) {
-        const run = await launchRun(client, replayCase.job, {
-          taskQueue,
-          runId: `replay-${replayCase.name}`,
-          ...(replayCase.runConfig ? { runConfig: replayCase.runConfig } : {}),
-        });
-        const result = await awaitRun(run);
-        const saved = await saveTree(client, run.workflowId, replayCase.name, 0);
-        console.log(`${replayCase.name}: ${result.status}, ${saved} histories`);
+        const workflowId = await record(client, taskQueue, replayCase);
+        const saved = await saveTree(
+          client,
+          workflowId,
+          replayCase.name,
+          0,
+          replayCase.allChildren ? Number.POSITIVE_INFINITY : CHILDREN_PER_LEVEL,
+        );
+        console.log(`${replayCase.name}: ${saved} histories`);
       }
     });
     writeFileSync(join(OUT_DIR, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
@@ -62,8 +63,32 @@ async function main(): Promise<void> {
   }
 }
 
-/** Saves a workflow's history and, two levels deep, its first children's. */
-async function saveTree(client: Client, workflowId: string, name: string, depth: number): Promise<number> {
+/** Runs one case to its end (success, failure or cancellation); returns the job workflow's id. */
+async function record(client: Client, taskQueue: string, replayCase: ReplayCase): Promise<string> {
+  const runId = `replay-${replayCase.name}`;
+  if (replayCase.byName) {
+    const workflowId = `${replayCase.job.name}-${runId}`;
+    await client.workflow.execute(replayCase.job.name, { taskQueue, workflowId, args: replayCase.runConfig ? [replayCase.runConfig] : [] });
+    return workflowId;
+  }
+  const run = await launchRun(client, replayCase.job, {
+    taskQueue,
+    runId,
+    ...(replayCase.runConfig ? { runConfig: replayCase.runConfig } : {}),
+  });
+  if (replayCase.cancelAfterMs !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, replayCase.cancelAfterMs));
+    await run.handle.cancel();
+    await run.handle.result().catch(() => undefined);
+    return run.workflowId;
+  }
+  const result = await awaitRun(run);
+  console.log(`${replayCase.name}: ${result.status}`);
+  return run.workflowId;
+}
+
+/** Saves a workflow's history and, two levels deep, its first `perLevel` children's. */
+async function saveTree(client: Client, workflowId: string, name: string, depth: number, perLevel: number): Promise<number> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   // Binary protobuf: exactly what the server returned, what the replayer decodes.
   writeFileSync(join(OUT_DIR, `${name}.pb`), proto.temporal.api.history.v1.History.encode(history).finish());
@@ -72,8 +97,8 @@ async function saveTree(client: Client, workflowId: string, name: string, depth:
   const children: string[] = [];
   for await (const child of client.workflow.list({ query: `ParentWorkflowId = '${workflowId}'` })) children.push(child.workflowId);
   let saved = 1;
-  for (const [i, child] of children.sort().slice(0, CHILDREN_PER_LEVEL).entries()) {
-    saved += await saveTree(client, child, `${name}.child${i}`, depth + 1);
+  for (const [i, child] of children.sort().slice(0, perLevel).entries()) {
+    saved += await saveTree(client, child, `${name}.child${i}`, depth + 1, perLevel);
   }
   return saved;
 }

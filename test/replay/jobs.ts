@@ -72,10 +72,45 @@ export const payloadSharedJob = job({ name: 'replay_payload_shared' }, () => {
   );
 });
 
+/** Store paths: a value over the store threshold, and a collect too large for one activity input (14 × 20 KB, stored in chunks). */
+const bigValue = op({ name: 'replay_big_value' }, async () => 'b'.repeat(200_000));
+const valueLength = op({ name: 'replay_value_length' }, async (_ctx, s: string) => s.length);
+const midValue = op({ name: 'replay_mid_value' }, async (_ctx, x: number) => `${x}:${'m'.repeat(20_000)}`);
+const lengths = op({ name: 'replay_lengths' }, async (_ctx, xs: string[]) => xs.map((x) => x.length));
+const fourteenKeys = op({ name: 'replay_fourteen_keys', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 14; i++) yield new DynamicOutput(i, `k${i}`);
+});
+export const storePathsJob = job({ name: 'replay_store_paths' }, () => {
+  valueLength(bigValue());
+  lengths(fourteenKeys().map(midValue, { mode: 'activity' }).collect());
+});
+
+/** Cancellation: slow keys, cancelled while they run. */
+const slowKey = op({ name: 'replay_slow_key' }, async (ctx, x: number) => {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 30_000);
+    ctx.signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return x;
+});
+export const cancelledJob = job({ name: 'replay_cancelled' }, () => {
+  total(keys().map(slowKey).collect());
+  total.alias('activity_total')(keys().map(slowKey.alias('slow_inline'), { mode: 'activity' }).collect());
+});
+
 export interface ReplayCase {
   readonly name: string;
   readonly job: JobDefinition;
   readonly runConfig?: RunConfig;
+  /** Started by job name alone (the plan is resolved by a recorded activity), as from the Temporal CLI or Web UI. */
+  readonly byName?: boolean;
+  /** Cancelled this long after it starts. */
+  readonly cancelAfterMs?: number;
+  /** Save every child's history, not only the first two per level (small jobs). */
+  readonly allChildren?: boolean;
 }
 
 export const replayCases: readonly ReplayCase[] = [
@@ -90,4 +125,9 @@ export const replayCases: readonly ReplayCase[] = [
   { name: 'modes', job: modesJob },
   { name: 'budget_sharding', job: budgetShardingJob },
   { name: 'payload_shared', job: payloadSharedJob },
+  { name: 'store_paths', job: storePathsJob },
+  { name: 'cancelled', job: cancelledJob, cancelAfterMs: 2_000, allChildren: true },
+  { name: 'by_name', job: dynamicGraph, byName: true },
+  { name: 'failing_all_children', job: failingJob, allChildren: true },
+  { name: 'modes_all_children', job: modesJob, allChildren: true },
 ];
