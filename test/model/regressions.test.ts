@@ -9,6 +9,12 @@
  * - batch mode: their batch activities get the same id `<op>[batch_0:k0..k1]`; the workflow task
  *   fails with ScheduleActivityDuplicateId on every attempt and the run never finishes.
  * Activity mode gives the reference's results.
+ *
+ * Open (it.fails until fixed), every mode: inside a nested map, a chained inner map whose second op
+ * also takes a collect of the OUTER dimension (a stage barrier on the outer dimension: plan stages
+ * [0,0] for the first inner op, [1,0] for the second). The outer key's stage-2 scope is not given
+ * the first inner op's per-key outputs: each inner step is ABANDONED with "internal error:
+ * "<op>:result" was not passed into this scope", and so is the inner collect.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installRuntimeLogger } from '../../src/logging.ts';
@@ -123,6 +129,92 @@ const regressions: Regression[] = [
       ],
     },
     open: ['child'],
+  },
+  {
+    // Minimal form of fuzz seed 99 #253: an inner chained map whose second op takes a collect of
+    // the outer dimension (so the outer dimension splits into stages): the stage-2 scope of each
+    // outer key is not given the first inner op's outputs — "internal error: "<op>:result" was not
+    // passed into this scope" — and every inner key is ABANDONED, in every mode.
+    name: 'nested chained map with a stage barrier on the outer dimension',
+    model: {
+      nodes: [
+        { kind: 'emit', n: 2, required: true, ...F },
+        { kind: 'fn', input: { node: 0 }, mul: 1, add: 1, skipOn: [], twoOutputs: false, ...F },
+        { kind: 'collect', of: { node: 1 }, ...F },
+        {
+          kind: 'nest',
+          over: { node: 0 },
+          body: [
+            { kind: 'emit', input: { node: 'item' }, n: 2, required: true, ...F },
+            { kind: 'fn', input: { node: 0 }, mul: 1, add: 2, skipOn: [], twoOutputs: false, ...F },
+            { kind: 'fn', input: { node: 1 }, extra: { node: 'outer', index: 2 }, mul: 1, add: 3, skipOn: [], twoOutputs: false, ...F },
+            { kind: 'collect', of: { node: 2 }, ...F },
+          ],
+        },
+      ],
+    },
+    open: ['child', 'activity', 'batch'],
+  },
+  {
+    // fuzz seed 99, job 253 (npm run fuzz -- --runs 300 --seed 99 --no-two-dynamic-outputs)
+    name: 'seed 99 #253: nested chained map using a collect of the outer dimension',
+    model: {
+      nodes: [
+        { kind: 'emit', n: 4, required: false, failOn: [], flakyOn: [], retries: 0 },
+        {
+          kind: 'nest',
+          over: { node: 0 },
+          body: [
+            { kind: 'fn', input: { node: 'item' }, mul: 3, add: 1, skipOn: [], twoOutputs: true, failOn: [], flakyOn: [7], retries: 0 },
+            {
+              kind: 'fn',
+              input: { node: 0 },
+              extra: { node: 'item' },
+              mul: 8,
+              add: 5,
+              skipOn: [],
+              twoOutputs: true,
+              failOn: [],
+              flakyOn: [],
+              retries: 0,
+            },
+          ],
+        },
+        { kind: 'collect', of: { node: 1 }, failOn: [3], flakyOn: [2], retries: 0 },
+        {
+          kind: 'nest',
+          over: { node: 1 },
+          body: [
+            { kind: 'emit', input: { node: 'item' }, n: 1, required: true, failOn: [], flakyOn: [3], retries: 0 },
+            { kind: 'collect', of: { node: 0 }, failOn: [], flakyOn: [], retries: 2 },
+          ],
+        },
+        { kind: 'fn', input: { node: 0 }, mul: 7, add: 3, skipOn: [], twoOutputs: false, failOn: [], flakyOn: [2], retries: 0 },
+        { kind: 'const', value: 2 },
+        {
+          kind: 'nest',
+          over: { node: 1 },
+          body: [
+            { kind: 'emit', input: { node: 'item' }, n: 4, required: true, failOn: [], flakyOn: [4], retries: 0 },
+            { kind: 'fn', input: { node: 0 }, mul: 3, add: 2, skipOn: [], twoOutputs: false, failOn: [], flakyOn: [], retries: 0 },
+            {
+              kind: 'fn',
+              input: { node: 1 },
+              extra: { node: 'outer', index: 2 },
+              mul: 9,
+              add: 6,
+              skipOn: [],
+              twoOutputs: false,
+              failOn: [9],
+              flakyOn: [],
+              retries: 1,
+            },
+            { kind: 'collect', of: { node: 2 }, failOn: [5], flakyOn: [], retries: 2 },
+          ],
+        },
+      ],
+    },
+    open: ['child', 'activity', 'batch'],
   },
 ];
 
