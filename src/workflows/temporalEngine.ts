@@ -145,7 +145,7 @@ export class TemporalEngine implements ScopeEngine {
 
   async runChild(request: DimensionRequest, item: KeyedScope): Promise<ScopeResult> {
     const keys = [...request.outerKeys, item.key];
-    const itemKey = stepKey(request.source.node, keys);
+    const itemKey = stepKey(this.fanOutName(request), keys);
     const stage = request.stage;
     const input: ScopeWorkflowInput = {
       kind: 'scope',
@@ -179,7 +179,7 @@ export class TemporalEngine implements ScopeEngine {
     const nodes = stageNodes(request.plan.nodes, request.dim, request.stage);
     const first = items[0]?.key ?? '';
     const last = items[items.length - 1]?.key ?? '';
-    const id = `${stepKey(request.source.node, request.outerKeys)}[batch_${batchIndex}:${first}..${last}]`;
+    const id = `${stepKey(this.fanOutName(request), request.outerKeys)}[batch_${batchIndex}:${first}..${last}]`;
     const activities = proxyActivities<Record<string, (input: BatchInput) => Promise<unknown>>>({
       activityId: id,
       summary: `${items.length} keys of ${request.source.node} (${first} … ${last})`,
@@ -212,7 +212,7 @@ export class TemporalEngine implements ScopeEngine {
   }
 
   async runShard(request: DimensionRequest, shard: ShardRequest): Promise<ShardResult> {
-    const fanOutKey = stepKey(request.source.node, request.outerKeys);
+    const fanOutKey = stepKey(this.fanOutName(request), request.outerKeys);
     const stage = request.stage;
     const input: ShardWorkflowInput = {
       kind: 'shard',
@@ -273,6 +273,17 @@ export class TemporalEngine implements ScopeEngine {
 
   patched(id: string): boolean {
     return patched(id);
+  }
+
+  /**
+   * What names a dimension in the ids of its children, batches and shards: the fan-out op, plus
+   * the output when it is not `result` — an op with two DynamicOuts may repeat mapping keys across
+   * them (Dagster allows it), and their ids must not collide. Runs started before keep op-only ids.
+   */
+  private fanOutName(request: DimensionRequest): string {
+    const { node, output } = request.source;
+    if (output === 'result' || !patched('opgraph-output-in-ids')) return node;
+    return `${node}:${output}`;
   }
 
   isCancellation(err: unknown): boolean {

@@ -2,13 +2,12 @@
  * Counterexamples found by the model-based tests (test/model/model.test.ts, npm run fuzz), each a
  * fixed job AST run in child, activity and batch modes against the reference evaluator.
  *
- * Open (it.fails until fixed): an op with two DynamicOuts whose mapping keys repeat across the two
- * outputs — Dagster allows it, uniqueness is per (step, output) — and both outputs mapped:
- * - child mode: the two dimensions' per-key child workflows get the same id `<run>/<op>[<key>]`
- *   (the id has no output name), so the second dimension's keys fail (or the first's);
- * - batch mode: their batch activities get the same id `<op>[batch_0:k0..k1]`; the workflow task
- *   fails with ScheduleActivityDuplicateId on every attempt and the run never finishes.
- * Activity mode gives the reference's results.
+ * Fixed: an op with two DynamicOuts whose mapping keys repeat across the two outputs — Dagster
+ * allows it, uniqueness is per (step, output) — and both outputs mapped. Child workflow ids
+ * `<run>/<op>[<key>]` and batch activity ids `<op>[batch_0:k0..k1]` had no output name, so the two
+ * dimensions collided (child keys failed; in batch mode the workflow task failed with
+ * ScheduleActivityDuplicateId on every attempt and the run never finished). Ids now name the output
+ * when it is not `result` (`<op>:<output>[<key>]`, gated with patched('opgraph-output-in-ids')).
  *
  * Open (it.fails until fixed), every mode: inside a nested map, a chained inner map whose second op
  * also takes a collect of the OUTER dimension (a stage barrier on the outer dimension: plan stages
@@ -43,7 +42,7 @@ const regressions: Regression[] = [
         { kind: 'fn', input: { node: 0, output: 'extra' }, mul: 1, add: 2, skipOn: [], twoOutputs: false, ...F },
       ],
     },
-    open: ['child', 'batch'],
+    open: [],
   },
   {
     // fuzz seed 20261123, job 15
@@ -57,7 +56,7 @@ const regressions: Regression[] = [
         { kind: 'fn', input: { node: 0 }, mul: 1, add: 6, skipOn: [], twoOutputs: false, ...F },
       ],
     },
-    open: ['child', 'batch'],
+    open: [],
   },
   {
     // fuzz seed 20261123, job 19
@@ -83,7 +82,7 @@ const regressions: Regression[] = [
         { kind: 'emit', n: 1, required: true, failOn: [], flakyOn: [2], retries: 2 },
       ],
     },
-    open: ['child', 'batch'],
+    open: [],
   },
   {
     // fuzz seed 20261123, job 37: the collision inside a nested scope (child mode only; no batch map on it)
@@ -128,7 +127,7 @@ const regressions: Regression[] = [
         { kind: 'emit', n: 3, required: false, extraN: 3, failOn: [], flakyOn: [7], retries: 0 },
       ],
     },
-    open: ['child'],
+    open: [],
   },
   {
     // Minimal form of fuzz seed 99 #253: an inner chained map whose second op takes a collect of

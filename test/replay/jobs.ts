@@ -101,6 +101,23 @@ export const cancelledJob = job({ name: 'replay_cancelled' }, () => {
   total.alias('activity_total')(keys().map(slowKey.alias('slow_inline'), { mode: 'activity' }).collect());
 });
 
+/** Two DynamicOuts of one op repeating mapping keys, both mapped: ids name the output (opgraph-output-in-ids). */
+const twoWays = op(
+  { name: 'replay_two_ways', out: { result: new DynamicOut<number>(), extra: new DynamicOut<number>() } },
+  async function* () {
+    for (let i = 0; i < 3; i++) {
+      yield new DynamicOutput(i, { mappingKey: `k${i}`, outputName: 'result' });
+      yield new DynamicOutput(i * 10, { mappingKey: `k${i}`, outputName: 'extra' });
+    }
+  },
+);
+export const outputIdsJob = job({ name: 'replay_output_ids' }, () => {
+  const { result, extra } = twoWays();
+  total(result.map(triple).collect());
+  total.alias('extra_total')(extra.map(triple.alias('extra_triple')).collect());
+  total.alias('extra_batched')(extra.map(triple.alias('extra_batch_triple'), { mode: 'batch', batchSize: 2 }).collect());
+});
+
 export interface ReplayCase {
   readonly name: string;
   readonly job: JobDefinition;
@@ -130,4 +147,5 @@ export const replayCases: readonly ReplayCase[] = [
   { name: 'by_name', job: dynamicGraph, byName: true },
   { name: 'failing_all_children', job: failingJob, allChildren: true },
   { name: 'modes_all_children', job: modesJob, allChildren: true },
+  { name: 'output_ids', job: outputIdsJob, allChildren: true },
 ];
