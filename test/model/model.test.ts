@@ -13,7 +13,7 @@ import { makeCase, runCases, type Mismatch } from './check.ts';
 const SEED = 20261123;
 const RUNS = 60;
 const cases = fc
-  .sample(modelJobArb({ twoDynamicOutputs: false }), { seed: SEED, numRuns: RUNS })
+  .sample(modelJobArb({ twoDynamicOutputs: true }), { seed: SEED, numRuns: RUNS })
   .map((model, i) => makeCase(model, `mdl${i}`));
 
 describe(`model-based: ${RUNS} generated jobs (seed ${SEED}) × child, activity, batch`, () => {
