@@ -19,7 +19,8 @@ export const listFiles = op(
   },
 );
 
-// Inputs are positional after ctx; schemas (In or a zod schema) are checked at run time.
+// Inputs are positional after ctx; schemas (In or a zod schema) are checked at run time, and a body whose
+// parameter cannot take what its schema produces (path: number here) does not compile.
 export const size = op(
   {
     name: 'size',
