@@ -363,6 +363,12 @@ async function resolveCommit(ref: string): Promise<string> {
   try {
     return (await git('rev-parse', '--verify', '--quiet', `${ref}^{commit}`)).trim();
   } catch {
+    // A shallow clone lacks older commits: fetch the full history once, then look again.
+    if ((await git('rev-parse', '--is-shallow-repository').catch(() => '')).trim() === 'true') {
+      await git('fetch', '--quiet', '--unshallow').catch(() => '');
+      const found = await git('rev-parse', '--verify', '--quiet', `${ref}^{commit}`).catch(() => '');
+      if (found.trim()) return found.trim();
+    }
     throw new Error(
       `baseline commit ${ref} (test/upgrade/BASELINE) is not in this clone; a shallow clone lacks it: git fetch --unshallow (or clone with full history)`,
     );
