@@ -35,6 +35,7 @@ import {
   jsonChars,
   largestFirst,
   PAYLOAD_BUDGET_PATCH,
+  storedByEither,
   storeWithin,
   type Measure,
 } from './payload.ts';
@@ -446,11 +447,9 @@ const LEGACY_CONCAT_CHUNK_CHARS = 384 * 1024;
  */
 async function fitInputs(inputs: Record<string, unknown>, engine: ScopeEngine): Promise<Record<string, unknown>> {
   const current = planInputFit(inputs, jsonBytes, PAYLOAD.activityInput, PAYLOAD.chunk);
-  let legacy = planInputFit(inputs, jsonChars, LEGACY_INPUTS_INLINE_CHARS, LEGACY_CONCAT_CHUNK_CHARS);
-  if (current.length === 0 && legacy.length === 0) return inputs;
-  // Runs recorded before large inputs were stored kept them inline (the gate is asked only where they would be stored).
-  if (legacy.length > 0 && !engine.patched('opgraph-store-large-inputs')) legacy = [];
-  const fit = chooseFit(current, legacy, () => engine.patched(PAYLOAD_BUDGET_PATCH));
+  const legacy = planInputFit(inputs, jsonChars, LEGACY_INPUTS_INLINE_CHARS, LEGACY_CONCAT_CHUNK_CHARS);
+  const fit = storedByEither(engine, current, legacy, 'opgraph-store-large-inputs');
+  if (fit.length === 0) return inputs;
   const fitted = { ...inputs };
   for (const { name, chunks } of fit) {
     const value = inputs[name];

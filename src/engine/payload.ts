@@ -85,6 +85,18 @@ export function chooseFit<D>(current: D, legacy: D, patched: () => boolean): D {
   return patched() ? current : legacy;
 }
 
+/**
+ * What to store, for a fitting whose older rule (`legacy`, measured in characters) was itself
+ * introduced behind `legacyPatch`: runs recorded before that patch stored nothing (the gate is
+ * asked only where the old rule would store), and the payload budget's own decision is taken where
+ * `chooseFit` allows. Returns [] when neither rule stores anything.
+ */
+export function storedByEither<K>(engine: Pick<ScopeEngine, 'patched'>, current: K[], legacy: K[], legacyPatch: string): K[] {
+  if (current.length === 0 && legacy.length === 0) return [];
+  const before = legacy.length > 0 && !engine.patched(legacyPatch) ? [] : legacy;
+  return chooseFit(current, before, () => engine.patched(PAYLOAD_BUDGET_PATCH));
+}
+
 /** Patch id of every payload-budget change to the commands a workflow issues. */
 export const PAYLOAD_BUDGET_PATCH = 'opgraph-payload-budget';
 

@@ -10,6 +10,7 @@ import {
   jsonChars,
   largestFirst,
   PAYLOAD_BUDGET_PATCH,
+  storedByEither,
   storeWithin,
   type Measure,
 } from './payload.ts';
@@ -87,12 +88,7 @@ async function storeLargeOutputs(
       max - (measure(steps) - outputs.reduce((sum, o) => sum + measure(o.output), 0)),
       { smallest: PAYLOAD.smallestStored },
     );
-  const current = plan(jsonBytes, limit);
-  let legacy = plan(jsonChars, legacyLimitChars);
-  if (current.length === 0 && legacy.length === 0) return;
-  // Runs recorded before large results were stored kept them inline (the gate is asked only where they would be stored).
-  if (legacy.length > 0 && !engine.patched('opgraph-store-large-results')) legacy = [];
-  for (const i of chooseFit(current, legacy, () => engine.patched(PAYLOAD_BUDGET_PATCH))) {
+  for (const i of storedByEither(engine, plan(jsonBytes, limit), plan(jsonChars, legacyLimitChars), 'opgraph-store-large-results')) {
     const entry = outputs[i];
     const list = entry?.record.outputs;
     if (!entry || !list) continue;
