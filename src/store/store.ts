@@ -4,22 +4,20 @@ import { dirname, join, resolve } from 'node:path';
 import { OpgraphError } from '../dsl/errors.ts';
 import { PAYLOAD } from '../dsl/limits.ts';
 import { LazyCollect, LazyConcat, LazyItems, ScopeResult, StoredRef } from '../dsl/protocol.ts';
+import { DEFAULT_STORAGE_DIR, storeConfigFromEnv } from './config.ts';
+import { S3Store } from './s3.ts';
+import type { ValueStore } from './types.ts';
 
 /**
  * Large values travel through Temporal as references to a store (DESIGN §6), so no workflow
  * history or payload ever holds big data. A reference is plain JSON.
  */
 export { StoredRef };
+export type { ValueStore };
+export { S3Store };
 
 export function isStoredRef(value: unknown): value is StoredRef {
   return typeof value === 'object' && value !== null && '$opgraphRef' in value && StoredRef.safeParse(value).success;
-}
-
-/** Where large values live. The filesystem store is the default; an object store implements the same two calls. */
-export interface ValueStore {
-  readonly name: string;
-  put(json: string): Promise<StoredRef>;
-  get(ref: StoredRef): Promise<string>;
 }
 
 /** Content-addressed files under a directory (`OPGRAPH_STORAGE_DIR`, default `.opgraph/storage`). */
@@ -27,8 +25,12 @@ export class FileSystemStore implements ValueStore {
   readonly name = 'fs';
   readonly root: string;
 
-  constructor(root: string = process.env.OPGRAPH_STORAGE_DIR ?? '.opgraph/storage') {
+  constructor(root: string = process.env.OPGRAPH_STORAGE_DIR || DEFAULT_STORAGE_DIR) {
     this.root = resolve(root);
+  }
+
+  get location(): string {
+    return this.root;
   }
 
   async put(json: string): Promise<StoredRef> {
@@ -49,6 +51,12 @@ export class FileSystemStore implements ValueStore {
   }
 
   async get(ref: StoredRef): Promise<string> {
+    if (ref.store !== this.name) {
+      throw new OpgraphError(
+        `stored value ${ref.key} (${ref.bytes} bytes) was written to the "${ref.store}" store, but this process uses the filesystem ` +
+          `store under ${this.root}. Every worker and client of a run must use the same store: set OPGRAPH_STORAGE_URL the same everywhere.`,
+      );
+    }
     const path = join(this.root, ref.key);
     let json: string;
     try {
@@ -71,9 +79,21 @@ export function storeThreshold(): number {
   return Number.isFinite(configured) && configured > 0 ? configured : PAYLOAD.storeThreshold;
 }
 
+/**
+ * The store that `env` selects (see config.ts): the filesystem store under OPGRAPH_STORAGE_DIR unless
+ * OPGRAPH_STORAGE_URL names another. Throws an OpgraphError naming the variable to fix.
+ */
+export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): ValueStore {
+  const config = storeConfigFromEnv(env);
+  if (config.kind === 'fs') return new FileSystemStore(config.root);
+  const { kind: _kind, ...options } = config;
+  return new S3Store(options);
+}
+
 let defaultStore: ValueStore | undefined;
+/** This process's store — workers, clients, the CLI and executeInProcess all use it: `storeFromEnv()` on first use. */
 export function getDefaultStore(): ValueStore {
-  defaultStore ??= new FileSystemStore();
+  defaultStore ??= storeFromEnv();
   return defaultStore;
 }
 export function setDefaultStore(store: ValueStore): void {

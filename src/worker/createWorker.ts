@@ -5,6 +5,7 @@ import { createOpActivities } from '../activities/index.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, nativeConnectionOptions, targetForAddress, temporalTargetFromEnv } from '../connection.ts';
 import { OpgraphError } from '../dsl/errors.ts';
 import { UNREACHABLE_HINT } from '../client/connect.ts';
+import { getDefaultStore } from '../store/store.ts';
 
 /** The interpreter's workflow module (bundled by the worker with webpack). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -38,6 +39,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       'createWorker: no Temporal server to connect to. Pass { connection } or { address }, set TEMPORAL_ADDRESS, or use executeInProcess() / `npm start`, which start a local dev server.',
     );
   }
+  // The value store from the environment (OPGRAPH_STORAGE_URL / OPGRAPH_STORAGE_DIR): a malformed URL, a
+  // missing bucket or missing credentials stop the worker here, not its first large value.
+  await getDefaultStore().check?.();
   const nativeConnection = connection ?? (await connectNative(resolvedAddress as string));
   return Worker.create({
     namespace: target?.namespace ?? DEFAULT_NAMESPACE,
