@@ -31,7 +31,12 @@ export async function runBatch(definitions: Definitions, runStep: RunStep, raw: 
   const engine = new InProcessEngine(definitions, runStep, input);
   const results: BatchResult['results'] = [];
   await forEachWindowed(input.items, BUDGET.inBatchConcurrency, async (item, index) => {
-    const keyed: KeyedScope = { key: item.key, bindings: { ...input.shared, ...item.bindings }, prior: item.prior };
+    const keyed: KeyedScope = {
+      key: item.key,
+      bindings: { ...input.shared, ...item.bindings },
+      prior: item.prior,
+      ...(item.priorParts ? { priorParts: item.priorParts } : {}),
+    };
     results[index] = await new ScopeInterpreter(childScope(input, request, keyed), engine).run();
   });
   // Many keys' outputs share one activity result: the largest go to the store until the rest fits.

@@ -29,7 +29,8 @@ export async function sliceItems(raw: unknown): Promise<SliceResult> {
   const prior: Record<string, StepRecord> = {};
   for (const part of input.priorParts) {
     for (const record of Object.values((await loadPart(part, store)).steps)) {
-      if (!wanted.has(record.node) || record.mappingKeys.length !== input.depth) continue;
+      // A key's own records and those below it (deeper ones: see NESTED_PRIOR_PATCH in src/engine/interpreter.ts).
+      if (!wanted.has(record.node) || record.mappingKeys.length < input.depth) continue;
       if (keys && !keys.has(record.mappingKeys[input.depth - 1] ?? '')) continue;
       prior[stepKey(record.node, record.mappingKeys)] = record;
     }

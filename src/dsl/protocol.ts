@@ -129,6 +129,8 @@ export const ScopeWorkflowInput = z.object({
   stage: z.number().int().min(0).default(0),
   /** Records of this key's steps that ran in earlier stages, by step key. */
   prior: z.record(z.string(), StepRecord).default({}),
+  /** Stored earlier-stage results holding more of this key's records (deeper ones); loaded as the scope starts. */
+  priorParts: z.array(StoredRef).optional(),
 });
 export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
 
@@ -173,7 +175,14 @@ export const BatchInput = z.object({
   /** Bindings every key of the batch shares, carried once (inputs recorded before this repeated them per item). */
   shared: z.record(z.string(), Binding).optional(),
   /** Per key: its own bindings (its item, on top of `shared`) and earlier-stage records. */
-  items: z.array(z.object({ key: z.string(), bindings: z.record(z.string(), Binding), prior: z.record(z.string(), StepRecord) })),
+  items: z.array(
+    z.object({
+      key: z.string(),
+      bindings: z.record(z.string(), Binding),
+      prior: z.record(z.string(), StepRecord),
+      priorParts: z.array(StoredRef).optional(),
+    }),
+  ),
 });
 export type BatchInput = z.infer<typeof BatchInput>;
 

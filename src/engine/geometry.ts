@@ -92,6 +92,36 @@ export function recordsOfKey(
   return mine;
 }
 
+/**
+ * Nodes mapped over a dimension *below* `dim` (inside the subtree) that ran in stages of `dim`
+ * before `stage`. A later stage of a nested map may consume them (an inner chained map split by a
+ * barrier on the outer dimension), so each key carries their records down too.
+ */
+export function earlierStageDeepNodes(subtree: readonly PlanNode[], dim: readonly string[], stage: number): PlanNode[] {
+  const level = dim.length - 1;
+  return subtree.filter((n) => n.dim.length > dim.length && startsWith(n.dim, dim) && stageAt(n, level) < stage);
+}
+
+/**
+ * Records grouped by the mapping key at position `depth - 1`: each key's records at that depth
+ * and below. `accept` picks which records travel (by node).
+ */
+export function recordsByKey(
+  records: Readonly<Record<string, StepRecord>>,
+  depth: number,
+  accept: (record: StepRecord) => boolean,
+): Map<string, Record<string, StepRecord>> {
+  const byKey = new Map<string, Record<string, StepRecord>>();
+  for (const [key, record] of Object.entries(records)) {
+    const mappingKey = record.mappingKeys[depth - 1];
+    if (mappingKey === undefined || !accept(record)) continue;
+    let bucket = byKey.get(mappingKey);
+    if (!bucket) byKey.set(mappingKey, (bucket = {}));
+    bucket[key] = record;
+  }
+  return byKey;
+}
+
 /** One mapping key of a dimension, ready to run: its item bound under the dimension's id. */
 export function keyedScope(
   dimId: string,
@@ -119,6 +149,7 @@ export function childScope(parent: Pick<ScopeContext, 'runId' | 'runConfig'>, re
     bindings: item.bindings,
     stage: request.stage,
     prior: item.prior,
+    ...(item.priorParts && item.priorParts.length > 0 ? { priorParts: item.priorParts } : {}),
   };
 }
 

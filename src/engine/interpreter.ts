@@ -13,15 +13,18 @@ import type { Binding, OpTaskInput, ScopeResult, ShardResult, StepRecord, Stored
 import { tagOutput } from '../dsl/wire.ts';
 import {
   dimensionsBelow,
+  earlierStageDeepNodes,
   earlierStageNodes,
   inStage,
   keyedScope,
   ownNodes,
+  recordsByKey,
   recordsOfKey,
   sameDim,
   stageAt,
   stageCount,
   stageNodes,
+  startsWith,
   subPlan,
   subtreeOf,
 } from './geometry.ts';
@@ -42,6 +45,7 @@ import {
 import { NO_PROGRESS, type ProgressSink } from './progress.ts';
 import { DAGSTER_JITTER_PATCH, retryDelayMs } from './retry.ts';
 import { runShards, type ShardDecision } from './shards.ts';
+import { storeInChunks } from './results.ts';
 import { keyEvents, keysPerShard, legacyShardSize, shardRanges, stepEvents, treeRanges } from './sharding.ts';
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
 
@@ -56,11 +60,32 @@ interface DimensionRun {
 
 const missing: Binding = { state: 'missing' };
 
+/**
+ * Gate for carrying deeper records into a later stage (an inner chained map split by a barrier on
+ * the outer dimension). Runs recorded before it abandoned those inner steps; replaying them must not
+ * schedule the steps now.
+ */
+export const NESTED_PRIOR_PATCH = 'opgraph-nested-stage-prior';
+
+/** What the keys of one stage of a dimension carry besides their own level's earlier-stage records. */
+interface Carried {
+  /** Per mapping key: records held inline (this scope's runs of earlier stages, or given to this scope). */
+  readonly records: Map<string, Record<string, StepRecord>>;
+  /** Every record given to this scope for the keys below it, for shards (which pick their keys' records themselves). */
+  readonly given: Record<string, StepRecord>;
+  /** Nodes of the carried records. */
+  readonly nodes: string[];
+  /** Per key (by yield position): its earlier-stage results' stored parts (deeper records moved out of a child's result). */
+  partsOf(index: number): StoredRef[];
+}
+
 export class ScopeInterpreter {
   private readonly nodes = new Map<string, PlanNode>();
   /** The plan's nodes that belong to this scope's stage (the plan also holds other stages, for lookups). */
   private readonly active: PlanNode[];
   private readonly steps: Record<string, StepRecord> = {};
+  /** This key's records of earlier stages: given inline, plus any loaded from `scope.priorParts` as the scope starts. */
+  private readonly prior: Record<string, StepRecord>;
   private readonly nodeRuns = new Map<string, Promise<StepRecord>>();
   private readonly dimensionRuns = new Map<string, DimensionRun>();
   /** Child results per dimension: stage by stage, keys in yield order. */
@@ -76,6 +101,7 @@ export class ScopeInterpreter {
     private readonly progress: ProgressSink = NO_PROGRESS,
   ) {
     for (const node of scope.plan.nodes) this.nodes.set(node.id, node);
+    this.prior = { ...scope.prior };
     this.active = stageNodes(scope.plan.nodes, scope.dim, scope.stage);
   }
 
@@ -85,11 +111,12 @@ export class ScopeInterpreter {
    */
   reserveOwnSteps(): void {
     for (const node of ownNodes(this.active, this.scope.dim, this.scope.stage)) {
-      if (!this.scope.prior[stepKey(node.id, this.scope.keys)]) this.engine.budget.reserveEvents(stepEvents(node));
+      if (!this.prior[stepKey(node.id, this.scope.keys)]) this.engine.budget.reserveEvents(stepEvents(node));
     }
   }
 
   async run(): Promise<ScopeResult> {
+    if (this.scope.priorParts && this.scope.priorParts.length > 0) await this.loadPriorParts(this.scope.priorParts);
     const here = ownNodes(this.active, this.scope.dim, this.scope.stage);
     const below = dimensionsBelow(this.active, this.scope.dim);
     await Promise.all([...here.map((n) => this.runNode(n.id)), ...below.map((d) => this.runDimension(d).all)]);
@@ -120,6 +147,54 @@ export class ScopeInterpreter {
     return { steps: ordered, ...(parts.length > 0 ? { parts } : {}), ...(failures.length > 0 ? { failures } : {}) };
   }
 
+  /** Loads this key's records held in stored earlier-stage results (only ever given in runs past NESTED_PRIOR_PATCH). */
+  private async loadPriorParts(parts: readonly StoredRef[]): Promise<void> {
+    const depth = this.scope.keys.length;
+    const key = this.scope.keys[depth - 1];
+    if (key === undefined) throw this.engine.fatal('internal error: earlier-stage parts given to the top-level scope');
+    const slice = await this.engine.budget.run('activity', () =>
+      this.engine.slice({
+        keys: [key],
+        start: 0,
+        end: 0,
+        inlineLimit: PAYLOAD.sliceValue,
+        priorParts: [...parts],
+        priorNodes: this.scope.plan.nodes.map((n) => n.id),
+        depth,
+      }),
+    );
+    Object.assign(this.prior, slice.prior);
+  }
+
+  /**
+   * What the keys of a dimension's stage carry besides their own level's earlier-stage records:
+   * deeper records of earlier stages (an inner map that a later stage continues) and records this
+   * scope was given for the keys below it. Undefined where there are none, and in runs recorded
+   * before NESTED_PRIOR_PATCH.
+   */
+  private carriedDown(dim: string, subtree: readonly PlanNode[], childDim: readonly string[], stage: number): Carried | undefined {
+    const depth = childDim.length;
+    const deep = new Set(earlierStageDeepNodes(subtree, childDim, stage).map((n) => n.id));
+    const inDimension = (record: StepRecord) => {
+      const node = this.nodes.get(record.node);
+      return node !== undefined && startsWith(node.dim, childDim);
+    };
+    const givenByKey = recordsByKey(this.prior, depth, inDimension);
+    if (deep.size === 0 && givenByKey.size === 0) return undefined;
+    if (!this.engine.patched(NESTED_PRIOR_PATCH)) return undefined;
+    const records =
+      deep.size > 0 ? recordsByKey(this.steps, depth, (r) => deep.has(r.node)) : new Map<string, Record<string, StepRecord>>();
+    const given: Record<string, StepRecord> = {};
+    for (const [key, mine] of givenByKey) {
+      records.set(key, { ...records.get(key), ...mine });
+      Object.assign(given, mine);
+    }
+    const nodes = new Set(deep);
+    for (const record of Object.values(given)) nodes.add(record.node);
+    const earlier = deep.size > 0 ? (this.childResults.get(dim) ?? []).slice(0, stage) : [];
+    return { records, given, nodes: [...nodes], partsOf: (index) => earlier.flatMap((results) => results[index]?.parts ?? []) };
+  }
+
   private isHere(node: PlanNode): boolean {
     return sameDim(node.dim, this.scope.dim) && inStage(node, this.scope.dim, this.scope.stage);
   }
@@ -131,7 +206,7 @@ export class ScopeInterpreter {
   }
 
   private runNode(id: string): Promise<StepRecord> {
-    const prior = this.scope.prior[stepKey(id, this.scope.keys)];
+    const prior = this.prior[stepKey(id, this.scope.keys)];
     if (prior) return Promise.resolve(prior);
     let run = this.nodeRuns.get(id);
     if (!run) {
@@ -216,7 +291,7 @@ export class ScopeInterpreter {
 
   /** The value of `ref`: from a node of this scope (or an earlier stage of it), or bound from an enclosing scope. */
   private async valueOf(ref: OutputRef): Promise<Binding> {
-    const prior = this.scope.prior[stepKey(ref.node, this.scope.keys)];
+    const prior = this.prior[stepKey(ref.node, this.scope.keys)];
     if (prior) return outputBinding(prior, ref.output);
     const producer = this.nodes.get(ref.node);
     if (!producer || !this.isHere(producer)) return this.bound(`${ref.node}:${ref.output}`);
@@ -271,6 +346,7 @@ export class ScopeInterpreter {
     const request: DimensionRequest = { plan: subPlan(this.scope.plan, subtree), dim: childDim, source, outerKeys: this.scope.keys, stage };
     const options = this.scope.plan.dimensions?.[dim] ?? {};
     const priorNodes = earlierStageNodes(subtree, childDim, stage);
+    const carried = this.carriedDown(dim, subtree, childDim, stage);
     this.progress.dimensionKeys(progressLabel, count);
 
     const decision = this.shardDecision(dim, stage, subtree, nodesOfStage, count, produced.kind === 'items');
@@ -278,6 +354,8 @@ export class ScopeInterpreter {
       // Too many keys for this workflow's history: shard workflows each own a slice of them.
       const previous = stage > 0 ? this.shardRuns.get(dim)?.[stage - 1] : undefined;
       const results: ShardResult[] = [];
+      // Records given to this scope for keys below it reach the shards through the store, like earlier stages' records.
+      const givenParts = carried && Object.keys(carried.given).length > 0 ? await storeInChunks(carried.given, this.engine) : [];
       const perStage = this.shardRuns.get(dim) ?? [];
       perStage[stage] = results;
       this.shardRuns.set(dim, perStage);
@@ -288,8 +366,8 @@ export class ScopeInterpreter {
             ? { kind: 'inline', inline: produced.items.slice(start, end) }
             : { kind: 'ref', ref: produced.itemsRef },
         bindings: shared,
-        priorParts: (index) => previous?.[index]?.parts ?? [],
-        priorNodes: priorNodes.map((n) => n.id),
+        priorParts: (index) => [...(previous?.[index]?.parts ?? []), ...givenParts],
+        priorNodes: [...priorNodes.map((n) => n.id), ...(carried?.nodes ?? [])],
         finished: (index, result, keys) => {
           results[index] = result;
           this.progress.shardFinished(progressLabel, keys, result);
@@ -305,9 +383,13 @@ export class ScopeInterpreter {
     perStage[stage] = results;
     this.childResults.set(dim, perStage);
     const priorIds = priorNodes.map((n) => n.id);
-    const keyed = produced.items.map(([key, value]): KeyedScope =>
-      keyedScope(dim, key, value, shared, recordsOfKey(this.steps, priorIds, [...this.scope.keys, key])),
-    );
+    const keyed = produced.items.map(([key, value], index): KeyedScope => {
+      const prior = recordsOfKey(this.steps, priorIds, [...this.scope.keys, key]);
+      if (!carried) return keyedScope(dim, key, value, shared, prior);
+      const item = keyedScope(dim, key, value, shared, { ...prior, ...carried.records.get(key) });
+      const parts = carried.partsOf(index);
+      return parts.length > 0 ? { ...item, priorParts: parts } : item;
+    });
     await runKeyed(
       this.scope,
       this.engine,

@@ -7,7 +7,7 @@
 import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
 import type { NodeSummary, ScopeResult, ShardResult, ShardWorkflowInput, StepRecord, StoredRef } from '../dsl/protocol.ts';
 import { tagShardItems } from '../dsl/wire.ts';
-import { dimensionRequestOf, dimensionsBelow, keyedScope, ownNodes, recordsOfKey, stageNodes } from './geometry.ts';
+import { dimensionRequestOf, dimensionsBelow, keyedScope, ownNodes, recordsByKey, stageNodes } from './geometry.ts';
 import { ScopeInterpreter } from './interpreter.ts';
 import { runKeyed } from './keyed.ts';
 import type { ProgressSink } from './progress.ts';
@@ -50,9 +50,9 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
     if (given.kind === 'ref') items = slice.items;
     prior = slice.prior;
   }
-  const keyed = items.map(([key, value]) =>
-    keyedScope(dimId, key, value, input.bindings, recordsOfKey(prior, input.priorNodes, [...input.outerKeys, key])),
-  );
+  // The slice holds only this shard's keys' records of `priorNodes`: each key takes its own (and those below it).
+  const priorByKey = recordsByKey(prior, depth, () => true);
+  const keyed = items.map(([key, value]) => keyedScope(dimId, key, value, input.bindings, priorByKey.get(key) ?? {}));
   engine.budget.reserveEvents(keyed.length * perKey);
   const results: ScopeResult[] = [];
   progress.dimensionKeys(dimId, keyed.length);

@@ -21,6 +21,8 @@ export interface KeyedScope {
   readonly key: string;
   readonly bindings: Record<string, Binding>;
   readonly prior: Record<string, StepRecord>;
+  /** Stored earlier-stage results holding more of this key's records (deeper ones); loaded when the key starts. */
+  readonly priorParts?: StoredRef[];
 }
 
 export interface DimensionRequest {
@@ -58,6 +60,8 @@ export interface ScopeContext {
   readonly stage: number;
   /** This key's step records from earlier stages. */
   readonly prior: Readonly<Record<string, StepRecord>>;
+  /** Stored earlier-stage results with more of this key's records (see KeyedScope.priorParts). */
+  readonly priorParts?: readonly StoredRef[];
 }
 
 /**

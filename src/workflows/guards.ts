@@ -151,6 +151,7 @@ const scopeInput = object({
   bindings: recordOf(binding),
   stage: optional(int(0)),
   prior: optional(recordOf(stepRecord)),
+  priorParts: optional(arrayOf(storedRef)),
 });
 const shardInput = object({
   ...runFields,

@@ -158,6 +158,7 @@ export class TemporalEngine implements ScopeEngine {
       bindings: item.bindings,
       stage,
       prior: item.prior,
+      ...(item.priorParts ? { priorParts: item.priorParts } : {}),
     };
     try {
       const raw = await startChild(
@@ -199,7 +200,12 @@ export class TemporalEngine implements ScopeEngine {
       stage: request.stage,
       // The bindings every key shares travel once; each item carries only its own (its key's item).
       shared: sharedBindings(items, request),
-      items: items.map((i) => ({ key: i.key, bindings: ownBindings(i, request), prior: i.prior })),
+      items: items.map((i) => ({
+        key: i.key,
+        bindings: ownBindings(i, request),
+        prior: i.prior,
+        ...(i.priorParts ? { priorParts: i.priorParts } : {}),
+      })),
     };
     try {
       const raw = await activities[BATCH_ACTIVITY]?.(input);

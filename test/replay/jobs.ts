@@ -4,6 +4,8 @@ import { dynamicFanoutOptionC, fanoutRunConfig } from '../../examples/fanout.ts'
 import { chained, multiple, otherArg, returnDynamicJob } from '../../examples/guide-advanced.ts';
 import { processDirectory } from '../../examples/process-directory.ts';
 import type { RunConfig } from '../../src/dsl/runConfig.ts';
+import { z } from 'zod';
+import type { FanOutMode } from '../../src/dsl/plan.ts';
 import { DynamicOut, DynamicOutput, job, op, RetryPolicy, type JobDefinition } from '../../src/index.ts';
 
 const keys = op({ name: 'replay_keys', out: new DynamicOut<number>() }, async function* () {
@@ -118,6 +120,74 @@ export const outputIdsJob = job({ name: 'replay_output_ids' }, () => {
   total.alias('extra_batched')(extra.map(triple.alias('extra_batch_triple'), { mode: 'batch', batchSize: 2 }).collect());
 });
 
+/**
+ * A nested map whose inner chained map is split by a barrier on the OUTER dimension: the inner
+ * map's second op also takes a collect of the outer map. The outer keys' second stage continues the
+ * inner map, so it needs the first stage's deeper records (opgraph-nested-stage-prior; before it,
+ * those inner steps were abandoned). `innerKeys` large enough makes a child's result spill its
+ * deeper records into stored parts; the shard sizes force shards at either level.
+ */
+export interface NestedStageOptions {
+  readonly innerKeys: number;
+  readonly outerMode?: FanOutMode;
+  readonly innerMode?: FanOutMode;
+  readonly outerShardSize?: number;
+  readonly innerShardSize?: number;
+}
+const nestOuter = op({ name: 'nest_outer', out: new DynamicOut<number>() }, async function* () {
+  for (const [key, value] of [
+    ['a', 1],
+    ['b', 2],
+    ['c', 3],
+  ] as const)
+    yield new DynamicOutput(value, key);
+});
+const nestInner = op(
+  { name: 'nest_inner', out: new DynamicOut<number>(), config: z.object({ keys: z.number().int().min(0) }) },
+  async function* (ctx, v: number) {
+    for (let j = 0; j < ctx.opConfig.keys; j++) yield new DynamicOutput(v * 1000 + j, `j${j}`);
+  },
+);
+const nestTen = op({ name: 'nest_ten' }, async (_ctx, x: number) => x * 10);
+const nestInc = op({ name: 'nest_inc' }, async (_ctx, x: number) => x + 1);
+const nestAdd = op({ name: 'nest_add' }, async (_ctx, x: number, t: number) => x + t);
+const nestSum = op({ name: 'nest_sum' }, async (_ctx, xs: number[]) => xs.reduce((a, b) => a + b, 0));
+
+export function nestedStageJob(name: string, options: NestedStageOptions): JobDefinition {
+  const map = (mode?: FanOutMode, shardSize?: number) => ({ ...(mode ? { mode } : {}), ...(shardSize ? { shardSize } : {}) });
+  return job({ name }, () => {
+    const outer = nestOuter();
+    const sum = nestSum.alias('tens_sum')(outer.map(nestTen, map(options.outerMode, options.outerShardSize)).collect());
+    const perKey = outer.map(
+      (v) => {
+        const incremented = nestInner(v).map(nestInc, map(options.innerMode, options.innerShardSize));
+        return nestSum.alias('inner_sum')(
+          incremented.map((x) => nestAdd(x, sum), map(options.innerMode, options.innerShardSize)).collect(),
+        );
+      },
+      map(options.outerMode, options.outerShardSize),
+    );
+    nestSum.alias('grand_sum')(perKey.collect());
+  });
+}
+
+/** What nestedStageJob computes: per outer key v (1, 2, 3), Σ_j (1000·v + j + 1 + 60). */
+export function nestedStageExpected(innerKeys: number): { inner: Map<string, number>; grand: number } {
+  const inner = new Map<string, number>();
+  for (const [key, v] of [
+    ['a', 1],
+    ['b', 2],
+    ['c', 3],
+  ] as const) {
+    let total = 0;
+    for (let j = 0; j < innerKeys; j++) total += v * 1000 + j + 1 + 60;
+    inner.set(key, total);
+  }
+  return { inner, grand: [...inner.values()].reduce((a, b) => a + b, 0) };
+}
+
+export const nestedStageConfig = (innerKeys: number): RunConfig => ({ ops: { nest_inner: { config: { keys: innerKeys } } } });
+
 export interface ReplayCase {
   readonly name: string;
   readonly job: JobDefinition;
@@ -148,4 +218,25 @@ export const replayCases: readonly ReplayCase[] = [
   { name: 'failing_all_children', job: failingJob, allChildren: true },
   { name: 'modes_all_children', job: modesJob, allChildren: true },
   { name: 'output_ids', job: outputIdsJob, allChildren: true },
+  {
+    name: 'nested_stage',
+    job: nestedStageJob('replay_nested_stage', { innerKeys: 3 }),
+    runConfig: nestedStageConfig(3),
+    allChildren: true,
+  },
+  {
+    name: 'nested_stage_activity',
+    job: nestedStageJob('replay_nested_stage_activity', { innerKeys: 3, outerMode: 'activity', innerMode: 'activity' }),
+    runConfig: nestedStageConfig(3),
+  },
+  {
+    name: 'nested_stage_parts',
+    job: nestedStageJob('replay_nested_stage_parts', { innerKeys: 120 }),
+    runConfig: nestedStageConfig(120),
+  },
+  {
+    name: 'nested_stage_shards',
+    job: nestedStageJob('replay_nested_stage_shards', { innerKeys: 12, outerShardSize: 2, innerMode: 'activity', innerShardSize: 5 }),
+    runConfig: nestedStageConfig(12),
+  },
 ];
