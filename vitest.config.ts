@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // One real Temporal dev server for the whole suite (integration tests inject its address).
-    globalSetup: ['test/setup/temporal.ts'],
+    // One real Temporal dev server for the whole suite (integration tests inject its address), and one MinIO
+    // for the S3 store's tests under test/s3/ (built and started only when the run includes them).
+    globalSetup: ['test/setup/temporal.ts', 'test/setup/minio.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',

@@ -87,7 +87,20 @@ export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): ValueStore {
   const config = storeConfigFromEnv(env);
   if (config.kind === 'fs') return new FileSystemStore(config.root);
   const { kind: _kind, ...options } = config;
-  return new S3Store(options);
+  // Keys in `env` are used as given; otherwise the SDK's credential chain (AWS_PROFILE, SSO, instance roles…).
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId !== !secretAccessKey) {
+    throw new OpgraphError(
+      `OPGRAPH_STORAGE_URL=${env.OPGRAPH_STORAGE_URL} selects the S3 store, but only ${accessKeyId ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'} ` +
+        'is set. Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use AWS_PROFILE or an instance role).',
+    );
+  }
+  const credentials =
+    accessKeyId && secretAccessKey
+      ? { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
+      : undefined;
+  return new S3Store({ ...options, ...(credentials ? { credentials } : {}) });
 }
 
 let defaultStore: ValueStore | undefined;

@@ -99,6 +99,16 @@ describe('store selection from the environment', () => {
     );
   });
 
+  it('takes the access keys from the environment it is given, both or neither', () => {
+    const base = { OPGRAPH_STORAGE_URL: 's3://opgraph', AWS_REGION: 'us-east-1' };
+    const store = storeFromEnv({ ...base, AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' }) as S3Store;
+    expect(store.options.credentials).toEqual({ accessKeyId: 'id', secretAccessKey: 'secret' });
+    expect((storeFromEnv(base) as S3Store).options.credentials).toBeUndefined();
+    expect(() => storeFromEnv({ ...base, AWS_ACCESS_KEY_ID: 'id' })).toThrow(
+      /only AWS_ACCESS_KEY_ID is set\. Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither/,
+    );
+  });
+
   it('refuses a reference written by another kind of store, saying what to align', async () => {
     const fs = new FileSystemStore('/nonexistent');
     const s3Ref = { $opgraphRef: 1 as const, store: 's3', key: 'ab/ab.json', bytes: 10, sha256: 'ab' };
