@@ -1,6 +1,8 @@
 /** The `opgraph` command line: commander program, `list` and `graph`, and exit-code handling. */
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
+import { DEFAULT_HISTORY_SHARDS } from '../server/cluster.ts';
+import { clusterCommand } from './cluster.ts';
 import type { Definitions } from '../dsl/job.ts';
 import { DEFAULT_MODULE, getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT, isUsageError } from './errors.ts';
@@ -121,6 +123,24 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
         setExit(await devCommand(opts, io));
       },
     );
+
+  program
+    .command('cluster')
+    .description('start a real Temporal server (go.temporal.io/server) on a throwaway PostgreSQL, until Ctrl+C')
+    .option('-p, --port <port>', 'frontend gRPC port on 127.0.0.1 (default: a free port)')
+    .option('--data-dir <dir>', "keep PostgreSQL's data (and the runs) in this directory across restarts (default: a temporary one)")
+    .option('--shards <n>', `history shards, fixed when the database is created (default ${DEFAULT_HISTORY_SHARDS})`)
+    .option('--log-level <level>', 'server log level: debug, info, warn, error (default warn)')
+    .addHelpText(
+      'after',
+      `
+Builds the Temporal server and its SQL schema tool once with \`go install\` (cached under ~/.cache/opgraph), runs
+Debian's PostgreSQL (/usr/lib/postgresql/<version>/bin) as the postgres user, creates the temporal and
+temporal_visibility databases, and registers the default namespace and opgraph's search attributes.`,
+    )
+    .action(async (opts: { port?: string; dataDir?: string; shards?: string; logLevel?: string }) => {
+      setExit(await clusterCommand(opts, io));
+    });
 
   program
     .command('launch')

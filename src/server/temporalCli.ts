@@ -297,11 +297,13 @@ async function lockOwnerAlive(lockPath: string): Promise<boolean> {
 /**
  * Exclusive create of a pid lock file. Returns a release function, or undefined when another
  * process held the lock and the binary appeared meanwhile. Stale locks (dead owner) are broken.
+ * `what` names the build in messages (also used for the Temporal server build, src/server/temporalServer.ts).
  */
-async function acquireLock(
+export async function acquireLock(
   lockPath: string,
   finalPath: string,
   onNotice: ((msg: string) => void) | undefined,
+  what = 'the Temporal CLI',
 ): Promise<(() => Promise<void>) | undefined> {
   const deadline = Date.now() + LOCK_WAIT_TIMEOUT_MS;
   let announced = false;
@@ -320,13 +322,13 @@ async function acquireLock(
       continue;
     }
     if (!announced) {
-      onNotice?.(`opgraph: another process is building the Temporal CLI (lock ${lockPath}); waiting for it...`);
+      onNotice?.(`opgraph: another process is building ${what} (lock ${lockPath}); waiting for it...`);
       announced = true;
     }
     if (Date.now() > deadline) {
       throw new TemporalCliError(
         'LOCK_TIMEOUT',
-        `Timed out after ${LOCK_WAIT_TIMEOUT_MS / 60_000} min waiting for another process to build the Temporal CLI ` +
+        `Timed out after ${LOCK_WAIT_TIMEOUT_MS / 60_000} min waiting for another process to build ${what} ` +
           `(lock file ${lockPath}). If no build is running, delete the lock file and retry.`,
       );
     }
