@@ -45,13 +45,11 @@ const stores: S3Store[] = [];
 const tracked = (store: S3Store) => (stores.push(store), store);
 
 beforeAll(async () => {
-  vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
   await createBucket(minio, bucket);
 });
 afterAll(() => {
   for (const store of stores) store.destroy();
   raw.destroy();
-  vi.unstubAllEnvs();
 });
 
 describe('S3 store (MinIO)', () => {
@@ -182,7 +180,6 @@ describe('S3 store (MinIO)', () => {
         );
       } finally {
         vi.unstubAllEnvs();
-        vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
       }
     });
 
