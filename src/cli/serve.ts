@@ -1,5 +1,4 @@
 /** Long-running commands: `opgraph worker` (against TEMPORAL_ADDRESS) and `opgraph dev` (dev server + UI + worker). */
-import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { localDevServer, stopLocalDevServer } from '../execute.ts';
@@ -8,6 +7,7 @@ import { loadDefinitions } from './definitions.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { type CliIO, printer } from './io.ts';
 import { installCliRuntime, requireServer } from './server.ts';
+import { superviseProcesses } from './supervise.ts';
 
 export interface WorkerCommandOptions {
   module: string;
@@ -43,33 +43,14 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIO): P
 
 /**
  * Runs `processes` single-process workers as child processes on the same task queue (Temporal
- * spreads tasks across them), forwards Ctrl+C / SIGTERM, and exits when all have stopped.
+ * spreads tasks across them), restarting any that dies (src/cli/supervise.ts), until Ctrl+C / SIGTERM.
  */
 async function superviseWorkers(processes: number, options: WorkerCommandOptions, io: CliIO): Promise<number> {
   const script = process.argv[1];
   if (!script) throw new UsageError('cannot find the opgraph entry script to start worker processes');
   const args = [...process.execArgv, script, 'worker', '--processes', '1', '--module', options.module];
   if (options.taskQueue) args.push('--task-queue', options.taskQueue);
-  const say = printer(io.stderr);
-  say(`opgraph worker: starting ${processes} worker processes`);
-  const children = Array.from({ length: processes }, () => spawn(process.execPath, args, { cwd: io.cwd, env: io.env, stdio: 'inherit' }));
-  const forward = (signal: NodeJS.Signals) => () => {
-    for (const child of children) if (child.exitCode === null) child.kill(signal);
-  };
-  const onInt = forward('SIGINT');
-  const onTerm = forward('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  try {
-    const codes = await Promise.all(
-      children.map((child) => new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)))),
-    );
-    say(`opgraph worker: all ${processes} worker processes stopped`);
-    return codes.every((c) => c === 0) ? EXIT.ok : EXIT.failed;
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-  }
+  return superviseProcesses({ processes, command: process.execPath, args, cwd: io.cwd, env: io.env, log: printer(io.stderr) });
 }
 
 export interface DevCommandOptions {
