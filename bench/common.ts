@@ -7,26 +7,51 @@ import type { JobResult } from '../src/client/result.ts';
 import { Definitions, type JobDefinition } from '../src/dsl/job.ts';
 import type { RunConfig } from '../src/dsl/runConfig.ts';
 import { installRuntimeLogger } from '../src/logging.ts';
+import { startCluster, type TemporalCluster } from '../src/server/cluster.ts';
 import { type DevServer, startDevServer } from '../src/server/devServer.ts';
 import { createWorker } from '../src/worker/createWorker.ts';
 
+export type BenchServerKind = 'dev' | 'cluster' | 'address';
+
 export interface BenchEnv {
+  /** Which server the rows were measured on: `dev` (temporal server start-dev, SQLite), `cluster` (src/server/cluster.ts, PostgreSQL) or `address`. */
+  kind: BenchServerKind;
   server: DevServer | undefined;
+  cluster: TemporalCluster | undefined;
   address: string;
   client: Client;
   native: NativeConnection;
   close(): Promise<void>;
 }
 
-/** TEMPORAL_ADDRESS, or a fresh headless dev server (SQLite in memory, WAL pragmas). */
-export async function benchEnv(): Promise<BenchEnv> {
+/**
+ * A server to measure on: `address` (TEMPORAL_ADDRESS or `address`), a fresh headless dev server (SQLite in memory,
+ * WAL pragmas), or a fresh `opgraph cluster` (the Temporal server on PostgreSQL, 4 history shards).
+ * Default: TEMPORAL_ADDRESS when set, else a dev server.
+ */
+export async function benchEnv(kind?: BenchServerKind, explicitAddress?: string): Promise<BenchEnv> {
   installRuntimeLogger('ERROR');
-  const server = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer({ onNotice: (m) => console.error(m) });
-  const address = process.env.TEMPORAL_ADDRESS ?? (server as DevServer).address;
+  const chosen: BenchServerKind = kind ?? (explicitAddress || process.env.TEMPORAL_ADDRESS ? 'address' : 'dev');
+  let server: DevServer | undefined;
+  let cluster: TemporalCluster | undefined;
+  let address: string;
+  if (chosen === 'dev') {
+    server = await startDevServer({ onNotice: (m) => console.error(m) });
+    address = server.address;
+  } else if (chosen === 'cluster') {
+    cluster = await startCluster({ onProgress: (line) => console.error(`[cluster] ${line}`) });
+    address = cluster.address;
+  } else {
+    const given = explicitAddress ?? process.env.TEMPORAL_ADDRESS;
+    if (!given) throw new Error('bench: --servers address needs --address host:port or TEMPORAL_ADDRESS');
+    address = given;
+  }
   const native = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
   return {
+    kind: chosen,
     server,
+    cluster,
     address,
     client: new Client({ connection }),
     native,
@@ -34,6 +59,7 @@ export async function benchEnv(): Promise<BenchEnv> {
       await connection.close();
       await native.close();
       await server?.stop();
+      await cluster?.stop();
     },
   };
 }

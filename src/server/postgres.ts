@@ -204,6 +204,10 @@ export async function startPostgres(opts: PostgresOptions): Promise<PostgresServ
       "-c listen_addresses='127.0.0.1'",
       // Four Temporal services each open their own pools (default store: 20 connections, visibility: 2).
       '-c max_connections=200',
+      // Commits return before their WAL reaches the disk (fsync stays on, so the data stays consistent): a crash of
+      // PostgreSQL or of the machine may lose the last fraction of a second of commits, a crash of the Temporal server
+      // loses nothing. The dev server's SQLite runs with synchronous=OFF for the same reason: test and dev speed.
+      '-c synchronous_commit=off',
     ].join(' ');
     const start = await runCommand(
       [...osUser.prefix, pgCtl, 'start', '-D', dataDir, '-l', logPath, '-w', '-t', String(START_TIMEOUT_S), '-o', settings],

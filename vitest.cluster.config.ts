@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `npm run test:cluster`: the same jobs against a real Temporal server (go.temporal.io/server, the
+ * version docker-compose.yml runs) on PostgreSQL, with 4 history shards and SQL visibility, started
+ * by test/setup/cluster.ts. The integration files below run unchanged: they read the server's address
+ * with inject('temporalAddress'), which that setup provides.
+ */
+export default defineConfig({
+  test: {
+    include: [
+      'test/cluster/**/*.test.ts',
+      // The seed jobs (nested fan-out: seed-fanout option C), a large-value job, start by name, the budget.
+      'test/integration/dynamicGraph.test.ts',
+      'test/integration/seed-guide.test.ts',
+      'test/integration/seed-letters.test.ts',
+      'test/integration/seed-fanout.test.ts',
+      'test/integration/seed-api-reference.test.ts',
+      'test/integration/largeValues.test.ts',
+      'test/integration/startByName.test.ts',
+      'test/integration/budget.test.ts',
+    ],
+    globalSetup: ['test/setup/cluster.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    reporters: ['default', './test/setup/summaryReporter.ts'],
+  },
+});
