@@ -2,7 +2,7 @@
  * Model-based fuzzing: random jobs (test/model/ast.ts) run in child, activity and batch modes on a
  * real Temporal server, each compared with the reference evaluator (test/model/reference.ts).
  *
- *   npm run fuzz -- --runs 200 --seed 42 [--concurrency 6] [--address host:7233] [--no-two-dynamic-outputs]
+ *   npm run fuzz -- --runs 200 --seed 42 [--concurrency 6] [--address host:7233] [--no-two-dynamic-outputs] [--run-timeout 60]
  *
  * Without --address it starts a headless dev server. Prints the seed, every counterexample (its job
  * AST, expected vs actual) and a summary; exits 1 when any job disagreed with the reference.
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '6' },
     address: { type: 'string' },
     'no-two-dynamic-outputs': { type: 'boolean', default: false },
+    /** Seconds one run may take before it counts as hung (raise it on a loaded machine). */
+    'run-timeout': { type: 'string', default: '60' },
   },
 });
 const runs = Number(values.runs);
@@ -53,18 +55,25 @@ const worker = await createWorker({
 let done = 0;
 let failedJobs = 0;
 const results = await worker.runUntil(
-  runCases(client, taskQueue, cases, concurrency, (c, mismatches) => {
-    done++;
-    if (mismatches.length > 0) {
-      failedJobs++;
-      console.log(`\nCOUNTEREXAMPLE ${c.prefix} (seed ${seed}, index ${c.prefix.slice(2)}):`);
-      console.log(`  job: ${JSON.stringify(c.model)}`);
-      for (const m of mismatches)
-        console.log(`  [${m.mode}] ${m.what}: expected ${JSON.stringify(m.expected)}, actual ${JSON.stringify(m.actual)}`);
-    }
-    if (done % 20 === 0)
-      console.log(`… ${done}/${cases.length} jobs, ${failedJobs} counterexample(s), ${((Date.now() - started) / 1000).toFixed(0)}s`);
-  }),
+  runCases(
+    client,
+    taskQueue,
+    cases,
+    concurrency,
+    (c, mismatches) => {
+      done++;
+      if (mismatches.length > 0) {
+        failedJobs++;
+        console.log(`\nCOUNTEREXAMPLE ${c.prefix} (seed ${seed}, index ${c.prefix.slice(2)}):`);
+        console.log(`  job: ${JSON.stringify(c.model)}`);
+        for (const m of mismatches)
+          console.log(`  [${m.mode}] ${m.what}: expected ${JSON.stringify(m.expected)}, actual ${JSON.stringify(m.actual)}`);
+      }
+      if (done % 20 === 0)
+        console.log(`… ${done}/${cases.length} jobs, ${failedJobs} counterexample(s), ${((Date.now() - started) / 1000).toFixed(0)}s`);
+    },
+    Number(values['run-timeout']) * 1000,
+  ),
 );
 await connection.close();
 await server?.stop();

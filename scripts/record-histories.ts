@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import { Client, Connection } from '@temporalio/client';
+import { reexecuteRun } from '../src/client/reexecute.ts';
 import { awaitRun, launchRun } from '../src/client/run.ts';
 import { Definitions } from '../src/dsl/job.ts';
 import { installRuntimeLogger } from '../src/logging.ts';
@@ -84,7 +85,14 @@ async function record(client: Client, taskQueue: string, replayCase: ReplayCase)
   }
   const result = await awaitRun(run);
   console.log(`${replayCase.name}: ${result.status}`);
-  return run.workflowId;
+  if (!replayCase.reexecute) return run.workflowId;
+  // The case is the re-execution: record its histories (the parent's are another case's).
+  const child = await reexecuteRun(client, run.workflowId, { ...replayCase.reexecute, runId: `${runId}-reexecuted` });
+  const again = await awaitRun(child);
+  console.log(
+    `${replayCase.name}: re-executed ${again.status}, ${again.reusedStepKeys().length} steps reused, ${again.ranStepKeys().length} ran`,
+  );
+  return child.workflowId;
 }
 
 /** Saves a workflow's history and, two levels deep, its first `perLevel` children's. */

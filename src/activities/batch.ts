@@ -36,6 +36,7 @@ export async function runBatch(definitions: Definitions, runStep: RunStep, raw: 
       bindings: { ...input.shared, ...item.bindings },
       prior: item.prior,
       ...(item.priorParts ? { priorParts: item.priorParts } : {}),
+      ...(item.reused ? { reused: item.reused } : {}),
     };
     results[index] = await new ScopeInterpreter(childScope(input, request, keyed), engine).run();
   });

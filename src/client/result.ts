@@ -119,6 +119,16 @@ export class JobResult {
     return this.result.steps;
   }
 
+  /** Step keys a re-execution took over from its parent run without running them again (none for other runs). */
+  reusedStepKeys(): string[] {
+    return Object.entries(this.result.steps).flatMap(([key, r]) => (r.reused ? [key] : []));
+  }
+
+  /** Step keys this run evaluated itself: ran (or failed, skipped, abandoned) here rather than taken over. */
+  ranStepKeys(): string[] {
+    return Object.entries(this.result.steps).flatMap(([key, r]) => (r.reused ? [] : [key]));
+  }
+
   stepKeysOf(node: string): string[] {
     return this.recordsOf(node).map((r) => formatStepKey(r.node, r.mappingKeys));
   }

@@ -3,11 +3,11 @@ import { ApplicationFailure, CancelledFailure, type Client, WorkflowFailedError,
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { SEARCH_ATTRIBUTES } from '../dsl/constants.ts';
-import { hasOpgraphSearchAttributes } from '../searchAttributes.ts';
+import { hasOpgraphSearchAttributes, hasParentRunAttribute } from '../searchAttributes.ts';
 import type { JobDefinition } from '../dsl/job.ts';
 import type { JobPlan } from '../dsl/plan.ts';
-import { FailureType, JobWorkflowInput, ScopeResult } from '../dsl/protocol.ts';
-import { resolveRunConfig, type RunConfig } from '../dsl/runConfig.ts';
+import { FailureType, JobWorkflowInput, type Reexecution, ScopeResult } from '../dsl/protocol.ts';
+import { type ResolvedRunConfig, resolveRunConfig, type RunConfig } from '../dsl/runConfig.ts';
 import { loadPart } from '../store/store.ts';
 import { JobResult } from './result.ts';
 
@@ -35,28 +35,60 @@ export function jobWorkflowId(jobName: string, runId: string): string {
 
 /** Validates run config, then starts the job's workflow (type = job name). Does not wait for it. */
 export async function launchRun(client: Client, job: JobDefinition, options: LaunchOptions = {}): Promise<LaunchedRun> {
-  const runConfig = resolveRunConfig(job, options.runConfig);
+  return launchPlan(client, job.plan, resolveRunConfig(job, options.runConfig), options);
+}
+
+/** What a re-execution adds to its run: the parent and the records taken over (src/client/reexecute.ts). */
+export interface RunLineage {
+  readonly reexecution: Reexecution;
+  readonly reused: number;
+}
+
+/** Starts a run of a plan with resolved run config (a job's, or a parent run's for a re-execution). */
+export async function launchPlan(
+  client: Client,
+  plan: JobPlan,
+  runConfig: ResolvedRunConfig,
+  options: Omit<LaunchOptions, 'runConfig'> = {},
+  lineage?: RunLineage,
+): Promise<LaunchedRun> {
   const runId = options.runId ?? randomUUID();
-  const workflowId = options.workflowId ?? jobWorkflowId(job.name, runId);
+  const workflowId = options.workflowId ?? jobWorkflowId(plan.job, runId);
   // Validated here, on the Node side: the workflow only checks shapes (see src/workflows/guards.ts).
   const searchAttributes = await hasOpgraphSearchAttributes(client);
-  const input = JobWorkflowInput.parse({ kind: 'job', runId, plan: job.plan, runConfig, searchAttributes });
-  const handle = await client.workflow.start(job.name, {
+  const input = JobWorkflowInput.parse({
+    kind: 'job',
+    runId,
+    plan,
+    runConfig,
+    searchAttributes,
+    ...(lineage ? { reexecution: lineage.reexecution } : {}),
+  });
+  const parent = lineage?.reexecution.parentWorkflowId;
+  const keyword = (name: string, value: string) => ({ key: defineSearchAttributeKey(name, SearchAttributeType.KEYWORD), value });
+  const handle = await client.workflow.start(plan.job, {
     ...(searchAttributes
       ? {
           typedSearchAttributes: [
-            { key: defineSearchAttributeKey(SEARCH_ATTRIBUTES.job, SearchAttributeType.KEYWORD), value: job.name },
-            { key: defineSearchAttributeKey(SEARCH_ATTRIBUTES.runId, SearchAttributeType.KEYWORD), value: runId },
+            keyword(SEARCH_ATTRIBUTES.job, plan.job),
+            keyword(SEARCH_ATTRIBUTES.runId, runId),
+            ...(parent && (await hasParentRunAttribute(client)) ? [keyword(SEARCH_ATTRIBUTES.parentRun, parent)] : []),
           ],
         }
+      : {}),
+    ...(lineage
+      ? { memo: { [PARENT_RUN_MEMO]: { workflowId: parent, runId: lineage.reexecution.parentRunId, reused: lineage.reused } } }
       : {}),
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowId,
     args: [input],
-    staticSummary: `opgraph job ${job.name} · run ${runId}`,
+    staticSummary: parent ? `opgraph job ${plan.job} · run ${runId} · re-executes ${parent}` : `opgraph job ${plan.job} · run ${runId}`,
   });
-  return { jobName: job.name, runId, workflowId, handle, plan: job.plan };
+  return { jobName: plan.job, runId, workflowId, handle, plan };
 }
+
+/** Memo field of a re-execution: `{ workflowId, runId, reused }` of its parent run. */
+export const PARENT_RUN_MEMO = 'opgraphParentRun';
 
 /** Waits for a launched run and turns its outcome (success or failure) into a JobResult. */
 export async function awaitRun(run: LaunchedRun): Promise<JobResult> {

@@ -56,6 +56,8 @@ export const SEARCH_ATTRIBUTES = {
   runId: 'OpgraphRunId',
   stepKey: 'OpgraphStepKey',
   mappingKey: 'OpgraphMappingKey',
+  /** On a re-execution: the workflow id of the run it re-executes. */
+  parentRun: 'OpgraphParentRun',
 } as const;
 
 /** Resolves a job's plan on a worker, for runs started by job name alone (Temporal CLI / Web UI). */

@@ -73,8 +73,26 @@ export const StepRecord = z.object({
   error: StepError.optional(),
   /** User-retry attempts used (1 = no retry). */
   attempts: z.number().int().optional(),
+  /** Taken over from an earlier run by a re-execution, not run again (see ReusedChunk). */
+  reused: z.boolean().optional(),
 });
 export type StepRecord = z.infer<typeof StepRecord>;
+
+/**
+ * Part of the step records a re-execution takes over from its parent run, stored as a ScopeResult.
+ * `dim` is the top-level dimension its records belong to ('' for the job's own steps); their top-level
+ * mapping keys lie within `first`..`last` (string order), so a key loads only the chunks that can hold it.
+ */
+export const ReusedChunk = z.object({ dim: z.string(), first: z.string(), last: z.string(), ref: StoredRef });
+export type ReusedChunk = z.infer<typeof ReusedChunk>;
+
+/** A run that re-executes an earlier one: the parent, and the records it takes over. */
+export const Reexecution = z.object({
+  parentWorkflowId: z.string(),
+  parentRunId: z.string(),
+  chunks: z.array(ReusedChunk),
+});
+export type Reexecution = z.infer<typeof Reexecution>;
 
 /**
  * Every step of a scope and of the scopes below it, keyed by step key. Where that would be too
@@ -112,6 +130,7 @@ export const JobWorkflowInput = z.object({
   kind: z.literal('job'),
   ...runFields,
   taskQueue: z.string().optional(),
+  reexecution: Reexecution.optional(),
 });
 export type JobWorkflowInput = z.infer<typeof JobWorkflowInput>;
 
@@ -131,6 +150,8 @@ export const ScopeWorkflowInput = z.object({
   prior: z.record(z.string(), StepRecord).default({}),
   /** Stored earlier-stage results holding more of this key's records (deeper ones); loaded as the scope starts. */
   priorParts: z.array(StoredRef).optional(),
+  /** A re-execution's records for this key (and below it), loaded as the scope starts. */
+  reused: z.array(ReusedChunk).optional(),
 });
 export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
 
@@ -181,6 +202,7 @@ export const BatchInput = z.object({
       bindings: z.record(z.string(), Binding),
       prior: z.record(z.string(), StepRecord),
       priorParts: z.array(StoredRef).optional(),
+      reused: z.array(ReusedChunk).optional(),
     }),
   ),
 });

@@ -150,6 +150,7 @@ export function childScope(parent: Pick<ScopeContext, 'runId' | 'runConfig'>, re
     stage: request.stage,
     prior: item.prior,
     ...(item.priorParts && item.priorParts.length > 0 ? { priorParts: item.priorParts } : {}),
+    ...(item.reused && item.reused.length > 0 ? { reused: item.reused } : {}),
   };
 }
 

@@ -9,7 +9,7 @@
 import { dimensionId, parseDimensionId, stepKey } from '../dsl/keys.ts';
 import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
 import type { InputSource, OutputRef, PlanNode } from '../dsl/plan.ts';
-import type { Binding, OpTaskInput, ScopeResult, ShardResult, StepRecord, StoredRef, TaskOutput } from '../dsl/protocol.ts';
+import type { Binding, OpTaskInput, ReusedChunk, ScopeResult, ShardResult, StepRecord, StoredRef, TaskOutput } from '../dsl/protocol.ts';
 import { tagOutput } from '../dsl/wire.ts';
 import {
   dimensionsBelow,
@@ -117,6 +117,7 @@ export class ScopeInterpreter {
 
   async run(): Promise<ScopeResult> {
     if (this.scope.priorParts && this.scope.priorParts.length > 0) await this.loadPriorParts(this.scope.priorParts);
+    if (this.scope.reused && this.scope.reused.length > 0) await this.loadReused(this.scope.reused);
     const here = ownNodes(this.active, this.scope.dim, this.scope.stage);
     const below = dimensionsBelow(this.active, this.scope.dim);
     await Promise.all([...here.map((n) => this.runNode(n.id)), ...below.map((d) => this.runDimension(d).all)]);
@@ -124,7 +125,8 @@ export class ScopeInterpreter {
     const ordered: Record<string, StepRecord> = {};
     for (const node of here) {
       const key = stepKey(node.id, this.scope.keys);
-      const record = this.steps[key];
+      // A re-execution reports the records it took over as its own, so collects and results see every step.
+      const record = this.steps[key] ?? (this.prior[key]?.reused ? this.prior[key] : undefined);
       if (record) ordered[key] = record;
     }
     const parts: StoredRef[] = [];
@@ -164,6 +166,35 @@ export class ScopeInterpreter {
       }),
     );
     Object.assign(this.prior, slice.prior);
+  }
+
+  /**
+   * A re-execution's records of this scope: at the top level its own chunks (the job's steps), for a
+   * key every chunk it was given (its records and those below it, which its dimensions carry down).
+   */
+  private async loadReused(chunks: readonly ReusedChunk[]): Promise<void> {
+    const depth = this.scope.keys.length;
+    const mine = depth === 0 ? chunks.filter((c) => c.dim === '') : chunks;
+    if (mine.length === 0) return;
+    const key = this.scope.keys[depth - 1];
+    const slice = await this.engine.budget.run('activity', () =>
+      this.engine.slice({
+        ...(key === undefined ? {} : { keys: [key] }),
+        start: 0,
+        end: 0,
+        inlineLimit: PAYLOAD.sliceValue,
+        priorParts: mine.map((c) => c.ref),
+        priorNodes: this.scope.plan.nodes.map((n) => n.id),
+        depth,
+      }),
+    );
+    Object.assign(this.prior, slice.prior);
+  }
+
+  /** The top level of a re-execution hands each dimension's chunks to its keys and shards. */
+  private reusedChunks(dim: string): ReusedChunk[] {
+    if (this.scope.keys.length > 0 || !this.scope.reused) return [];
+    return this.scope.reused.filter((c) => c.dim === dim);
   }
 
   /**
@@ -356,6 +387,7 @@ export class ScopeInterpreter {
       const results: ShardResult[] = [];
       // Records given to this scope for keys below it reach the shards through the store, like earlier stages' records.
       const givenParts = carried && Object.keys(carried.given).length > 0 ? await storeInChunks(carried.given, this.engine) : [];
+      const reused = this.reusedChunks(dim);
       const perStage = this.shardRuns.get(dim) ?? [];
       perStage[stage] = results;
       this.shardRuns.set(dim, perStage);
@@ -366,8 +398,8 @@ export class ScopeInterpreter {
             ? { kind: 'inline', inline: produced.items.slice(start, end) }
             : { kind: 'ref', ref: produced.itemsRef },
         bindings: shared,
-        priorParts: (index) => [...(previous?.[index]?.parts ?? []), ...givenParts],
-        priorNodes: [...priorNodes.map((n) => n.id), ...(carried?.nodes ?? [])],
+        priorParts: (index) => [...(previous?.[index]?.parts ?? []), ...givenParts, ...reused.map((c) => c.ref)],
+        priorNodes: [...priorNodes.map((n) => n.id), ...(carried?.nodes ?? []), ...(reused.length > 0 ? subtree.map((n) => n.id) : [])],
         finished: (index, result, keys) => {
           results[index] = result;
           this.progress.shardFinished(progressLabel, keys, result);
@@ -383,12 +415,15 @@ export class ScopeInterpreter {
     perStage[stage] = results;
     this.childResults.set(dim, perStage);
     const priorIds = priorNodes.map((n) => n.id);
+    const reused = this.reusedChunks(dim);
     const keyed = produced.items.map(([key, value], index): KeyedScope => {
       const prior = recordsOfKey(this.steps, priorIds, [...this.scope.keys, key]);
-      if (!carried) return keyedScope(dim, key, value, shared, prior);
-      const item = keyedScope(dim, key, value, shared, { ...prior, ...carried.records.get(key) });
-      const parts = carried.partsOf(index);
-      return parts.length > 0 ? { ...item, priorParts: parts } : item;
+      const item = carried
+        ? keyedScope(dim, key, value, shared, { ...prior, ...carried.records.get(key) })
+        : keyedScope(dim, key, value, shared, prior);
+      const parts = carried?.partsOf(index) ?? [];
+      const chunks = reused.filter((c) => c.first <= key && key <= c.last);
+      return { ...item, ...(parts.length > 0 ? { priorParts: parts } : {}), ...(chunks.length > 0 ? { reused: chunks } : {}) };
     });
     await runKeyed(
       this.scope,

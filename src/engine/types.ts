@@ -4,6 +4,7 @@ import type {
   Binding,
   OpTaskInput,
   OpTaskResult,
+  ReusedChunk,
   ScopeResult,
   ShardResult,
   ShardWorkflowInput,
@@ -23,6 +24,8 @@ export interface KeyedScope {
   readonly prior: Record<string, StepRecord>;
   /** Stored earlier-stage results holding more of this key's records (deeper ones); loaded when the key starts. */
   readonly priorParts?: StoredRef[];
+  /** A re-execution's records for this key and below it (the chunks that can hold them), loaded when the key starts. */
+  readonly reused?: ReusedChunk[];
 }
 
 export interface DimensionRequest {
@@ -62,6 +65,11 @@ export interface ScopeContext {
   readonly prior: Readonly<Record<string, StepRecord>>;
   /** Stored earlier-stage results with more of this key's records (see KeyedScope.priorParts). */
   readonly priorParts?: readonly StoredRef[];
+  /**
+   * A re-execution's records: at the top level every chunk (its own are loaded, the others handed to
+   * the keys and shards below); for a key, the chunks that can hold its records.
+   */
+  readonly reused?: readonly ReusedChunk[];
 }
 
 /**

@@ -116,6 +116,7 @@ const stepRecord = object({
   outputs: optional(arrayOf(taskOutput)),
   error: optional(stepError),
   attempts: optional(int()),
+  reused: optional(boolean),
 });
 
 const stepFailureRef = object({ stepKey: string, error: stepError });
@@ -143,7 +144,9 @@ const shardItems: Check = (v, at) => {
 
 const runFields = { runId: string, searchAttributes: optional(boolean), plan: anyObject, runConfig: anyObject };
 
-const jobInput = object({ ...runFields, taskQueue: optional(string) });
+const reusedChunk = object({ dim: string, first: string, last: string, ref: storedRef });
+const reexecution = object({ parentWorkflowId: string, parentRunId: string, chunks: arrayOf(reusedChunk) });
+const jobInput = object({ ...runFields, taskQueue: optional(string), reexecution: optional(reexecution) });
 const scopeInput = object({
   ...runFields,
   dim: arrayOf(string),
@@ -152,6 +155,7 @@ const scopeInput = object({
   stage: optional(int(0)),
   prior: optional(recordOf(stepRecord)),
   priorParts: optional(arrayOf(storedRef)),
+  reused: optional(arrayOf(reusedChunk)),
 });
 const shardInput = object({
   ...runFields,

@@ -28,7 +28,17 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
   }
   const scope =
     input.kind === 'job'
-      ? { runId: input.runId, plan: input.plan, runConfig: input.runConfig, dim: [], keys: [], bindings: {}, stage: 0, prior: {} }
+      ? {
+          runId: input.runId,
+          plan: input.plan,
+          runConfig: input.runConfig,
+          dim: [],
+          keys: [],
+          bindings: {},
+          stage: 0,
+          prior: {},
+          ...(input.reexecution ? { reused: input.reexecution.chunks } : {}),
+        }
       : input;
   const watched = stageNodes(scope.plan.nodes, scope.dim, scope.stage).map((n) => n.id);
   const progress = progressTracker(scope.plan.job, scope.runId, watched);

@@ -159,6 +159,7 @@ export class TemporalEngine implements ScopeEngine {
       stage,
       prior: item.prior,
       ...(item.priorParts ? { priorParts: item.priorParts } : {}),
+      ...(item.reused ? { reused: item.reused } : {}),
     };
     try {
       const raw = await startChild(
@@ -205,6 +206,7 @@ export class TemporalEngine implements ScopeEngine {
         bindings: ownBindings(i, request),
         prior: i.prior,
         ...(i.priorParts ? { priorParts: i.priorParts } : {}),
+        ...(i.reused ? { reused: i.reused } : {}),
       })),
     };
     try {

@@ -104,6 +104,7 @@ export async function runCases(
   cases: readonly GeneratedCase[],
   concurrency: number,
   onDone: (c: GeneratedCase, mismatches: Mismatch[]) => void = () => {},
+  runTimeoutMs = RUN_TIMEOUT_MS,
 ): Promise<Map<string, Mismatch[]>> {
   const results = new Map<string, Mismatch[]>();
   let next = 0;
@@ -111,7 +112,7 @@ export async function runCases(
     Array.from({ length: Math.min(concurrency, cases.length) }, async () => {
       while (next < cases.length) {
         const c = cases[next++]!;
-        const m = await runCase(client, taskQueue, c);
+        const m = await runCase(client, taskQueue, c, MODES, runTimeoutMs);
         results.set(c.prefix, m);
         onDone(c, m);
       }

@@ -198,6 +198,8 @@ export interface ReplayCase {
   readonly cancelAfterMs?: number;
   /** Save every child's history, not only the first two per level (small jobs). */
   readonly allChildren?: boolean;
+  /** Record a re-execution of the run instead (src/client/reexecute.ts): from failure and/or of these step keys. */
+  readonly reexecute?: { readonly fromFailure?: boolean; readonly stepKeys?: readonly string[] };
 }
 
 export const replayCases: readonly ReplayCase[] = [
@@ -233,6 +235,13 @@ export const replayCases: readonly ReplayCase[] = [
     name: 'nested_stage_parts',
     job: nestedStageJob('replay_nested_stage_parts', { innerKeys: 120 }),
     runConfig: nestedStageConfig(120),
+  },
+  { name: 'failing_reexecuted', job: failingJob, reexecute: { fromFailure: true }, allChildren: true },
+  {
+    name: 'modes_reexecuted',
+    job: modesJob,
+    reexecute: { stepKeys: ['in_shard[k1]', 'replay_triple[k2]', 'replay_plus_total[k3]', 'batched'] },
+    allChildren: true,
   },
   {
     name: 'nested_stage_shards',
