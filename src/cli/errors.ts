@@ -1,4 +1,5 @@
 import { OpgraphError, RunConfigError, JobDefinitionError } from '../dsl/errors.ts';
+import { StoreConfigError } from '../store/config.ts';
 
 /** Exit codes of the `opgraph` command. */
 export const EXIT = {
@@ -14,9 +15,9 @@ export class UsageError extends OpgraphError {
   override readonly name = 'UsageError';
 }
 
-/** Errors that mean "fix the command line / config", as opposed to runtime failures. */
+/** Errors that mean "fix the command line / config", as opposed to runtime failures (a malformed OPGRAPH_STORAGE_URL too). */
 export function isUsageError(err: unknown): boolean {
-  return err instanceof UsageError || err instanceof RunConfigError || err instanceof JobDefinitionError;
+  return err instanceof UsageError || err instanceof RunConfigError || err instanceof JobDefinitionError || err instanceof StoreConfigError;
 }
 
 export function errorMessage(err: unknown): string {

@@ -38,6 +38,11 @@ export interface S3StoreConfig {
 
 export type StoreConfig = FileSystemStoreConfig | S3StoreConfig;
 
+/** A store setting in the environment that cannot work (a malformed URL, endpoint, region…): fix the setting, retrying will not help. */
+export class StoreConfigError extends OpgraphError {
+  override readonly name = 'StoreConfigError';
+}
+
 const WHAT_TO_SET =
   'Set OPGRAPH_STORAGE_URL=s3://<bucket>/<prefix> (endpoint and credentials from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, ' +
   'AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or unset it to keep large values in the filesystem store ' +
@@ -46,8 +51,8 @@ const WHAT_TO_SET =
 /** S3's bucket naming rules (AWS and MinIO alike): 3–63 characters, lowercase letters, digits, dots and hyphens. */
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-function invalidUrl(url: string, reason: string): OpgraphError {
-  return new OpgraphError(`OPGRAPH_STORAGE_URL="${url}" is not a valid store URL: ${reason}. ${WHAT_TO_SET}`);
+function invalidUrl(url: string, reason: string): StoreConfigError {
+  return new StoreConfigError(`OPGRAPH_STORAGE_URL="${url}" is not a valid store URL: ${reason}. ${WHAT_TO_SET}`);
 }
 
 /** Parses `OPGRAPH_STORAGE_URL` alone (no endpoint settings): the bucket and prefix, or a directory. */
@@ -112,7 +117,7 @@ export function storeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StoreC
       const name = String(issue.path[0]);
       return `${name}="${env[name] ?? ''}" ${issue.message}`;
     });
-    throw new OpgraphError(`OPGRAPH_STORAGE_URL=${url} selects the S3 store, but ${problems.join('; ')}. Fix or unset it.`);
+    throw new StoreConfigError(`OPGRAPH_STORAGE_URL=${url} selects the S3 store, but ${problems.join('; ')}. Fix or unset it.`);
   }
   const s3 = result.data;
   // The SDK's precedence: the service-specific endpoint first.

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { OpgraphError } from '../dsl/errors.ts';
 import { PAYLOAD } from '../dsl/limits.ts';
 import { LazyCollect, LazyConcat, LazyItems, ScopeResult, StoredRef } from '../dsl/protocol.ts';
-import { DEFAULT_STORAGE_DIR, storeConfigFromEnv } from './config.ts';
+import { DEFAULT_STORAGE_DIR, StoreConfigError, storeConfigFromEnv } from './config.ts';
 import { S3Store } from './s3.ts';
 import type { ValueStore } from './types.ts';
 
@@ -91,7 +91,7 @@ export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): ValueStore {
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   if (!accessKeyId !== !secretAccessKey) {
-    throw new OpgraphError(
+    throw new StoreConfigError(
       `OPGRAPH_STORAGE_URL=${env.OPGRAPH_STORAGE_URL} selects the S3 store, but only ${accessKeyId ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'} ` +
         'is set. Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use AWS_PROFILE or an instance role).',
     );

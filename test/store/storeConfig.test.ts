@@ -4,7 +4,8 @@
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseStorageUrl, storeConfigFromEnv } from '../../src/store/config.ts';
+import { isUsageError } from '../../src/cli/errors.ts';
+import { parseStorageUrl, StoreConfigError, storeConfigFromEnv } from '../../src/store/config.ts';
 import { FileSystemStore, S3Store, storeFromEnv } from '../../src/store/store.ts';
 
 describe('store selection from the environment', () => {
@@ -83,6 +84,17 @@ describe('store selection from the environment', () => {
     expect(run).toThrow(reason);
     expect(run).toThrow(`OPGRAPH_STORAGE_URL="${url}" is not a valid store URL`);
     expect(run).toThrow(/Set OPGRAPH_STORAGE_URL=s3:\/\/<bucket>\/<prefix>.*AWS_ACCESS_KEY_ID.*or unset it/);
+  });
+
+  it('is a usage error for the CLI (exit code 2: restarting a worker cannot fix it)', () => {
+    let caught: unknown;
+    try {
+      storeFromEnv({ OPGRAPH_STORAGE_URL: 's3:/x' });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(StoreConfigError);
+    expect(isUsageError(caught)).toBe(true);
   });
 
   it('rejects malformed endpoint, region and path-style settings, naming the variable', () => {
