@@ -2,7 +2,8 @@
 export * from './dsl/index.ts';
 export { JobResult } from './client/result.ts';
 export type { RunStatus, StepFailure } from './client/result.ts';
-export { awaitRun, cancelRun, jobWorkflowId, launchRun, runJob } from './client/run.ts';
+export { awaitRun, cancelRun, jobWorkflowId, launchRun, PARENT_RUN_MEMO, runJob } from './client/run.ts';
+export { reexecute, reexecuteRun, type ReexecuteOptions, type Reexecuted } from './client/reexecute.ts';
 export type { LaunchedRun, LaunchOptions } from './client/run.ts';
 export { executeInProcess, localDevServer, resolveTarget, stopLocalDevServer } from './execute.ts';
 export type { ExecuteOptions } from './execute.ts';

@@ -8,7 +8,7 @@ import { DEFAULT_MODULE, getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT, isUsageError } from './errors.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from './graph.ts';
 import { type CliIO, printer, processIO } from './io.ts';
-import { cancelCommand, launchCommand, statusCommand } from './remote.ts';
+import { cancelCommand, launchCommand, reexecuteCommand, statusCommand } from './remote.ts';
 import { runCommand } from './run.ts';
 import { devCommand, workerCommand } from './serve.ts';
 
@@ -159,6 +159,18 @@ temporal_visibility databases, and registers the default namespace and opgraph's
     .argument('<workflowId>', 'the workflow id printed by `opgraph launch` / `opgraph run`')
     .action(async (workflowId: string) => {
       setExit(await statusCommand(workflowId, io));
+    });
+
+  program
+    .command('reexecute')
+    .description("re-run an ended run's failed steps (or selected ones), taking over every other succeeded step's output")
+    .argument('<workflowId>', 'the workflow id of the ended run')
+    .option('--from-failure', 'run failed steps, the steps they abandoned or skipped, and steps that never ran')
+    .option('--step-keys <keys...>', 'also run these steps again: op, op[key], op[outer,inner] or op[*]')
+    .addOption(taskQueueOption("task queue a worker serves (default: the parent run's)"))
+    .option('--no-wait', 'print the new workflow id and return without following the run')
+    .action(async (workflowId: string, opts: { fromFailure?: boolean; stepKeys?: string[]; taskQueue?: string; wait: boolean }) => {
+      setExit(await reexecuteCommand(workflowId, opts, io));
     });
 
   program

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
 import { connectClient } from '../client/connect.ts';
+import { reexecuteRun } from '../client/reexecute.ts';
 import { awaitRun, cancelRun, launchRun } from '../client/run.ts';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { OpgraphError } from '../dsl/errors.ts';
@@ -125,6 +126,48 @@ export async function statusCommand(workflowId: string, io: CliIO): Promise<numb
     const uiUrl = uiUrlFromEnv(io.env);
     if (uiUrl) out(`Web UI: ${workflowUiUrl(uiUrl, namespace, workflowId)}`);
     return EXIT.ok;
+  });
+}
+
+export interface ReexecuteCommandOptions {
+  fromFailure?: boolean;
+  stepKeys?: string[];
+  taskQueue?: string;
+  wait: boolean;
+}
+
+/**
+ * Starts a re-execution of an ended run (src/client/reexecute.ts) and prints its workflow id; with
+ * --wait (the default) follows it to the end and prints its result, with how many steps it took over.
+ */
+export async function reexecuteCommand(workflowId: string, options: ReexecuteCommandOptions, io: CliIO): Promise<number> {
+  const out = printer(io.stdout);
+  const err = printer(io.stderr);
+  return withClient(io, 'reexecute', async (client, namespace) => {
+    await client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch((error: unknown) => notFound(error, workflowId, namespace));
+    const started = Date.now();
+    const run = await reexecuteRun(client, workflowId, {
+      ...(options.fromFailure ? { fromFailure: true } : {}),
+      ...(options.stepKeys ? { stepKeys: options.stepKeys } : {}),
+      ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+    });
+    out(run.workflowId);
+    err(
+      `Re-executing ${workflowId}: ${run.reused} succeeded step(s) taken over, the rest run again (a worker serving the job must be running).`,
+    );
+    const uiUrl = uiUrlFromEnv(io.env);
+    if (uiUrl) err(`Web UI: ${workflowUiUrl(uiUrl, namespace, run.workflowId)}`);
+    if (!options.wait) {
+      err(`Follow it with: opgraph status ${run.workflowId}`);
+      return EXIT.ok;
+    }
+    const result = await awaitRun(run);
+    for (const line of await resultLines(result, Date.now() - started)) err(line);
+    err(`Reused ${result.reusedStepKeys().length} step(s) from ${workflowId}; ran ${result.ranStepKeys().length}.`);
+    return result.success ? EXIT.ok : EXIT.failed;
   });
 }
 

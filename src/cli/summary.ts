@@ -51,7 +51,8 @@ function elapsedText(ms: number | undefined, prefix: string): string {
 export async function resultLines(result: JobResult, elapsedMs?: number): Promise<string[]> {
   const records = Object.entries(result.steps());
   const lines: string[] = [];
-  const head = `Run ${result.runId} of job ${result.jobName}`;
+  const reused = result.reusedStepKeys().length;
+  const head = `Run ${result.runId} of job ${result.jobName}${reused > 0 ? ` (a re-execution: ${reused} step${reused === 1 ? '' : 's'} taken over)` : ''}`;
   if (result.success) {
     lines.push(`${head} SUCCEEDED${elapsedText(elapsedMs, 'in')} (${records.length} step${records.length === 1 ? '' : 's'}).`);
     lines.push(

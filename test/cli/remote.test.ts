@@ -134,6 +134,39 @@ describe('opgraph launch / status / cancel', () => {
     });
   }, 120_000);
 
+  it('reexecute --from-failure runs the failed key and its collect again, taking over the rest', async () => {
+    await harness.withWorker([failOne, greet, slow], async (taskQueue) => {
+      const launched = await cli('launch', 'fail_one', '-m', FIXTURES, '-q', taskQueue);
+      const parentId = launched.stdout.trim();
+      await harness.client.workflow
+        .getHandle(parentId)
+        .result()
+        .catch(() => undefined);
+
+      const nothing = await cli('reexecute', parentId);
+      expect(nothing.code).not.toBe(0);
+      expect(nothing.stderr).toContain('re-execute what? pass fromFailure (--from-failure) or stepKeys');
+
+      // maybe_fail[b] still fails (the fixture always raises for b): the re-execution fails the same way.
+      const again = await cli('reexecute', parentId, '--from-failure');
+      expect(again.code, again.stderr).toBe(1);
+      expect(again.stdout).toMatch(/^fail_one-[0-9a-f-]{36}\n$/);
+      expect(again.stderr).toContain(`Re-executing ${parentId}: 3 succeeded step(s) taken over`);
+      expect(again.stderr).toContain('maybe_fail[b]: OpUserError (Error)');
+      expect(again.stderr).toContain(`Reused 3 step(s) from ${parentId}; ran 2.`);
+      const memo = (await harness.client.workflow.getHandle(again.stdout.trim()).describe()).memo;
+      expect(memo?.opgraphParentRun).toMatchObject({ workflowId: parentId, reused: 3 });
+
+      const selected = await cli('reexecute', parentId, '--step-keys', 'maybe_fail[a]', '--no-wait');
+      expect(selected.code, selected.stderr).toBe(0);
+      expect(selected.stderr).toContain(`opgraph status ${selected.stdout.trim()}`);
+      await harness.client.workflow
+        .getHandle(selected.stdout.trim())
+        .result()
+        .catch(() => undefined);
+    });
+  }, 120_000);
+
   it('status / cancel of an unknown workflow exit 1 and say so', async () => {
     const status = await cli('status', 'nope-123');
     expect(status.code).toBe(1);
