@@ -5,10 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { isExecutableFile, isGoVersionSufficient, parseGoVersion } from './temporalCli.ts';
+import { acquireLock, isExecutableFile, isGoVersionSufficient, parseGoVersion } from './temporalCli.ts';
 
 export interface GoProgram {
   /** For messages, e.g. "MinIO". */
@@ -30,8 +29,6 @@ export interface GoInstallOptions {
   cacheDir: string;
   env?: NodeJS.ProcessEnv;
   onNotice?: (message: string) => void;
-  /** How long to wait for another process's build (default 30 min). */
-  lockTimeoutMs?: number;
 }
 
 export class GoInstallError extends Error {
@@ -39,7 +36,6 @@ export class GoInstallError extends Error {
 }
 
 const STDERR_TAIL_LINES = 40;
-const LOCK_POLL_MS = 500;
 
 export function cachedBinaryPath(cacheDir: string, program: GoProgram): string {
   return join(cacheDir, program.dirName, process.platform === 'win32' ? `${program.binary}.exe` : program.binary);
@@ -51,7 +47,8 @@ export async function goInstallCached(program: GoProgram, options: GoInstallOpti
   if (await isExecutableFile(finalPath)) return finalPath;
   await mkdir(options.cacheDir, { recursive: true });
   const lockPath = join(options.cacheDir, `${program.dirName}.lock`);
-  const release = await acquireLock(program, lockPath, finalPath, options);
+  // The Temporal CLI's pid lock (waits up to 30 min for another process's build, breaks a dead owner's lock).
+  const release = await acquireLock(lockPath, finalPath, options.onNotice, program.what);
   if (!release) return finalPath; // another process finished the build while we waited
   try {
     if (await isExecutableFile(finalPath)) return finalPath;
@@ -127,63 +124,4 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunRe
 
 function tail(text: string): string {
   return text.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function lockOwnerAlive(lockPath: string): Promise<boolean> {
-  try {
-    const content = (await readFile(lockPath, 'utf8')).trim();
-    const pid = Number(content);
-    if (content && Number.isInteger(pid) && pid > 0) return isProcessAlive(pid);
-    const { mtimeMs } = await stat(lockPath);
-    return Date.now() - mtimeMs < 10_000; // the owner is between create and write, unless it died there
-  } catch {
-    return false;
-  }
-}
-
-/** A release function, or undefined when another process held the lock and the binary appeared meanwhile. */
-async function acquireLock(
-  program: GoProgram,
-  lockPath: string,
-  finalPath: string,
-  options: GoInstallOptions,
-): Promise<(() => Promise<void>) | undefined> {
-  const timeoutMs = options.lockTimeoutMs ?? 30 * 60_000;
-  const deadline = Date.now() + timeoutMs;
-  let announced = false;
-  for (;;) {
-    try {
-      const handle = await open(lockPath, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(lockPath, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (await isExecutableFile(finalPath)) return undefined;
-    if (!(await lockOwnerAlive(lockPath))) {
-      await rm(lockPath, { force: true });
-      continue;
-    }
-    if (!announced) {
-      options.onNotice?.(`opgraph: another process is building ${program.what} (lock ${lockPath}); waiting for it...`);
-      announced = true;
-    }
-    if (Date.now() > deadline) {
-      throw new GoInstallError(
-        `Timed out after ${Math.round(timeoutMs / 60_000)} min waiting for another process to build ${program.what} ` +
-          `(lock file ${lockPath}). If no build is running, delete the lock file and retry.`,
-      );
-    }
-    await sleep(LOCK_POLL_MS);
-  }
 }
