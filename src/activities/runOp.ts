@@ -9,6 +9,7 @@ import { FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts'
 import { materialize } from '../store/store.ts';
 import { fitOutputs, offloadOutput } from './fitting.ts';
 import { issuesText, OutputCollector } from './outputs.ts';
+import { resolveStep } from './resolveStep.ts';
 
 /** Runs one step: validates what comes in, runs the op body with auto-heartbeats, validates what goes out. */
 export async function runOp(definitions: Definitions, raw: unknown): Promise<OpTaskResult> {
@@ -17,13 +18,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
     throw ApplicationFailure.nonRetryable(`op task input is malformed: ${parsed.error.message}`, FailureType.Definition);
   }
   const task = parsed.data;
-  const spec = definitions.ops.get(task.op);
-  if (!spec) {
-    throw ApplicationFailure.nonRetryable(
-      `this worker does not know op "${task.op}" (step ${task.stepKey} of job "${task.job}"); known ops: ${listed([...definitions.ops.keys()])}. Fix: start the worker with Definitions that include job "${task.job}"; every worker polling a task queue must have the same Definitions, so give workers of other jobs their own task queue.`,
-      FailureType.Definition,
-    );
-  }
+  const spec = resolveStep(definitions, task);
   const config = parseConfig(spec, task);
   const loaded = await Promise.all(spec.inputs.map((decl) => materialize(task.inputs[decl.name])));
   const args = spec.inputs.map((decl, i) => {
@@ -187,10 +182,6 @@ function preview(value: unknown): string {
     text = Object.prototype.toString.call(value);
   }
   return text.length > 200 ? `${text.slice(0, 200)}… (${text.length} characters)` : text;
-}
-
-function listed(names: readonly string[]): string {
-  return names.length > 20 ? `${names.slice(0, 20).join(', ')} … (${names.length} in all)` : names.join(', ') || '(none)';
 }
 
 /** Where an input's value came from, and what to fix, read from the job's plan when this worker has it. */

@@ -38,3 +38,16 @@ export function parseDimensionId(id: string): { node: string; output: string } {
   const at = id.lastIndexOf(':');
   return { node: id.slice(0, at), output: id.slice(at + 1) };
 }
+
+/**
+ * A node's interface as a step sees it: op, input names, outputs (`*` dynamic, `?` optional). Sent
+ * with each step so a worker whose job has a different interface refuses the step (src/activities/resolveStep.ts).
+ */
+export function opSignature(node: {
+  readonly op: string;
+  readonly inputs: readonly { readonly name: string }[];
+  readonly outputs: readonly { readonly name: string; readonly dynamic: boolean; readonly required: boolean }[];
+}): string {
+  const outputs = node.outputs.map((o) => `${o.name}${o.dynamic ? '*' : ''}${o.required ? '' : '?'}`);
+  return `${node.op}(${node.inputs.map((i) => i.name).join(', ')}) -> ${outputs.join(', ')}`;
+}

@@ -18,6 +18,8 @@ export const OpTaskInput = z.object({
   config: z.unknown().optional(),
   /** 1-based user-retry attempt for this step key. */
   attempt: z.number().int().positive(),
+  /** The node's interface in the run's plan (opSignature); absent in tasks scheduled before it was sent. */
+  signature: z.string().optional(),
 });
 export type OpTaskInput = z.infer<typeof OpTaskInput>;
 

@@ -6,7 +6,7 @@
  * Skip / abandon propagation follows Dagster's ActiveExecution (reference/dagster-semantics.md §6).
  * Host-neutral and deterministic: everything that touches the world goes through a ScopeEngine.
  */
-import { dimensionId, parseDimensionId, stepKey } from '../dsl/keys.ts';
+import { dimensionId, opSignature, parseDimensionId, stepKey } from '../dsl/keys.ts';
 import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
 import type { InputSource, OutputRef, PlanNode } from '../dsl/plan.ts';
 import type { Binding, OpTaskInput, ReusedChunk, ScopeResult, ShardResult, StepRecord, StoredRef, TaskOutput } from '../dsl/protocol.ts';
@@ -518,8 +518,10 @@ export class ScopeInterpreter {
         config: this.scope.runConfig[node.id]?.config,
         attempt,
       };
+      // The signature is not counted: the budget's byte sums decide when steps start, as they did before it was sent.
+      const sent: OpTaskInput = { ...task, signature: opSignature(node) };
       try {
-        const result = await this.engine.budget.run('activity', () => this.engine.executeAttempt(node, task), taskBytes(task));
+        const result = await this.engine.budget.run('activity', () => this.engine.executeAttempt(node, sent), taskBytes(task));
         return { ...base, status: 'SUCCESS', outputs: result.outputs, attempts: attempt };
       } catch (err) {
         if (this.engine.isCancellation(err)) throw err;

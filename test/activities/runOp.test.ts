@@ -349,3 +349,37 @@ describe('runOp: large outputs are fitted into the activity result through the s
     expect(resultBytes(result)).toBeLessThanOrEqual(RESULT_INLINE_LIMIT);
   });
 });
+
+describe('a step runs only on a worker that serves its job and node (issue 12: no op matched by name alone)', () => {
+  // Another job with an op of the same name as one of runop_job's: the worker serves only runop_job.
+  const otherHeartbeats = op({ name: 'runop_heartbeats' }, async () => 'the other job’s code');
+  const otherJob = job({ name: 'runop_other_job' }, () => {
+    otherHeartbeats();
+  });
+
+  it('refuses a step of a job this worker does not serve, even if an op of that name exists here', async () => {
+    const failure = await failureOf(environment().run(runOp, definitions, task(otherJob, 'runop_heartbeats')));
+    expect(failure.type).toBe('OpDefinitionError');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toContain('this worker does not serve job "runop_other_job" (step runop_heartbeats of job "runop_other_job"');
+    expect(failure.message).toContain('it serves: runop_job');
+  });
+
+  it('refuses a node whose op differs from the run plan (code changed under a run in flight)', async () => {
+    const failure = await failureOf(run('runop_big', { op: 'runop_renamed' }));
+    expect(failure.type).toBe('OpDefinitionError');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toContain(
+      'job "runop_job" runs op "runop_big" at node "runop_big", but the run\'s plan has op "runop_renamed"',
+    );
+  });
+
+  it('refuses a step whose signature in the run plan differs from this worker’s; runs it when it matches or is absent', async () => {
+    const failure = await failureOf(run('runop_heartbeats', { signature: 'runop_heartbeats(x) -> result' }));
+    expect(failure.type).toBe('OpDefinitionError');
+    expect(failure.message).toContain('op "runop_heartbeats" of job "runop_job" on this worker is runop_heartbeats() -> result');
+    expect(failure.message).toContain("the run's plan has runop_heartbeats(x) -> result");
+    expect((await run('runop_heartbeats', { signature: 'runop_heartbeats() -> result' })).outputs).toHaveLength(1);
+    expect((await run('runop_heartbeats')).outputs).toHaveLength(1);
+  });
+});

@@ -675,11 +675,19 @@ const unknownOpJob = job({ name: 'bad_input_unknown_op' }, () => {
   echo(notOnWorker(s));
 });
 
+/** One job name, two versions: the run starts on v1's plan; the worker has v2, whose op takes another input. */
+const changedV1 = job({ name: 'bad_input_changed' }, () => {
+  op({ name: 'bi_changed_op' }, async (_ctx, x: number) => x)(seed());
+});
+const changedV2 = job({ name: 'bad_input_changed' }, () => {
+  op({ name: 'bi_changed_op' }, async (_ctx, x: number, y: number) => x + y)(seed(), seed.alias('bi_seed_2')());
+});
+
 describe('unknown op / unknown job', () => {
   let native: NativeConnection | undefined;
   afterAll(async () => native?.close());
 
-  it('a worker whose Definitions lack an op fails that step at once, non-retryable, saying which op and what to do; shared ops succeed', async () => {
+  it('a worker that does not serve a job fails its steps at once, non-retryable, saying what to do, even for ops it has by name', async () => {
     native = await connectNative(inject('temporalAddress'));
     const sharedQueue = `bad-input-shared-${randomUUID()}`;
     const worker = await createWorker({
@@ -695,28 +703,47 @@ describe('unknown op / unknown job', () => {
     });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(result.success).toBe(false);
+    // bi_seed is an op this worker has (for its own job): matched by job and node, it is not run for another job.
     expect(result.stepStatuses()).toEqual({
-      bi_seed: 'SUCCESS',
-      bi_plus_one: 'SUCCESS',
-      bi_not_on_worker: 'FAILURE',
+      bi_seed: 'FAILURE',
+      bi_plus_one: 'ABANDONED',
+      bi_not_on_worker: 'ABANDONED',
       bi_echo: 'ABANDONED',
     });
-    expect(await result.outputFor('bi_plus_one')).toBe(2);
     expect(result.failures).toEqual([
       {
-        stepKey: 'bi_not_on_worker',
+        stepKey: 'bi_seed',
         type: 'OpDefinitionError',
         message:
-          'this worker does not know op "bi_not_on_worker" (step bi_not_on_worker of job "bad_input_unknown_op"); known ops: bi_seed, bi_plus_one. Fix: start the worker with Definitions that include job "bad_input_unknown_op"; every worker polling a task queue must have the same Definitions, so give workers of other jobs their own task queue.',
+          'this worker does not serve job "bad_input_unknown_op" (step bi_seed of job "bad_input_unknown_op", op "bi_seed"); it serves: bad_input_worker_job. Fix: start the worker with Definitions that include job "bad_input_unknown_op"; every worker polling a task queue must have the same Definitions, so give workers of other jobs their own task queue.',
       },
     ]);
     // Scheduled once, failed as non-retryable: Temporal did not retry it.
     const events = (await launched.handle.fetchHistory()).events ?? [];
-    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'bi_not_on_worker');
+    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'bi_seed');
     expect(scheduled).toHaveLength(1);
     const failed = events.filter((e) => e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type === 'OpDefinitionError');
     expect(failed).toHaveLength(1);
     expect(failed[0]?.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.nonRetryable).toBe(true);
+  });
+
+  it('a worker whose op has other inputs than the run plan refuses that step (the run plan sends each node signature)', async () => {
+    native ??= await connectNative(inject('temporalAddress'));
+    const queue = `bad-input-changed-${randomUUID()}`;
+    const worker = await createWorker({
+      definitions: new Definitions({ jobs: [changedV2] }),
+      connection: native,
+      taskQueue: queue,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
+    const result = await worker.runUntil(async () =>
+      settle(await launchRun(suite.harness.client, changedV1, { taskQueue: queue }), 15_000),
+    );
+    expect(result.stepStatuses()).toEqual({ bi_seed: 'SUCCESS', bi_changed_op: 'FAILURE' });
+    expect(result.failures[0]?.type).toBe('OpDefinitionError');
+    expect(result.failures[0]?.message).toContain(
+      'op "bi_changed_op" of job "bad_input_changed" on this worker is bi_changed_op(x, y) -> result, but the run\'s plan has bi_changed_op(x) -> result',
+    );
   });
 
   it('Definitions.getJob with an unknown name lists the known jobs and says how to fix it', () => {
