@@ -64,6 +64,12 @@ export const PlanNode = z.object({
 });
 export type PlanNode = z.infer<typeof PlanNode>;
 
+/** Exactly one of `count` (failed keys, an integer ≥ 0) and `ratio` (of the map's keys, 0 to 1). */
+export const ToleratedFailures = z.union([
+  z.object({ count: z.number().int().min(0), ratio: z.undefined().optional() }),
+  z.object({ ratio: z.number().min(0).max(1), count: z.undefined().optional() }),
+]);
+
 /** How the keys of one dynamic dimension run (set with `.map(fn, options)`). */
 export const DimensionOptions = z.object({
   /**
@@ -83,6 +89,12 @@ export const DimensionOptions = z.object({
    * holds in that mode (src/dsl/limits.ts maxShardSize).
    */
   shardSize: z.number().int().positive().optional(),
+  /**
+   * How many of the map's keys may fail without failing the run: `{ count: n }` keys, or
+   * `{ ratio: r }` of them (src/dsl/tolerance.ts). Its collects get the other keys' values; the
+   * failed keys are listed on the run's result. Checked with clear messages when `job()` runs.
+   */
+  toleratedFailures: ToleratedFailures.optional(),
 });
 export type DimensionOptions = z.infer<typeof DimensionOptions>;
 export type FanOutMode = NonNullable<DimensionOptions['mode']>;

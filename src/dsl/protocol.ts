@@ -77,6 +77,8 @@ export const StepRecord = z.object({
   attempts: z.number().int().optional(),
   /** Taken over from an earlier run by a re-execution, not run again (see ReusedChunk). */
   reused: z.boolean().optional(),
+  /** A FAILURE within its map's `toleratedFailures`: it does not fail the run (set by the scope that decided so). */
+  tolerated: z.literal(true).optional(),
 });
 export type StepRecord = z.infer<typeof StepRecord>;
 
@@ -100,7 +102,7 @@ export type Reexecution = z.infer<typeof Reexecution>;
  * Every step of a scope and of the scopes below it, keyed by step key. Where that would be too
  * large for Temporal, deeper records are stored and listed in `parts` (each a stored ScopeResult).
  */
-export const StepFailureRef = z.object({ stepKey: z.string(), error: StepError });
+export const StepFailureRef = z.object({ stepKey: z.string(), error: StepError, tolerated: z.literal(true).optional() });
 export const ScopeResult = z.object({
   steps: z.record(z.string(), StepRecord),
   parts: z.array(StoredRef).optional(),
@@ -247,12 +249,24 @@ export const ShardResult = z.object({
   keys: z.number().int().nonnegative(),
   nodes: z.record(z.string(), NodeSummary),
   failures: z.array(StepFailureRef),
+  /**
+   * Keys of the slice that failed (a step FAILURE not tolerated deeper) and had not failed in an
+   * earlier stage; set only for a map with `toleratedFailures`.
+   */
+  failedKeys: z.number().int().nonnegative().optional(),
 });
 export type ShardResult = z.infer<typeof ShardResult>;
 
 /** A collect over a sharded dimension, resolved by the op runner from the shards' stored records. */
 export const LazyCollect = z.object({
-  $opgraphCollect: z.object({ parts: z.array(StoredRef), node: z.string(), output: z.string(), depth: z.number().int() }),
+  $opgraphCollect: z.object({
+    parts: z.array(StoredRef),
+    node: z.string(),
+    output: z.string(),
+    depth: z.number().int(),
+    /** A map within its `toleratedFailures`: keys with a FAILURE (not marked tolerated) in these parts are left out. */
+    failedIn: z.array(StoredRef).optional(),
+  }),
 });
 export type LazyCollect = z.infer<typeof LazyCollect>;
 /** The raw items of a stored fan-out, resolved by the op runner. */

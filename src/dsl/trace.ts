@@ -3,6 +3,7 @@ import { DynamicHandle, Handle } from './handles.ts';
 import type { OpSpec } from './op.ts';
 import { currentTracer, withTracer } from './tracing.ts';
 import { BUDGET, MAP_OPTION_BOUNDS, maxShardSize } from './limits.ts';
+import { toleratedFailuresProblems } from './tolerance.ts';
 import {
   type DimensionOptions,
   DimensionOptions as DimensionOptionsSchema,
@@ -140,13 +141,17 @@ export class Tracer {
   }
 
   recordMapOptions(handle: DynamicHandle<unknown>, options: DimensionOptions): void {
-    const parsed = DimensionOptionsSchema.safeParse(options);
+    // toleratedFailures gets its own messages (zod's for a union only say "invalid input").
+    const toleranceProblems = options.toleratedFailures !== undefined ? toleratedFailuresProblems(options.toleratedFailures) : [];
+    for (const problem of toleranceProblems) this.issue('map-options', handle.node, problem.message, problem.fix);
+    const { toleratedFailures: _checkedAbove, ...rest } = options;
+    const parsed = DimensionOptionsSchema.safeParse(toleranceProblems.length > 0 ? rest : options);
     if (!parsed.success) {
       this.issue(
         'map-options',
         handle.node,
         `invalid .map() options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-        "use { mode: 'child' | 'activity' | 'batch', batchSize?: positive integer, maxConcurrency?: positive integer }",
+        "use { mode: 'child' | 'activity' | 'batch', batchSize?: positive integer, maxConcurrency?: positive integer, shardSize?: positive integer, toleratedFailures?: { count } | { ratio } }",
       );
       return;
     }

@@ -10,6 +10,7 @@ import { dimensionId, opSignature, parseDimensionId, stepKey } from '../dsl/keys
 import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
 import type { InputSource, OutputRef, PlanNode } from '../dsl/plan.ts';
 import type { Binding, OpTaskInput, ReusedChunk, ScopeResult, ShardResult, StepRecord, StoredRef, TaskOutput } from '../dsl/protocol.ts';
+import { exceedsTolerance, mapLabel, toleranceMessage } from '../dsl/tolerance.ts';
 import { tagOutput } from '../dsl/wire.ts';
 import {
   dimensionsBelow,
@@ -46,11 +47,26 @@ import { NO_PROGRESS, type ProgressSink } from './progress.ts';
 import { DAGSTER_JITTER_PATCH, retryDelayMs } from './retry.ts';
 import { runShards, type ShardDecision } from './shards.ts';
 import { storeInChunks } from './results.ts';
+import { hasUntoleratedFailure, markShardTolerated, markTolerated } from './tolerance.ts';
 import { keyEvents, keysPerShard, legacyShardSize, shardRanges, stepEvents, treeRanges } from './sharding.ts';
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
 
 type DimensionOutcome =
-  { state: 'abandoned'; reason: string } | { state: 'skipped' } | { state: 'done'; keys: string[]; shards?: ShardResult[] };
+  | { state: 'abandoned'; reason: string }
+  | { state: 'skipped' }
+  | { state: 'done'; keys: string[]; shards?: ShardResult[]; tolerance?: StageTolerance };
+
+/** A map with `toleratedFailures`, counted when one of its stages ends (this stage and the earlier ones). */
+interface StageTolerance {
+  readonly failed: number;
+  readonly exceeded: boolean;
+  /** `map over "keys": 3 of 40 keys failed, within …` (src/dsl/tolerance.ts). */
+  readonly message: string;
+  /** Keys run here: the failed ones, by name. */
+  readonly failedKeys?: ReadonlySet<string>;
+  /** Keys run in shards: the stored records that tell which keys failed. */
+  readonly failedIn?: StoredRef[];
+}
 
 /** A dimension's run: one settled outcome per stage, each known as soon as that stage's wave ends. */
 interface DimensionRun {
@@ -94,6 +110,8 @@ export class ScopeInterpreter {
   private readonly shardRuns = new Map<string, ShardResult[][]>();
   /** How each dimension was sharded at its first stage (later stages keep the same ranges). */
   private readonly shardDecisions = new Map<string, ShardDecision>();
+  /** Maps below this scope that ended with more failed keys than their `toleratedFailures` allow. */
+  private readonly overTolerance: string[] = [];
 
   constructor(
     private readonly scope: ScopeContext,
@@ -263,12 +281,57 @@ export class ScopeInterpreter {
     const settle: ((outcome: DimensionOutcome) => void)[] = [];
     const stages = Array.from({ length: count }, () => new Promise<DimensionOutcome>((resolve) => settle.push(resolve)));
     const all = (async () => {
+      let outcome: DimensionOutcome | undefined;
       for (let stage = 0; stage < count; stage++) {
-        const outcome = await this.evaluateStage(dim, subtree, stage);
+        outcome = await this.evaluateStage(dim, subtree, stage);
         settle[stage]?.(outcome);
       }
+      if (outcome?.state === 'done' && outcome.tolerance) this.settleTolerance(dim, subtree, outcome.tolerance);
     })();
     return { stages, all };
+  }
+
+  /** Maps below this scope that ended over their tolerance, one line each (the run fails for their failures). */
+  get toleranceExceeded(): readonly string[] {
+    return this.overTolerance;
+  }
+
+  /**
+   * A map with `toleratedFailures` has run all its stages: within the tolerance, every failure of
+   * its keys is marked tolerated (scopes above and the workflow then do not count them); over it,
+   * they stay failures and the map is reported.
+   */
+  private settleTolerance(dim: string, subtree: readonly PlanNode[], tolerance: StageTolerance): void {
+    if (tolerance.exceeded) {
+      this.overTolerance.push(tolerance.message);
+      return;
+    }
+    for (const stage of this.childResults.get(dim) ?? []) for (const result of stage) markTolerated(result);
+    const inMap = new Set(subtree.map((n) => n.id));
+    for (const stage of this.shardRuns.get(dim) ?? []) for (const shard of stage) markShardTolerated(shard, (node) => inMap.has(node));
+  }
+
+  /**
+   * A map with `toleratedFailures` after `stage`: its failed keys so far, against the tolerance.
+   * `keys`: the keys when they ran here (else they ran in shards, which count their failed keys).
+   */
+  private stageTolerance(dim: string, stage: number, total: number, keys?: readonly string[]): StageTolerance | undefined {
+    const tolerance = this.scope.plan.dimensions?.[dim]?.toleratedFailures;
+    if (!tolerance) return undefined;
+    const label = mapLabel(parseDimensionId(dim), this.scope.keys);
+    const report = (failed: number) => ({
+      failed,
+      exceeded: exceedsTolerance(tolerance, failed, total),
+      message: toleranceMessage(label, tolerance, failed, total),
+    });
+    if (!keys) {
+      const stages = (this.shardRuns.get(dim) ?? []).slice(0, stage + 1);
+      const failed = stages.reduce((sum, shards) => sum + shards.reduce((n, shard) => n + (shard.failedKeys ?? 0), 0), 0);
+      return { ...report(failed), failedIn: stages.flatMap((shards) => shards.flatMap((shard) => shard.parts)) };
+    }
+    const stages = (this.childResults.get(dim) ?? []).slice(0, stage + 1);
+    const failedKeys = new Set(keys.filter((_, i) => stages.some((results) => results[i] && hasUntoleratedFailure(results[i]))));
+    return { ...report(failedKeys.size), failedKeys };
   }
 
   private async evaluateNode(node: PlanNode): Promise<StepRecord> {
@@ -349,12 +412,17 @@ export class ScopeInterpreter {
     const outcome = await stage;
     if (outcome.state === 'abandoned') return outcome;
     if (outcome.state === 'skipped') return missing;
-    if (outcome.shards) return collectShards(outcome.shards, producer.id, ref.output, this.scope.keys.length + 1);
-    const parts = outcome.keys.map((k) => {
-      const record = this.steps[stepKey(producer.id, [...this.scope.keys, k])];
-      return record ? outputBinding(record, ref.output) : missing;
-    });
-    return gather(parts, parts.length);
+    const tolerance = outcome.tolerance;
+    if (outcome.shards) return collectShards(outcome.shards, producer.id, ref.output, this.scope.keys.length + 1, tolerance);
+    // Within its tolerance, a map's collects leave its failed keys out; over it, they behave as without the option.
+    const failed = tolerance && !tolerance.exceeded ? tolerance.failedKeys : undefined;
+    const parts = outcome.keys
+      .filter((k) => !failed?.has(k))
+      .map((k) => {
+        const record = this.steps[stepKey(producer.id, [...this.scope.keys, k])];
+        return record ? outputBinding(record, ref.output) : missing;
+      });
+    return overTolerance(gather(parts, parts.length), tolerance);
   }
 
   private async evaluateStage(dim: string, subtree: readonly PlanNode[], stage: number): Promise<DimensionOutcome> {
@@ -405,7 +473,8 @@ export class ScopeInterpreter {
           this.progress.shardFinished(progressLabel, keys, result);
         },
       });
-      return { state: 'done', keys: [], shards: results };
+      const tolerance = this.stageTolerance(dim, stage, count);
+      return { state: 'done', keys: [], shards: results, ...(tolerance ? { tolerance } : {}) };
     }
     if (produced.kind !== 'items') throw this.engine.fatal(`internal error: the stored fan-out of ${fanOutKey} was not sharded`);
 
@@ -439,7 +508,8 @@ export class ScopeInterpreter {
         Object.assign(this.steps, result.steps);
       },
     );
-    return { state: 'done', keys };
+    const tolerance = this.stageTolerance(dim, stage, count, keys);
+    return { state: 'done', keys, ...(tolerance ? { tolerance } : {}) };
   }
 
   /**
@@ -629,24 +699,41 @@ function outputBinding(
   return { state: 'value', value: pick(tagOutput(produced)) };
 }
 
-/** A collect over a sharded dimension, decided from the shards' summaries and resolved lazily by the consuming op. */
-function collectShards(shards: readonly ShardResult[], node: string, output: string, depth: number): Binding {
+/**
+ * A collect over a sharded dimension, decided from the shards' summaries and resolved lazily by the
+ * consuming op. Within a map's tolerance, its failed keys' steps may be broken (up to one per failed
+ * key) and the consuming op leaves those keys out (`failedIn`).
+ */
+function collectShards(shards: readonly ShardResult[], node: string, output: string, depth: number, tolerance?: StageTolerance): Binding {
+  const within = tolerance && !tolerance.exceeded ? tolerance : undefined;
   let keys = 0;
   let produced = 0;
+  let brokenSteps = 0;
   const broken: string[] = [];
   for (const shard of shards) {
     keys += shard.keys;
     const summary = shard.nodes[node];
     produced += summary?.produced[output] ?? 0;
     const failed = (summary?.statuses.FAILURE ?? 0) + (summary?.statuses.ABANDONED ?? 0);
+    brokenSteps += failed;
     if (failed > 0) {
       const named = shard.failures.filter((f) => f.stepKey.startsWith(`${node}[`)).map((f) => `[${f.stepKey}] failed`);
       broken.push(...(named.length > 0 ? named : [`${failed} step(s) of ${node} failed or were not executed`]));
     }
   }
-  if (broken.length > 0) return { state: 'abandoned', reason: broken.slice(0, 5).join(', ') };
-  if (keys > 0 && produced === 0) return missing;
-  return { state: 'value', value: { $opgraphCollect: { parts: shards.flatMap((s) => s.parts), node, output, depth } } };
+  if (broken.length > 0 && !(within && brokenSteps <= within.failed)) {
+    return overTolerance({ state: 'abandoned', reason: broken.slice(0, 5).join(', ') }, tolerance);
+  }
+  const remaining = within ? keys - within.failed : keys;
+  if (remaining > 0 && produced === 0) return missing;
+  const lazy = { parts: shards.flatMap((s) => s.parts), node, output, depth, ...(within ? { failedIn: within.failedIn ?? [] } : {}) };
+  return { state: 'value', value: { $opgraphCollect: lazy } };
+}
+
+/** A collect's binding, abandoned with the reason led by the map's tolerance when it was exceeded. */
+function overTolerance(binding: Binding, tolerance: StageTolerance | undefined): Binding {
+  if (binding.state !== 'abandoned' || !tolerance?.exceeded) return binding;
+  return { state: 'abandoned', reason: `${tolerance.message}: ${binding.reason}` };
 }
 
 /** A fan-in: abandoned if any source is; skipped only if it had sources and none produced a value. */

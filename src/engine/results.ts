@@ -14,6 +14,7 @@ import {
   storeWithin,
   type Measure,
 } from './payload.ts';
+import { cutFailures } from './tolerance.ts';
 import type { ScopeEngine } from './types.ts';
 
 /** Before the payload budget, record chunks were measured in characters (kept for replay). */
@@ -62,7 +63,7 @@ export async function compactResult(
     if (record.mappingKeys.length <= depth) own[key] = record;
     else deeper[key] = record;
   }
-  const failures = [...failuresOf(deeper), ...(result.failures ?? [])].slice(0, MAX_FAILURES);
+  const failures = cutFailures([...failuresOf(deeper), ...(result.failures ?? [])], MAX_FAILURES);
   await storeLargeOutputs(own, engine, limit, legacyLimitChars);
   return {
     steps: own,
@@ -111,5 +112,9 @@ export const MAX_FAILURES = 100;
 export function failuresOf(steps: Record<string, StepRecord>): ShardResult['failures'] {
   return Object.entries(steps)
     .filter(([, r]) => r.status === 'FAILURE')
-    .map(([key, r]) => ({ stepKey: key, error: r.error ?? { type: 'Error', message: '' } }));
+    .map(([key, r]) => ({
+      stepKey: key,
+      error: r.error ?? { type: 'Error', message: '' },
+      ...(r.tolerated ? { tolerated: true as const } : {}),
+    }));
 }

@@ -14,6 +14,7 @@ import type { ProgressSink } from './progress.ts';
 import { failuresOf, MAX_FAILURES, storeInChunks, summarize } from './results.ts';
 import { keyEvents, keysPerShard, treeRanges } from './sharding.ts';
 import { runShards } from './shards.ts';
+import { cutFailures, failedBefore, hasUntoleratedFailure } from './tolerance.ts';
 import type { ScopeContext, ScopeEngine } from './types.ts';
 
 /**
@@ -69,11 +70,16 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
     nested.push(...(result.parts ?? []));
     nestedFailures.push(...(result.failures ?? []));
   }
+  // A map with toleratedFailures: the parent counts failed keys across shards (keys that failed in an earlier stage count once).
+  const failedKeys = options.toleratedFailures
+    ? results.filter((result, i) => hasUntoleratedFailure(result) && !failedBefore(keyed[i]?.prior ?? {})).length
+    : undefined;
   return {
     parts: [...(await storeInChunks(steps, engine)), ...nested],
     keys: keyed.length,
     nodes: summarize(steps),
-    failures: [...failuresOf(steps), ...nestedFailures].slice(0, MAX_FAILURES),
+    failures: cutFailures([...failuresOf(steps), ...nestedFailures], MAX_FAILURES),
+    ...(failedKeys !== undefined ? { failedKeys } : {}),
   };
 }
 
@@ -114,10 +120,15 @@ async function runSubShards(
       for (const [output, n] of Object.entries(summary.produced)) into.produced[output] = (into.produced[output] ?? 0) + n;
     }
   }
+  const failedKeys = results.some((r) => r.failedKeys !== undefined) ? results.reduce((sum, r) => sum + (r.failedKeys ?? 0), 0) : undefined;
   return {
     parts: results.flatMap((r) => r.parts),
     keys: results.reduce((sum, r) => sum + r.keys, 0),
     nodes,
-    failures: results.flatMap((r) => r.failures).slice(0, MAX_FAILURES),
+    failures: cutFailures(
+      results.flatMap((r) => r.failures),
+      MAX_FAILURES,
+    ),
+    ...(failedKeys !== undefined ? { failedKeys } : {}),
   };
 }

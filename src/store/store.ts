@@ -150,12 +150,23 @@ export async function loadPart(ref: StoredRef, store: ValueStore = getDefaultSto
   return ScopeResult.parse(JSON.parse(await store.get(ref)));
 }
 
-/** The values a collect over a sharded dimension gathers, in yield order, from the shards' stored records. */
+/**
+ * The values a collect over a sharded dimension gathers, in yield order, from the shards' stored
+ * records; for a map within its toleratedFailures, without its failed keys' (see src/engine/tolerance.ts).
+ */
 async function lazyCollect({ $opgraphCollect: spec }: LazyCollect, store: ValueStore): Promise<unknown[]> {
+  const failed = new Set<string>();
+  for (const part of spec.failedIn ?? []) {
+    for (const record of Object.values((await loadPart(part, store)).steps)) {
+      const key = record.mappingKeys[spec.depth - 1];
+      if (record.status === 'FAILURE' && !record.tolerated && key !== undefined) failed.add(key);
+    }
+  }
   const values: unknown[] = [];
   for (const part of spec.parts) {
     for (const record of Object.values((await loadPart(part, store)).steps)) {
       if (record.node !== spec.node || record.mappingKeys.length !== spec.depth || record.status !== 'SUCCESS') continue;
+      if (failed.has(record.mappingKeys[spec.depth - 1] ?? '')) continue;
       const output = record.outputs?.find((o) => o.name === spec.output);
       if (output?.kind === 'value') values.push(await materialize(output.value, store));
     }

@@ -117,9 +117,10 @@ const stepRecord = object({
   error: optional(stepError),
   attempts: optional(int()),
   reused: optional(boolean),
+  tolerated: optional(oneOf(true)),
 });
 
-const stepFailureRef = object({ stepKey: string, error: stepError });
+const stepFailureRef = object({ stepKey: string, error: stepError, tolerated: optional(oneOf(true)) });
 
 const scopeResult = object({
   steps: recordOf(stepRecord),
@@ -174,7 +175,13 @@ const shardInput = object({
 const nodeSummary = object({ statuses: recordOf(int()), produced: recordOf(int()) });
 
 const opTaskResult = object({ outputs: arrayOf(taskOutput) });
-const shardResult = object({ parts: arrayOf(storedRef), keys: int(0), nodes: recordOf(nodeSummary), failures: arrayOf(stepFailureRef) });
+const shardResult = object({
+  parts: arrayOf(storedRef),
+  keys: int(0),
+  nodes: recordOf(nodeSummary),
+  failures: arrayOf(stepFailureRef),
+  failedKeys: optional(int(0)),
+});
 const batchResult = object({ results: arrayOf(scopeResult) });
 const sliceResult = object({ items, prior: recordOf(stepRecord) });
 

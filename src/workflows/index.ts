@@ -13,6 +13,7 @@ import { stageNodes } from '../engine/geometry.ts';
 import { ScopeInterpreter } from '../engine/interpreter.ts';
 import { compactResult } from '../engine/results.ts';
 import { runShardScope } from '../engine/shardScope.ts';
+import { untoleratedFailures } from '../engine/tolerance.ts';
 import { progressTracker } from './progress.ts';
 import { TemporalEngine } from './temporalEngine.ts';
 
@@ -49,18 +50,15 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
     input.kind === 'job'
       ? await compactResult(full, scope.keys.length, engine, PAYLOAD.jobResult, LEGACY_JOB_RESULT_CHARS)
       : await compactResult(full, scope.keys.length, engine, PAYLOAD.childResult, PAYLOAD.childResult);
-  const failed = [
-    ...Object.entries(full.steps)
-      .filter(([, r]) => r.status === 'FAILURE')
-      .map(([stepKey, r]) => ({ stepKey, error: r.error })),
-    ...(full.failures ?? []),
-  ];
+  // Failures within their map's toleratedFailures are marked so and do not fail the run.
+  const failed = untoleratedFailures(full);
   if (failed.length > 0) {
     const list = failed.map(({ stepKey, error }) => `${stepKey}: ${error?.type ?? 'Error'}: ${error?.message ?? ''}`);
     const where = input.kind === 'job' ? `run of job "${input.plan.job}"` : `mapping key ${scope.keys.join(',')}`;
+    const maps = interpreter.toleranceExceeded.map((line) => `${line}\n`).join('');
     throw ApplicationFailure.create({
       type: input.kind === 'job' ? FailureType.RunFailed : FailureType.ScopeFailed,
-      message: `${failed.length} step(s) failed in ${where}:\n${list.slice(0, 20).join('\n')}${list.length > 20 ? `\n… and ${list.length - 20} more` : ''}`,
+      message: `${failed.length} step(s) failed in ${where}:\n${maps}${list.slice(0, 20).join('\n')}${list.length > 20 ? `\n… and ${list.length - 20} more` : ''}`,
       nonRetryable: true,
       details: [result],
     });

@@ -257,7 +257,14 @@ export class TemporalEngine implements ScopeEngine {
       const error = errorOf(err);
       const keys = shard.end - shard.start;
       const nodes = Object.fromEntries(keyNodes(request).map((n) => [n.id, { statuses: { FAILURE: keys }, produced: {} }]));
-      return { parts: [], keys, nodes, failures: [{ stepKey: `${fanOutKey}[${label}]`, error }] };
+      const tolerated = request.plan.dimensions?.[dimensionOf(request)]?.toleratedFailures !== undefined;
+      return {
+        parts: [],
+        keys,
+        nodes,
+        failures: [{ stepKey: `${fanOutKey}[${label}]`, error }],
+        ...(tolerated ? { failedKeys: keys } : {}),
+      };
     }
   }
 

@@ -255,12 +255,21 @@ function lazy(v: unknown, key: string): unknown {
 export function materialize(world: FakeWorld, v: unknown): unknown {
   if (isRef(v)) return world.get(v);
   if (Array.isArray(v)) return v.some(isRef) ? v.map((x) => materialize(world, x)) : v;
-  const collect = lazy(v, '$opgraphCollect') as { parts: StoredRef[]; node: string; output: string; depth: number } | undefined;
+  const collect = lazy(v, '$opgraphCollect') as
+    { parts: StoredRef[]; node: string; output: string; depth: number; failedIn?: StoredRef[] } | undefined;
   if (collect) {
+    const failed = new Set<string>();
+    for (const part of collect.failedIn ?? []) {
+      for (const record of Object.values((world.get(part) as ScopeResult).steps)) {
+        const key = record.mappingKeys[collect.depth - 1];
+        if (record.status === 'FAILURE' && !record.tolerated && key !== undefined) failed.add(key);
+      }
+    }
     const values: unknown[] = [];
     for (const part of collect.parts) {
       for (const record of Object.values((world.get(part) as ScopeResult).steps)) {
         if (record.node !== collect.node || record.mappingKeys.length !== collect.depth || record.status !== 'SUCCESS') continue;
+        if (failed.has(record.mappingKeys[collect.depth - 1] ?? '')) continue;
         const output = record.outputs?.find((o) => o.name === collect.output);
         if (output && 'value' in output) values.push(materialize(world, output.value));
       }
