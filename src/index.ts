@@ -1,7 +1,7 @@
 /** opgraph: Dagster's op/job DSL with dynamic graphs, running durably on Temporal. */
 export * from './dsl/index.ts';
 export { JobResult } from './client/result.ts';
-export type { RunStatus, StepFailure } from './client/result.ts';
+export type { FailedKey, MapFailures, RunStatus, StepFailure } from './client/result.ts';
 export { awaitRun, cancelRun, jobWorkflowId, launchRun, PARENT_RUN_MEMO, runJob } from './client/run.ts';
 export { reexecute, reexecuteRun, type ReexecuteOptions, type Reexecuted } from './client/reexecute.ts';
 export type { LaunchedRun, LaunchOptions } from './client/run.ts';

@@ -55,6 +55,7 @@ export async function resultLines(result: JobResult, elapsedMs?: number): Promis
   const head = `Run ${result.runId} of job ${result.jobName}${reused > 0 ? ` (a re-execution: ${reused} step${reused === 1 ? '' : 's'} taken over)` : ''}`;
   if (result.success) {
     lines.push(`${head} SUCCEEDED${elapsedText(elapsedMs, 'in')} (${records.length} step${records.length === 1 ? '' : 's'}).`);
+    lines.push(...toleranceLines(result));
     lines.push(
       ...(await outputLines(
         result,
@@ -66,6 +67,9 @@ export async function resultLines(result: JobResult, elapsedMs?: number): Promis
   const word = result.status === 'CANCELED' ? 'was CANCELED' : 'FAILED';
   lines.push(`${head} ${word}${elapsedText(elapsedMs, 'after')}.`);
   if (result.runError) lines.push(`  ${result.runError.type}: ${result.runError.message}`);
+  for (const map of result.toleranceExceeded)
+    lines.push(`Over tolerance: ${map.message}; failed keys ${keysPreview(map.failedKeys.map((k) => k.key))}`);
+  lines.push(...toleranceLines(result));
   if (result.failures.length > 0) {
     lines.push(`Failed steps (${result.failures.length}):`);
     for (const f of result.failures) {
@@ -75,6 +79,22 @@ export async function resultLines(result: JobResult, elapsedMs?: number): Promis
   for (const status of ['ABANDONED', 'SKIPPED'] as const) {
     const keys = records.filter(([, r]) => r.status === status).map(([k]) => k);
     if (keys.length > 0) lines.push(`${status === 'ABANDONED' ? 'Abandoned' : 'Skipped'} steps (${keys.length}): ${keysPreview(keys)}`);
+  }
+  return lines;
+}
+
+/** Per map within its toleratedFailures: the line saying so, then each failed key with its first failed step (a few keys at most). */
+function toleranceLines(result: JobResult): string[] {
+  const lines: string[] = [];
+  for (const map of result.toleratedFailures) {
+    lines.push(`Tolerated failures: ${map.message}:`);
+    for (const failed of map.failedKeys.slice(0, MAX_KEYS_SHOWN)) {
+      const [first, ...more] = failed.failures;
+      const also = more.length > 0 ? ` (and ${more.length} more failed step${more.length === 1 ? '' : 's'})` : '';
+      lines.push(`  ${failed.key}: ${first ? `${first.stepKey}: ${first.type}: ${firstLines(first.message, 1)}` : 'failed'}${also}`);
+    }
+    const hidden = map.failedKeys.length - MAX_KEYS_SHOWN;
+    if (hidden > 0) lines.push(`  … and ${hidden} more failed key${hidden === 1 ? '' : 's'} (JobResult.toleratedFailures lists them all)`);
   }
   return lines;
 }

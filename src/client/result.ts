@@ -3,22 +3,26 @@ import type { GraphOutput, JobPlan } from '../dsl/plan.ts';
 import { stepKey as formatStepKey } from '../dsl/keys.ts';
 import type { ScopeResult, StepError, StepRecord, StepStatus } from '../dsl/protocol.ts';
 import { loadItems, materialize } from '../store/store.ts';
+import { type FailedKey, type MapFailures, mapFailures, type StepFailure, stepFailure } from './tolerance.ts';
 
 export type RunStatus = 'SUCCESS' | 'FAILURE' | 'CANCELED';
-
-export interface StepFailure {
-  readonly stepKey: string;
-  /** Stable failure type: `OpUserError` when the op's code threw, `OpValidationError`, `Timeout`… */
-  readonly type: string;
-  /** Class of what the op's code threw (`RangeError`, a user-defined class); absent for other failures. */
-  readonly errorClass?: string;
-  readonly message: string;
-}
+export type { FailedKey, MapFailures, StepFailure };
 
 /** The outcome of one run: status, every step's status, outputs by node, failures by step key. */
 export class JobResult {
   readonly success: boolean;
+  /** The failed steps that failed the run (a failure within its map's `toleratedFailures` is not one of them). */
   readonly failures: readonly StepFailure[];
+  /**
+   * Maps with `toleratedFailures` whose failed keys stayed within it: the keys, their failed steps
+   * and errors. The run's status does not count them; their steps still report FAILURE.
+   */
+  readonly toleratedFailures: readonly MapFailures[];
+  /**
+   * Maps with more failed keys than their `toleratedFailures` allow (their collects' consumers were
+   * abandoned): their failures are among `failures`, unless an enclosing map tolerated their key.
+   */
+  readonly toleranceExceeded: readonly MapFailures[];
 
   constructor(
     readonly jobName: string,
@@ -32,14 +36,12 @@ export class JobResult {
     private readonly plan?: JobPlan,
   ) {
     this.success = status === 'SUCCESS';
+    const { maps, tolerated } = mapFailures(plan, result.steps);
+    this.toleratedFailures = maps.filter((m) => !m.exceeded);
+    this.toleranceExceeded = maps.filter((m) => m.exceeded);
     this.failures = Object.entries(result.steps)
-      .filter(([, r]) => r.status === 'FAILURE')
-      .map(([stepKey, r]) => ({
-        stepKey,
-        type: r.error?.type ?? 'Error',
-        ...(r.error?.errorClass ? { errorClass: r.error.errorClass } : {}),
-        message: r.error?.message ?? '',
-      }));
+      .filter(([stepKey, r]) => r.status === 'FAILURE' && !tolerated.has(stepKey))
+      .map(([stepKey, r]) => stepFailure(stepKey, r));
   }
 
   /**

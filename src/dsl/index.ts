@@ -17,7 +17,8 @@ export type {
 export { job, graph, Definitions } from './job.ts';
 export type { GraphDefinition, JobConfig, JobDefinition } from './job.ts';
 export { DynamicHandle, Handle } from './handles.ts';
-export type { MapResult } from './handles.ts';
+export type { MapOptions, MapResult } from './handles.ts';
+export type { ToleratedFailures } from './tolerance.ts';
 export { DynamicOut, DynamicOutput, In, Out, Output, RetryPolicy } from './outputs.ts';
 export type { DynamicOutputOptions, RetryPolicyOptions, Schema } from './outputs.ts';
 export { JobDefinitionError, OpExecutionError, OpgraphError, OutputContractError, OutputNotFoundError, RunConfigError } from './errors.ts';

@@ -20,6 +20,7 @@ const work = op({ name: 'work' }, async (_ctx, x: number) => x);
 const after = op({ name: 'after' }, async (_ctx, x: number) => x);
 const audit = op({ name: 'audit' }, async (_ctx, x: number) => x);
 const total = op({ name: 'total' }, async (_ctx, xs: number[]) => xs);
+const gatherLists = op({ name: 'lists' }, async (_ctx, xs: number[][]) => xs);
 const plus = op({ name: 'plus' }, async (_ctx, x: number, y: number[]) => x + y.length);
 
 const num = (x: unknown) => x as number;
@@ -227,7 +228,7 @@ describe('nested maps: an inner tolerance applies per outer key', () => {
           ),
         { ...modeOptions(outer), ...(outerTolerance !== undefined ? { toleratedFailures: { count: outerTolerance } } : {}) },
       );
-      total.alias('all')(perKey.collect());
+      gatherLists.alias('all')(perKey.collect());
     }).plan;
   // Outer key k1 has 1 failing inner key, k2 has 2: inner values 100..104 and 200..204.
   const fails = (t: { stepKey: string; inputs: Record<string, unknown> }) => [101, 201, 203].includes(num(t.inputs.x));
@@ -243,6 +244,7 @@ describe('nested maps: an inner tolerance applies per outer key', () => {
             return value(num(t.inputs.x));
           },
           total: (t) => value(t.inputs.xs),
+          lists: (t) => value(t.inputs.xs),
         },
       });
       const result = await fake.run(nested(outer, innerMode, innerCount, outerTolerance));
@@ -278,6 +280,7 @@ describe('nested maps: an inner tolerance applies per outer key', () => {
           return value(num(t.inputs.x));
         },
         total: (t) => value(t.inputs.xs),
+        lists: (t) => value(t.inputs.xs),
       },
     });
     const result = await fake.run(nested('child', 'child', 2, undefined, 2));
