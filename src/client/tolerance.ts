@@ -81,29 +81,31 @@ export function mapFailures(
     .sort((a, b) => b.level - a.level);
   for (const { dim, level, tolerance } of withTolerance) {
     const source = parseDimensionId(dim);
+    // The failures not tolerated deeper, by outer keys (one instance of the map each), then by this map's key.
+    const byInstance = new Map<string, Map<string, [string, StepRecord][]>>();
+    for (const [key, record] of failures) {
+      if (tolerated.has(key) || dimOf.get(record.node)?.[level] !== dim) continue;
+      const instance = record.mappingKeys.slice(0, level).join(',');
+      const byKey = byInstance.get(instance) ?? new Map<string, [string, StepRecord][]>();
+      byInstance.set(instance, byKey);
+      const mappingKey = record.mappingKeys[level] ?? '';
+      byKey.set(mappingKey, [...(byKey.get(mappingKey) ?? []), [key, record]]);
+    }
     for (const fanOut of records) {
       if (fanOut.node !== source.node || fanOut.mappingKeys.length !== level || fanOut.status !== 'SUCCESS') continue;
+      const byKey = byInstance.get(fanOut.mappingKeys.join(','));
       const produced = fanOut.outputs?.find((o) => o.name === source.output);
-      if (!produced || (produced.kind !== 'items' && produced.kind !== 'itemsRef')) continue;
-      const outer = fanOut.mappingKeys;
-      const byKey = new Map<string, [string, StepRecord][]>();
-      for (const [key, record] of failures) {
-        if (tolerated.has(key) || dimOf.get(record.node)?.[level] !== dim) continue;
-        if (!outer.every((k, i) => record.mappingKeys[i] === k)) continue;
-        const mappingKey = record.mappingKeys[level] ?? '';
-        byKey.set(mappingKey, [...(byKey.get(mappingKey) ?? []), [key, record]]);
-      }
-      if (byKey.size === 0) continue;
+      if (!byKey || !produced || (produced.kind !== 'items' && produced.kind !== 'itemsRef')) continue;
       const total = produced.kind === 'items' ? produced.items.length : produced.count;
       const order = produced.kind === 'items' ? produced.items.map(([k]) => k).filter((k) => byKey.has(k)) : [...byKey.keys()];
       const exceeded = exceedsTolerance(tolerance, byKey.size, total);
       if (!exceeded) for (const entries of byKey.values()) for (const [key] of entries) tolerated.add(key);
-      const map = mapLabel(source, outer);
+      const map = mapLabel(source, fanOut.mappingKeys);
       maps.push({
         map,
         node: source.node,
         output: source.output,
-        outerKeys: [...outer],
+        outerKeys: [...fanOut.mappingKeys],
         tolerance,
         keys: total,
         failedKeys: order.map((key) => ({ key, failures: (byKey.get(key) ?? []).map(([k, r]) => stepFailure(k, r)) })),

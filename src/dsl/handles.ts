@@ -71,7 +71,9 @@ export class DynamicHandle<T> {
 
   /**
    * Runs `fn` once, at definition time, with a handle to one item; its ops are cloned per mapping key.
-   * `options` choose how the keys run: `{ mode: 'child' | 'activity' | 'batch', batchSize, maxConcurrency }`.
+   * `options` choose how the keys run: `{ mode: 'child' | 'activity' | 'batch', batchSize, maxConcurrency, shardSize }`,
+   * and how many may fail without failing the run: `toleratedFailures: { count } | { ratio }` (the
+   * collect then gets the other keys' values; the failed keys are listed on the run's result).
    */
   map<R>(fn: (item: Handle<T>) => R, options?: MapOptions): MapResult<R> {
     const tracer = currentTracer('.map()');

@@ -185,7 +185,22 @@ describe('wrong wiring does not compile', () => {
       // @ts-expect-error the config schema parses { n: number }, the body reads { n: string }
       op({ name: 'config_mismatch', config: z.object({ n: z.number() }) }, async (ctx: OpContext<{ n: string }>) => ctx.opConfig.n);
     };
+    // toleratedFailures: exactly one of count and ratio, numbers.
+    const wrongTolerance = (): void => {
+      const dyn = pieces();
+      dyn.map(sum, { toleratedFailures: { count: 3 } });
+      dyn.map(sum, { toleratedFailures: { ratio: 0.05 } });
+      // @ts-expect-error both count and ratio
+      dyn.map(sum, { toleratedFailures: { count: 3, ratio: 0.05 } });
+      // @ts-expect-error neither count nor ratio
+      dyn.map(sum, { toleratedFailures: {} });
+      // @ts-expect-error count is a number
+      dyn.map(sum, { toleratedFailures: { count: '3' } });
+      // @ts-expect-error a percentage is a ratio
+      dyn.map(sum, { toleratedFailures: { percent: 5 } });
+    };
     /* eslint-enable @typescript-eslint/no-unsafe-call */
+    expectTypeOf(wrongTolerance).toBeFunction();
     expectTypeOf(wrongBodies).toBeFunction();
     expectTypeOf(wrongWiring).toBeFunction();
     expectTypeOf(wrongConfig).toBeFunction();
