@@ -63,7 +63,8 @@ export async function reexecuteRun(client: Client, parentWorkflowId: string, opt
   const input = await runInputOf(client, parentWorkflowId);
   if (!input) throw new OpgraphError(`workflow ${parentWorkflowId} is not an opgraph job run (its first event has no job input)`);
   const parent = await awaitRun({ jobName: input.plan.job, runId: input.runId, workflowId: parentWorkflowId, handle, plan: input.plan });
-  if (options.fromFailure && selection.length === 0 && parent.success) {
+  // A run that succeeded with tolerated failures (toleratedFailures) has failed keys to run again.
+  if (options.fromFailure && selection.length === 0 && parent.success && parent.toleratedFailures.length === 0) {
     throw new OpgraphError(
       `run ${parentWorkflowId} succeeded: nothing failed to re-execute. Select steps to run again with --step-keys (e.g. ${firstStep(parent)}).`,
     );

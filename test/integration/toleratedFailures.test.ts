@@ -7,6 +7,7 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
+import { reexecute } from '../../src/client/reexecute.ts';
 import { runJob } from '../../src/client/run.ts';
 import type { JobResult } from '../../src/client/result.ts';
 import { resultLines } from '../../src/cli/summary.ts';
@@ -187,6 +188,20 @@ describe('toleratedFailures in nested and sharded maps', () => {
     // It did shard: 40 keys in shard workflows of 8.
     const shard = await suite.harness.client.workflow.getHandle(`${result.workflowId}/tol_fan[shard_4]`).describe();
     expect(shard.status.name).toBe('COMPLETED');
+  });
+
+  it('a run that succeeded with tolerated failures re-executes from failure: only the failed keys run again', async () => {
+    const definition = jobs.get('tolerated_activity_0');
+    if (!definition) throw new Error('job not defined');
+    const parent = await run(definition);
+    expect(parent.success).toBe(true);
+    const again = await reexecute(suite.harness.client, parent.workflowId, { fromFailure: true, taskQueue: suite.taskQueue });
+    expect(again.success).toBe(true);
+    // The 4 failed keys ran again (and failed again, tolerated again); every succeeded step was taken over,
+    // the collect's consumer too (select it with stepKeys to run it again with the keys' new values).
+    expect(again.ranStepKeys().sort()).toEqual(FAILING.flatMap((k) => [`tol_plus_one[${k}]`, `tol_square[${k}]`]).sort());
+    expect(again.toleratedFailures[0]?.failedKeys.map((k) => k.key)).toEqual(FAILING);
+    expect(await again.outputFor('tol_list')).toEqual(SUCCEEDING.map((i) => i * i + 1));
   });
 
   it('over the tolerance, the workflow’s own failure names the map too', async () => {
