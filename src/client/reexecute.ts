@@ -10,7 +10,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { stepKey as keyOf } from '../dsl/keys.ts';
 import { OpgraphError } from '../dsl/errors.ts';
 import { PAYLOAD } from '../dsl/limits.ts';
-import type { JobPlan } from '../dsl/plan.ts';
+import type { InputSource, JobPlan, PlanNode } from '../dsl/plan.ts';
 import { JobWorkflowInput, type Reexecution, type ReusedChunk, type StepRecord } from '../dsl/protocol.ts';
 import { chunked } from '../engine/payload.ts';
 import { getDefaultStore, type ValueStore } from '../store/store.ts';
@@ -69,7 +69,7 @@ export async function reexecuteRun(client: Client, parentWorkflowId: string, opt
       `run ${parentWorkflowId} succeeded: nothing failed to re-execute. Select steps to run again with --step-keys (e.g. ${firstStep(parent)}).`,
     );
   }
-  const taken = reusableRecords(parent, input.plan, selection);
+  const taken = reusableRecords(parent, input.plan, selection, options.fromFailure === true);
   const chunks = await storeChunks(taken, input.plan, options.store ?? getDefaultStore());
   const reexecution: Reexecution = { parentWorkflowId, parentRunId: input.runId, chunks };
   const { fromFailure: _f, stepKeys: _s, store: _store, ...launch } = options;
@@ -91,15 +91,67 @@ export async function reexecute(client: Client, parentWorkflowId: string, option
   return awaitRun(await reexecuteRun(client, parentWorkflowId, options));
 }
 
-/** The parent's succeeded steps, minus the selected ones, marked as taken over. */
-function reusableRecords(parent: JobResult, plan: JobPlan, selection: readonly string[]): Record<string, StepRecord> {
+/**
+ * The parent's succeeded steps that are taken over (marked reused): all but the selected ones and,
+ * from failure, those that read something that runs again.
+ */
+function reusableRecords(parent: JobResult, plan: JobPlan, selection: readonly string[], fromFailure: boolean): Record<string, StepRecord> {
   const matchers = selection.map((pattern) => stepMatcher(pattern, plan, parent));
+  const records = parent.steps();
+  const runs = new Set(Object.keys(records).filter((key) => records[key]?.status !== 'SUCCESS' || matchers.some((m) => m(records[key]!))));
+  if (fromFailure) addDownstream(records, plan, runs);
   const taken: Record<string, StepRecord> = {};
-  for (const [key, record] of Object.entries(parent.steps())) {
-    if (record.status !== 'SUCCESS' || matchers.some((m) => m(record))) continue;
-    taken[key] = { ...record, reused: true };
-  }
+  for (const [key, record] of Object.entries(records)) if (!runs.has(key)) taken[key] = { ...record, reused: true };
   return taken;
+}
+
+/**
+ * From failure, a succeeded step runs again when something it read runs again: its own or an
+ * enclosing key's upstream step, or any key of a map it collected (a map with tolerated failures
+ * leaves its collect's consumer succeeded, with the failed keys left out). Repeats to a fixpoint.
+ */
+function addDownstream(records: Readonly<Record<string, StepRecord>>, plan: JobPlan, runs: Set<string>): void {
+  const nodes = new Map(plan.nodes.map((n) => [n.id, n]));
+  for (let added = true; added;) {
+    added = false;
+    const running = new Map<string, (readonly string[])[]>();
+    for (const key of runs) {
+      const record = records[key];
+      if (record) running.set(record.node, [...(running.get(record.node) ?? []), record.mappingKeys]);
+    }
+    for (const [key, record] of Object.entries(records)) {
+      if (runs.has(key)) continue;
+      const reads = nodes.get(record.node)?.inputs.some(({ source }) => readsRunning(source, record.mappingKeys, running, nodes)) ?? false;
+      if (reads) {
+        runs.add(key);
+        added = true;
+      }
+    }
+  }
+}
+
+function readsRunning(
+  source: InputSource,
+  keys: readonly string[],
+  running: ReadonlyMap<string, (readonly string[])[]>,
+  nodes: ReadonlyMap<string, PlanNode>,
+): boolean {
+  const refs =
+    source.kind === 'fanin'
+      ? source.sources.map((s) => ({ kind: 'output' as const, node: s.node }))
+      : source.kind === 'config'
+        ? []
+        : [source];
+  return refs.some((ref) => {
+    const paths = running.get(ref.node) ?? [];
+    if (ref.kind === 'collect') return paths.some((path) => startsWith(path, keys));
+    const upstream = keys.slice(0, nodes.get(ref.node)?.dim.length ?? 0);
+    return paths.some((path) => path.length === upstream.length && startsWith(path, upstream));
+  });
+}
+
+function startsWith(path: readonly string[], prefix: readonly string[]): boolean {
+  return prefix.length <= path.length && prefix.every((k, i) => path[i] === k);
 }
 
 /** `op`, `op[*]`, `op[key]` or `op[k1,k2]` (nested keys, outermost first) → which records it selects. */
