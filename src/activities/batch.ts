@@ -71,6 +71,11 @@ class InProcessEngine implements ScopeEngine {
     return Math.random();
   }
 
+  /** Nothing inside a batch is controllable (no `controls`), so no window ever waits here; polls if asked anyway. */
+  async waitUntil(ready: () => boolean): Promise<void> {
+    while (!ready()) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
   runChild(request: DimensionRequest, item: KeyedScope): ReturnType<ScopeEngine['runChild']> {
     return new ScopeInterpreter(childScope(this.input, request, item), this).run();
   }
@@ -80,7 +85,7 @@ class InProcessEngine implements ScopeEngine {
   }
 
   runShard(request: DimensionRequest, shard: ShardRequest): ReturnType<ScopeEngine['runShard']> {
-    const { index: _index, ...slice } = shard;
+    const { index: _index, sharing: _sharing, ...slice } = shard;
     return runShardScope(
       {
         kind: 'shard',

@@ -62,3 +62,14 @@ export const SEARCH_ATTRIBUTES = {
 
 /** Resolves a job's plan on a worker, for runs started by job name alone (Temporal CLI / Web UI). */
 export const RESOLVE_PLAN_ACTIVITY = '__opgraph_resolve_plan';
+
+/**
+ * Live control of a running map: updates on the job workflow (validated there) and the signal that
+ * forwards a change to the child and shard workflows running some of the map's keys.
+ */
+export const MAP_CONTROL = {
+  pause: 'opgraph.pauseMap',
+  resume: 'opgraph.resumeMap',
+  resize: 'opgraph.resizeMap',
+  forward: 'opgraph.mapControl',
+} as const;

@@ -105,6 +105,10 @@ export const EVENTS = {
   workflowOverhead: 12,
   /** A shard as seen by its parent: a child, plus the store/slice bookkeeping around it. */
   shard: 9 + 6,
+  /** A signal to another workflow (a forwarded map control): Initiated, Signaled + a workflow task. */
+  signal: 5,
+  /** An accepted update (a map control): Accepted, Completed + a workflow task. */
+  update: 5,
 } as const;
 
 /** Room one workflow's history leaves for keys, after its own start, the slice it loads and the records it stores. */

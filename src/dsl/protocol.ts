@@ -119,6 +119,13 @@ export const Binding = z.discriminatedUnion('state', [
 ]);
 export type Binding = z.infer<typeof Binding>;
 
+/**
+ * Live control of maps (pause / resume / resize) a child or shard starts under, per dimension id:
+ * present only once a map of the run was controlled (src/engine/control.ts).
+ */
+export const MapControl = z.object({ paused: z.boolean(), maxConcurrency: z.number().int().positive().optional() });
+export const MapControlState = z.record(z.string(), MapControl);
+
 /** Set when the server has opgraph's search attributes registered (see SEARCH_ATTRIBUTES). */
 const searchAttributesFlag = z.boolean().optional();
 
@@ -156,6 +163,8 @@ export const ScopeWorkflowInput = z.object({
   priorParts: z.array(StoredRef).optional(),
   /** A re-execution's records for this key (and below it), loaded as the scope starts. */
   reused: z.array(ReusedChunk).optional(),
+  /** Controls of the maps below this scope, when any was paused or resized before it started. */
+  controls: MapControlState.optional(),
 });
 export type ScopeWorkflowInput = z.infer<typeof ScopeWorkflowInput>;
 
@@ -183,6 +192,8 @@ export const ShardWorkflowInput = z.object({
   priorParts: z.array(StoredRef),
   /** Dimension-level nodes of earlier stages, whose records the keys need. */
   priorNodes: z.array(z.string()),
+  /** Controls of this shard's map (its share of a resized window) and the maps below it, when any was controlled. */
+  controls: MapControlState.optional(),
 });
 export type ShardWorkflowInput = z.infer<typeof ShardWorkflowInput>;
 

@@ -287,6 +287,8 @@ export class ScopeInterpreter {
         settle[stage]?.(outcome);
       }
       if (outcome?.state === 'done' && outcome.tolerance) this.settleTolerance(dim, subtree, outcome.tolerance);
+      // A job's map whose every stage ran can no longer be paused or resized (nor the maps nested in it).
+      if (this.scope.dim.length === 0) this.engine.controls?.markFinished(dim);
     })();
     return { stages, all };
   }

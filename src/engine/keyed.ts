@@ -6,7 +6,7 @@ import { childScope } from './geometry.ts';
 import { dimensionBytes, keyBytes } from './inputSize.ts';
 import type { ProgressSink } from './progress.ts';
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
-import { forEachWindowed } from './window.ts';
+import { forEachWindowed, mapGate, type WindowGate } from './window.ts';
 
 /**
  * Runs the given keys of one dimension per its mode — a child workflow per key, the key's steps as
@@ -28,7 +28,12 @@ export async function runKeyed(
 ): Promise<void> {
   const mode = options.mode ?? 'child';
   const perRequest = dimensionBytes(request.plan, scope.runConfig);
-  const window = options.maxConcurrency ?? BUDGET.defaultMapConcurrency;
+  const planned = options.maxConcurrency ?? BUDGET.defaultMapConcurrency;
+  // The map's window, live-controlled where the host can (pause / resume / resize), fixed elsewhere.
+  const dim = request.dim[request.dim.length - 1] ?? '';
+  const window: number | WindowGate = engine.controls
+    ? mapGate(engine.controls, dim, planned, (ready) => engine.waitUntil(ready))
+    : planned;
   const done = (index: number, result: ScopeResult, countSteps: boolean) => {
     finished(index, result);
     if (countSteps) progress.childSteps(result.steps);

@@ -1,5 +1,6 @@
 /** Progress of a scope: what it reports as steps and keys run (the host decides where it shows). */
 import type { ShardResult, StepRecord, StepStatus } from '../dsl/protocol.ts';
+import { mapName } from './maps.ts';
 
 export interface NodeProgress {
   running: number;
@@ -20,6 +21,14 @@ export interface DimensionProgress {
   failed: number;
 }
 
+/** A map paused or resized while the run runs (absent for maps never controlled). */
+export interface MapControlProgress {
+  paused: boolean;
+  /** Its window now, and as planned. */
+  maxConcurrency: number;
+  planned: number;
+}
+
 export interface RunProgress {
   job: string;
   runId: string;
@@ -27,6 +36,8 @@ export interface RunProgress {
   nodes: Record<string, NodeProgress>;
   /** Per dynamic dimension directly below this workflow. */
   dimensions: Record<string, DimensionProgress>;
+  /** Per dimension id, the maps paused or resized so far (absent until one is). */
+  controls?: Record<string, MapControlProgress>;
 }
 
 /** Where a scope reports progress. */
@@ -109,6 +120,12 @@ export class ProgressCounter implements ProgressSink {
     this.changed(this.state);
   }
 
+  /** A map was paused, resumed or resized. */
+  mapControlled(dim: string, control: MapControlProgress): void {
+    (this.state.controls ??= {})[dim] = control;
+    this.changed(this.state);
+  }
+
   /** A shard's keys are all done: count them and its steps' statuses. */
   shardFinished(dim: string, keys: number, result: ShardResult): void {
     const counts = this.dimension(dim);
@@ -141,6 +158,9 @@ export function progressMarkdown(state: RunProgress): string {
   for (const [dim, d] of Object.entries(state.dimensions)) {
     lines.push(`- map over \`${dim}\`: ${d.done}/${d.total} keys done, ${d.running} running, ${d.failed} failed`);
   }
+  for (const [dim, control] of Object.entries(state.controls ?? {})) {
+    lines.push(`- \`${mapName(dim)}\`: ${controlText(control, keysOf(state, dim))}`);
+  }
   for (const [node, n] of Object.entries(state.nodes)) {
     const parts = [`${n.succeeded} ok`];
     if (n.running) parts.push(`${n.running} running`);
@@ -150,4 +170,25 @@ export function progressMarkdown(state: RunProgress): string {
     lines.push(`- \`${node}\`: ${parts.join(', ')}`);
   }
   return lines.join('\n');
+}
+
+/** A map's keys running and waiting, over all its stages, where this workflow runs them (undefined elsewhere). */
+export function keysOf(state: RunProgress, dim: string): { inFlight: number; waiting: number } | undefined {
+  const stages = Object.entries(state.dimensions).filter(([label]) => label === dim || label.startsWith(`${dim} (stage `));
+  if (stages.length === 0) return undefined;
+  let inFlight = 0;
+  let waiting = 0;
+  for (const [, d] of stages) {
+    inFlight += d.running;
+    waiting += Math.max(0, d.total - d.done - d.running);
+  }
+  return { inFlight, waiting };
+}
+
+/** `paused (12 in flight, 388 waiting)`, `window 50 → 10`, both, or `resumed`. */
+export function controlText(control: MapControlProgress, keys?: { inFlight: number; waiting: number }): string {
+  const parts: string[] = [];
+  if (control.paused) parts.push(`paused${keys ? ` (${keys.inFlight} in flight, ${keys.waiting} waiting)` : ''}`);
+  if (control.maxConcurrency !== control.planned) parts.push(`window ${control.planned} → ${control.maxConcurrency}`);
+  return parts.length > 0 ? parts.join(', ') : 'resumed';
 }

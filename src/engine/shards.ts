@@ -3,7 +3,7 @@ import { BUDGET } from '../dsl/limits.ts';
 import type { DimensionOptions, JobPlan } from '../dsl/plan.ts';
 import type { Binding, ShardResult, ShardWorkflowInput, StoredRef } from '../dsl/protocol.ts';
 import type { DimensionRequest, ScopeEngine, ShardRequest } from './types.ts';
-import { forEachWindowed } from './window.ts';
+import { forEachWindowed, pauseGate } from './window.ts';
 import { dimensionBytes } from './inputSize.ts';
 import { jsonBytes } from './payload.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
@@ -39,7 +39,10 @@ export async function runShards(
     dimensions: { ...request.plan.dimensions, [dimId]: { ...options, maxConcurrency: Math.max(1, Math.ceil(window / concurrent)) } },
   };
   const shardRequest: DimensionRequest = { ...request, plan };
-  await forEachWindowed(ranges, concurrent, async ({ start, end }, index) => {
+  // Paused, no further shard starts (those in flight hold their own keys back); resizing splits the new window among the shards.
+  const controls = engine.controls;
+  const inFlight = controls ? pauseGate(controls, dimId, concurrent, (ready) => engine.waitUntil(ready)) : concurrent;
+  await forEachWindowed(ranges, inFlight, async ({ start, end }, index) => {
     const shard: ShardRequest = {
       start,
       end,
@@ -48,6 +51,7 @@ export async function runShards(
       priorParts: work.priorParts(index),
       priorNodes: work.priorNodes,
       index,
+      sharing: concurrent,
     };
     const bytes = dimensionBytes(plan, work.runConfig) + jsonBytes(shard.items) + jsonBytes(shard.bindings) + jsonBytes(shard.priorParts);
     const result = await engine.budget.run('child', () => engine.runShard(shardRequest, shard), bytes);

@@ -16,6 +16,7 @@ import type {
 } from '../dsl/protocol.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
 import type { WorkflowBudget } from './budget.ts';
+import type { MapControls } from './control.ts';
 
 /** One mapping key's scope to run elsewhere: a child workflow, or one item of a batch activity. */
 export interface KeyedScope {
@@ -48,6 +49,8 @@ export interface ShardRequest {
   readonly priorNodes: string[];
   /** Position among its siblings: names the shard's workflow. */
   readonly index: number;
+  /** Shards of the dimension in flight at once, sharing its window (a resized window is split the same way). */
+  readonly sharing: number;
 }
 
 export interface ScopeContext {
@@ -80,6 +83,13 @@ export interface ScopeContext {
 export interface ScopeEngine {
   /** This workflow's budget of pending commands and history events. */
   readonly budget: WorkflowBudget;
+  /**
+   * Live control of this workflow's maps (pause / resume / resize, src/engine/control.ts); absent
+   * where nothing is controllable (inside a batch activity: windows there stay fixed).
+   */
+  readonly controls?: MapControls;
+  /** Resolves once `ready()` holds, re-checked whenever the host's state changes (Temporal's `condition()`). */
+  waitUntil(ready: () => boolean): Promise<void>;
   /** One attempt of one step; throws the step's failure. */
   executeAttempt(node: PlanNode, task: OpTaskInput): Promise<OpTaskResult>;
   sleep(ms: number): Promise<void>;

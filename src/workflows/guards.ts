@@ -143,6 +143,12 @@ const shardItems: Check = (v, at) => {
   return kind === 'inline' ? items(v.inline, field(at, 'inline')) : storedRef(v.ref, field(at, 'ref'));
 };
 
+/** A positive safe integer (as zod's `.int().positive()`). */
+const positiveInt: Check = (v, at) => (Number.isSafeInteger(v) && (v as number) > 0 ? undefined : `${where(at)} should be an integer ≥ 1`);
+
+/** Map controls per dimension id (a child's or shard's start state, and the signal that forwards changes). */
+const mapControls = recordOf(object({ paused: boolean, maxConcurrency: optional(positiveInt) }));
+
 const runFields = { runId: string, searchAttributes: optional(boolean), plan: anyObject, runConfig: anyObject };
 
 const reusedChunk = object({ dim: string, first: string, last: string, ref: storedRef });
@@ -157,6 +163,7 @@ const scopeInput = object({
   prior: optional(recordOf(stepRecord)),
   priorParts: optional(arrayOf(storedRef)),
   reused: optional(arrayOf(reusedChunk)),
+  controls: optional(mapControls),
 });
 const shardInput = object({
   ...runFields,
@@ -170,6 +177,7 @@ const shardInput = object({
   bindings: recordOf(binding),
   priorParts: arrayOf(storedRef),
   priorNodes: arrayOf(string),
+  controls: optional(mapControls),
 });
 
 const nodeSummary = object({ statuses: recordOf(int()), produced: recordOf(int()) });
@@ -207,3 +215,5 @@ export const shardResultOf = (raw: unknown): ShardResult => check(raw, shardResu
 export const batchResultOf = (raw: unknown): BatchResult => check(raw, batchResult, 'batch result');
 export const storedRefOf = (raw: unknown): StoredRef => check(raw, storedRef, 'stored reference');
 export const sliceResultOf = (raw: unknown): SliceResult => check(raw, sliceResult, 'slice result');
+/** A forwarded map control (a signal): what is wrong with it, or undefined when it has the shape. */
+export const mapControlsProblem = (raw: unknown): string | undefined => mapControls(raw, '');

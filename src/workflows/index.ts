@@ -14,6 +14,9 @@ import { ScopeInterpreter } from '../engine/interpreter.ts';
 import { compactResult } from '../engine/results.ts';
 import { runShardScope } from '../engine/shardScope.ts';
 import { untoleratedFailures } from '../engine/tolerance.ts';
+import type { JobPlan } from '../dsl/plan.ts';
+import type { ProgressCounter } from '../engine/progress.ts';
+import { acceptControls, followControls, reportControls } from './control.ts';
 import { progressTracker } from './progress.ts';
 import { TemporalEngine } from './temporalEngine.ts';
 
@@ -21,11 +24,30 @@ import { TemporalEngine } from './temporalEngine.ts';
 const LEGACY_JOB_RESULT_CHARS = 512 * 1024;
 
 export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult | ShardResult> {
-  const input = isStartedByName(raw) ? await resolveByName(raw) : workflowInputOf(raw);
-  const engine = new TemporalEngine(input.runId, input.runConfig, input.searchAttributes === true);
+  // A job takes pause / resume / resize of its maps as updates from its very start (refused until its plan is known).
+  let job: { plan: JobPlan; engine: TemporalEngine; progress: ProgressCounter } | undefined;
+  const byName = isStartedByName(raw);
+  if (byName || (raw as { kind?: unknown }).kind === 'job') {
+    acceptControls({
+      plan: () => job?.plan,
+      controls: () => job?.engine.controls,
+      progress: () => job?.progress,
+      budget: () => job?.engine.budget,
+    });
+  }
+  const input = byName ? await resolveByName(raw) : workflowInputOf(raw);
+  const engine = new TemporalEngine(
+    input.runId,
+    input.runConfig,
+    input.searchAttributes === true,
+    input.kind === 'job' ? undefined : input.controls,
+  );
+  if (input.kind !== 'job') followControls(engine.controls);
   if (input.kind === 'shard') {
     const watched = input.plan.nodes.map((n) => n.id);
-    return runShardScope(input, engine, progressTracker(input.plan.job, input.runId, watched));
+    const progress = progressTracker(input.plan.job, input.runId, watched);
+    reportControls(engine.controls, input.plan, progress);
+    return runShardScope(input, engine, progress);
   }
   const scope =
     input.kind === 'job'
@@ -43,6 +65,8 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
       : input;
   const watched = stageNodes(scope.plan.nodes, scope.dim, scope.stage).map((n) => n.id);
   const progress = progressTracker(scope.plan.job, scope.runId, watched);
+  reportControls(engine.controls, scope.plan, progress);
+  if (input.kind === 'job') job = { plan: input.plan, engine, progress };
   const interpreter = new ScopeInterpreter(scope, engine, progress);
   interpreter.reserveOwnSteps();
   const full = await interpreter.run();

@@ -1,6 +1,7 @@
 import {
   ActivityCancellationType,
   ApplicationFailure,
+  condition,
   executeChild,
   isCancellation,
   ParentClosePolicy,
@@ -10,9 +11,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowBudget } from '../engine/budget.ts';
+import { type ControlFeed, dimensionsInChild, MapControls, type MapControlState, shardFeed } from '../engine/control.ts';
 import { failedScope, keyNodes, stageNodes } from '../engine/geometry.ts';
 import { WORKFLOW_BUDGET_PATCH } from '../engine/sharding.ts';
 import type { DimensionRequest, KeyedScope, ScopeEngine, ShardRequest } from '../engine/types.ts';
+import { ControlForwarder } from './control.ts';
 import { errorOf, scopeResultOf } from './failures.ts';
 import { stepKey } from '../dsl/keys.ts';
 import type { JobPlan, PlanNode } from '../dsl/plan.ts';
@@ -58,6 +61,10 @@ function configFor(plan: JobPlan, runConfig: ResolvedRunConfig): ResolvedRunConf
  * Runs a child workflow `<this workflow id>/<name>`; stage 0 keeps the plain id, later waves of a
  * dimension split at a barrier get `/stage_<n>` (ids and summaries are part of replayed history).
  */
+function childWorkflowId(name: string, stage: number): string {
+  return `${workflowInfo().workflowId}/${name}${stage > 0 ? `/stage_${stage + 1}` : ''}`;
+}
+
 function startChild(
   type: string,
   name: string,
@@ -69,7 +76,7 @@ function startChild(
   const later = stage > 0;
   return executeChild(type, {
     ...(tags.length > 0 ? { typedSearchAttributes: tags } : {}),
-    workflowId: `${workflowInfo().workflowId}/${name}${later ? `/stage_${stage + 1}` : ''}`,
+    workflowId: childWorkflowId(name, stage),
     args: [input],
     staticSummary: `${summary}${later ? ` · stage ${stage + 1}` : ''}`,
     parentClosePolicy: childClosePolicy(),
@@ -112,13 +119,48 @@ const INFRASTRUCTURE_RETRY = {
 export class TemporalEngine implements ScopeEngine {
   /** One budget per workflow execution; runs recorded before it replay without it (see WorkflowBudget). */
   readonly budget = new WorkflowBudget(undefined, () => patched(WORKFLOW_BUDGET_PATCH));
+  /** Maps paused or resized: given at start (a child's or shard's input) or by updates / forwarded signals since. */
+  readonly controls: MapControls;
+  /** Tells the child and shard workflows running a controlled map's keys (only ever sends once a map is controlled). */
+  private readonly forwarder = new ControlForwarder(this.budget);
 
   constructor(
     private readonly runId: string,
     private readonly runConfig: ResolvedRunConfig,
     /** The server has opgraph's search attributes: tag children with job, run, step and mapping key. */
     private readonly searchAttributes = false,
-  ) {}
+    controls?: MapControlState,
+  ) {
+    this.controls = new MapControls(controls);
+  }
+
+  /** A paused or shrunk window's lanes wait here; uncontrolled windows never call it. */
+  waitUntil(ready: () => boolean): Promise<void> {
+    return condition(ready);
+  }
+
+  /**
+   * Runs a child or shard (`run`), telling it of later changes of its maps' controls while it runs.
+   * Returns `run`'s own promise (the follow ends on a side branch): no extra ticks, so the workflow
+   * issues its commands in the order it did before controls existed.
+   */
+  private followed<T>(workflowId: string, feed: ControlFeed, run: () => Promise<T>): Promise<T> {
+    this.forwarder.follow(workflowId);
+    const stop = feed.follow((dim, control) => this.forwarder.send(workflowId, dim, control));
+    const end = () => {
+      stop();
+      this.forwarder.forget(workflowId);
+    };
+    let settled: Promise<T>;
+    try {
+      settled = run();
+    } catch (err) {
+      end();
+      throw err;
+    }
+    settled.then(end, end);
+    return settled;
+  }
 
   async executeAttempt(node: PlanNode, task: OpTaskInput): Promise<OpTaskResult> {
     const activities = proxyActivities<Record<string, (input: OpTaskInput) => Promise<unknown>>>({
@@ -147,6 +189,7 @@ export class TemporalEngine implements ScopeEngine {
     const keys = [...request.outerKeys, item.key];
     const itemKey = stepKey(this.fanOutName(request), keys);
     const stage = request.stage;
+    const feed = this.controls.feed(dimensionsInChild(request));
     const input: ScopeWorkflowInput = {
       kind: 'scope',
       runId: this.runId,
@@ -160,15 +203,18 @@ export class TemporalEngine implements ScopeEngine {
       prior: item.prior,
       ...(item.priorParts ? { priorParts: item.priorParts } : {}),
       ...(item.reused ? { reused: item.reused } : {}),
+      ...(feed.initial ? { controls: feed.initial } : {}),
     };
     try {
-      const raw = await startChild(
-        `${request.plan.job}/${request.source.node}[*]`,
-        itemKey,
-        stage,
-        `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`,
-        input,
-        this.tags(request.plan.job, itemKey, keys.join(',')),
+      const raw = await this.followed(childWorkflowId(itemKey, stage), feed, () =>
+        startChild(
+          `${request.plan.job}/${request.source.node}[*]`,
+          itemKey,
+          stage,
+          `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`,
+          input,
+          this.tags(request.plan.job, itemKey, keys.join(',')),
+        ),
       );
       return parseScopeResult(raw);
     } catch (err) {
@@ -222,6 +268,7 @@ export class TemporalEngine implements ScopeEngine {
   async runShard(request: DimensionRequest, shard: ShardRequest): Promise<ShardResult> {
     const fanOutKey = stepKey(this.fanOutName(request), request.outerKeys);
     const stage = request.stage;
+    const feed = shardFeed(this.controls, request, shard.sharing);
     const input: ShardWorkflowInput = {
       kind: 'shard',
       runId: this.runId,
@@ -238,17 +285,20 @@ export class TemporalEngine implements ScopeEngine {
       bindings: shard.bindings,
       priorParts: shard.priorParts,
       priorNodes: shard.priorNodes,
+      ...(feed.initial ? { controls: feed.initial } : {}),
     };
     const label = `shard_${shard.index}`;
     try {
       const summary = `${request.plan.job} · ${fanOutKey} · keys ${shard.start}–${shard.end - 1} (${label})`;
-      const raw = await startChild(
-        `${request.plan.job}/${request.source.node}[shard]`,
-        `${fanOutKey}[${label}]`,
-        stage,
-        summary,
-        input,
-        this.tags(request.plan.job, `${fanOutKey}[${label}]`, request.outerKeys.join(',')),
+      const raw = await this.followed(childWorkflowId(`${fanOutKey}[${label}]`, stage), feed, () =>
+        startChild(
+          `${request.plan.job}/${request.source.node}[shard]`,
+          `${fanOutKey}[${label}]`,
+          stage,
+          summary,
+          input,
+          this.tags(request.plan.job, `${fanOutKey}[${label}]`, request.outerKeys.join(',')),
+        ),
       );
       return shardResultOf(raw);
     } catch (err) {

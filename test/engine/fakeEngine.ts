@@ -406,6 +406,11 @@ export class FakeEngine implements ScopeEngine {
     return this.world.random();
   }
 
+  /** No controls here, so no window waits; polls if asked anyway. */
+  async waitUntil(ready: () => boolean): Promise<void> {
+    while (!ready()) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+
   async runChild(request: DimensionRequest, item: KeyedScope): Promise<ScopeResult> {
     const keys = [...request.outerKeys, item.key];
     const id = `${this.workflow}/${stepKey(request.source.node, keys)}${request.stage > 0 ? `/stage_${request.stage + 1}` : ''}`;
@@ -467,7 +472,7 @@ export class FakeEngine implements ScopeEngine {
     });
     const exit = this.world.enter('shards');
     try {
-      const { index: _index, ...slice } = wire(shard);
+      const { index: _index, sharing: _sharing, ...slice } = wire(shard);
       const inner = this.inActivity ? this : new FakeEngine(this.world, id);
       const input = {
         kind: 'shard' as const,
