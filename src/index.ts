@@ -5,6 +5,8 @@ export type { FailedKey, MapFailures, RunStatus, StepFailure } from './client/re
 export { awaitRun, cancelRun, jobWorkflowId, launchRun, PARENT_RUN_MEMO, runJob } from './client/run.ts';
 export { reexecute, reexecuteRun, type ReexecuteOptions, type Reexecuted } from './client/reexecute.ts';
 export type { LaunchedRun, LaunchOptions } from './client/run.ts';
+export { MapControlError, pauseMap, resizeMap, resumeMap } from './client/control.ts';
+export type { MapAction, MapControlReport } from './client/control.ts';
 export { executeInProcess, localDevServer, resolveTarget, stopLocalDevServer } from './execute.ts';
 export type { ExecuteOptions } from './execute.ts';
 export { createWorker, interpreterBundle } from './worker/createWorker.ts';

@@ -1,6 +1,7 @@
 /** The `opgraph` command line: commander program, `list` and `graph`, and exit-code handling. */
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
+import { MAP_OPTION_BOUNDS } from '../dsl/limits.ts';
 import { DEFAULT_HISTORY_SHARDS } from '../server/cluster.ts';
 import { clusterCommand } from './cluster.ts';
 import type { Definitions } from '../dsl/job.ts';
@@ -8,6 +9,7 @@ import { DEFAULT_MODULE, getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT, isUsageError } from './errors.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from './graph.ts';
 import { type CliIO, printer, processIO } from './io.ts';
+import { mapCommand } from './mapControl.ts';
 import { cancelCommand, launchCommand, reexecuteCommand, statusCommand } from './remote.ts';
 import { runCommand } from './run.ts';
 import { devCommand, workerCommand } from './serve.ts';
@@ -179,6 +181,42 @@ temporal_visibility databases, and registers the default namespace and opgraph's
     .argument('<workflowId>', 'the workflow id of the run')
     .action(async (workflowId: string) => {
       setExit(await cancelCommand(workflowId, io));
+    });
+
+  const map = program
+    .command('map')
+    .description('control a running map of a run: pause, resume, or resize its window (on TEMPORAL_ADDRESS)')
+    .addHelpText(
+      'after',
+      `
+<map> is the fan-out node a map runs over (e.g. load_pieces), or node:output for a DynamicOut not named "result";
+maps nested in other maps are controlled in every workflow that runs their keys. The state shows in
+\`opgraph status\`, the live view of \`opgraph run\` and the Web UI's current details.`,
+    );
+  map
+    .command('pause')
+    .description('stop admitting new keys of the map; keys in flight finish')
+    .argument('<workflowId>', 'the workflow id of the run')
+    .argument('<map>', 'the map: its fan-out node (load_pieces) or node:output')
+    .action(async (workflowId: string, name: string) => {
+      setExit(await mapCommand('pause', workflowId, name, {}, io));
+    });
+  map
+    .command('resume')
+    .description('let a paused map admit keys again')
+    .argument('<workflowId>', 'the workflow id of the run')
+    .argument('<map>', 'the map: its fan-out node (load_pieces) or node:output')
+    .action(async (workflowId: string, name: string) => {
+      setExit(await mapCommand('resume', workflowId, name, {}, io));
+    });
+  map
+    .command('resize')
+    .description("change how many keys of the map run at once (batches, in batch mode), within the workflow's budget")
+    .argument('<workflowId>', 'the workflow id of the run')
+    .argument('<map>', 'the map: its fan-out node (load_pieces) or node:output')
+    .requiredOption('--max-concurrency <n>', `the new window, 1 to ${MAP_OPTION_BOUNDS.maxConcurrency}`)
+    .action(async (workflowId: string, name: string, opts: { maxConcurrency: string }) => {
+      setExit(await mapCommand('resize', workflowId, name, opts, io));
     });
 
   program

@@ -16,7 +16,14 @@
 import type { Writable } from 'node:stream';
 import type { RunStatus } from '../client/result.ts';
 import { parseDimensionId } from '../dsl/plan.ts';
-import type { DimensionProgress, NodeProgress, RunProgress } from '../engine/progress.ts';
+import {
+  controlText,
+  keysOf,
+  type DimensionProgress,
+  type MapControlProgress,
+  type NodeProgress,
+  type RunProgress,
+} from '../engine/progress.ts';
 
 /** The part of a plan progress rendering needs (a JobPlan fits). */
 export interface PlanShape {
@@ -40,7 +47,11 @@ export type ProgressItem =
        */
       state: 'waiting' | 'not-run' | 'running' | 'done' | 'cancelled' | 'not-started';
       counts: DimensionProgress;
+      /** Paused or resized while the run runs (`opgraph map …`). */
+      control?: MapControlProgress;
     }
+  /** A map nested in another map, paused or resized (its keys run in other workflows, so it has no bar here). */
+  | { kind: 'control'; key: string; label: string; control: MapControlProgress }
   /** `cancelled`: steps of the node that were running when the run was cancelled (then `counts.running` is 0). */
   | { kind: 'mapped'; key: string; node: string; counts: NodeProgress; cancelled?: number };
 
@@ -84,6 +95,8 @@ function afterCancel(item: ProgressItem): ProgressItem {
       return item.state === 'waiting' ? { ...item, state: 'not-started' } : item;
     case 'mapped':
       return item.counts.running > 0 ? { ...item, counts: { ...item.counts, running: 0 }, cancelled: item.counts.running } : item;
+    case 'control':
+      return item;
   }
 }
 
@@ -109,7 +122,14 @@ function liveItems(plan: PlanShape, progress: RunProgress | undefined): Progress
       else if (sourceState === 'succeeded' && dim === top) state = 'done';
       else state = 'waiting';
       const label = dim === top ? dimensionLabel(top) : `${dimensionLabel(top)}${dim.slice(top.length)}`;
-      items.push({ kind: 'dimension', key: `dim:${dim}`, label, state, counts: counts ?? ZERO_DIM });
+      const control = progress?.controls?.[top];
+      items.push({ kind: 'dimension', key: `dim:${dim}`, label, state, counts: counts ?? ZERO_DIM, ...(control ? { control } : {}) });
+    }
+    // Maps nested in this one that were paused or resized.
+    const nested = new Set(plan.nodes.filter((n) => n.dim[0] === top).flatMap((n) => n.dim.slice(1)));
+    for (const dim of nested) {
+      const control = progress?.controls?.[dim];
+      if (control) items.push({ kind: 'control', key: `control:${dim}`, label: dimensionLabel(dim), control });
     }
     for (const mapped of plan.nodes.filter((n) => n.dim[0] === top)) {
       items.push({ kind: 'mapped', key: `mapped:${mapped.id}`, node: mapped.id, counts: progress?.nodes[mapped.id] ?? ZERO_NODE });
@@ -153,8 +173,12 @@ function dimensionText(item: Extract<ProgressItem, { kind: 'dimension' }>, bar: 
       const notStarted = Math.max(0, counts.total - counts.done - counts.running);
       return `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} cancelled, ${counts.failed} failed${notStarted ? `, ${notStarted} not started` : ''}`;
     }
-    default:
-      return `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} running, ${counts.failed} failed`;
+    default: {
+      const line = `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} running, ${counts.failed} failed`;
+      if (!item.control || item.state === 'done') return line;
+      const waiting = Math.max(0, counts.total - counts.done - counts.running);
+      return `${line} · ${controlText(item.control, { inFlight: counts.running, waiting })}`;
+    }
   }
 }
 
@@ -167,6 +191,8 @@ export function plainLine(item: ProgressItem): string {
       return `map over ${item.label} ${dimensionText(item, (d, t) => progressBar(d, t, 20, '#', '-'))}`;
     case 'mapped':
       return `${item.node}[*]: ${countsText(item.counts, item.cancelled)}`;
+    case 'control':
+      return `map over ${item.label} (nested): ${controlText(item.control)}`;
   }
 }
 
@@ -192,7 +218,13 @@ const DIMENSION_SYMBOL: Partial<Record<Extract<ProgressItem, { kind: 'dimension'
 /** The in-place block (TTY mode): aligned columns, Unicode bars. */
 export function ttyLines(items: readonly ProgressItem[]): string[] {
   const name = (item: ProgressItem): string =>
-    item.kind === 'step' ? item.node : item.kind === 'dimension' ? `map over ${item.label}` : `  ${item.node}[*]`;
+    item.kind === 'step'
+      ? item.node
+      : item.kind === 'dimension'
+        ? `map over ${item.label}`
+        : item.kind === 'control'
+          ? `  map over ${item.label}`
+          : `  ${item.node}[*]`;
   const width = Math.max(0, ...items.map((i) => name(i).length));
   return items.map((item) => {
     const label = name(item).padEnd(width);
@@ -205,6 +237,8 @@ export function ttyLines(items: readonly ProgressItem[]): string[] {
       }
       case 'mapped':
         return `  ${label}  ${countsText(item.counts, item.cancelled)}`;
+      case 'control':
+        return `  ${label}  ${controlText(item.control)}`;
     }
   });
 }
