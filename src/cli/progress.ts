@@ -16,14 +16,7 @@
 import type { Writable } from 'node:stream';
 import type { RunStatus } from '../client/result.ts';
 import { parseDimensionId } from '../dsl/plan.ts';
-import {
-  controlText,
-  keysOf,
-  type DimensionProgress,
-  type MapControlProgress,
-  type NodeProgress,
-  type RunProgress,
-} from '../engine/progress.ts';
+import { controlText, type DimensionProgress, type MapControlProgress, type NodeProgress, type RunProgress } from '../engine/progress.ts';
 
 /** The part of a plan progress rendering needs (a JobPlan fits). */
 export interface PlanShape {
