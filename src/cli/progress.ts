@@ -170,7 +170,7 @@ function dimensionText(item: Extract<ProgressItem, { kind: 'dimension' }>, bar: 
       const line = `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} running, ${counts.failed} failed`;
       if (!item.control || item.state === 'done') return line;
       const waiting = Math.max(0, counts.total - counts.done - counts.running);
-      return `${line} · ${controlText(item.control, { inFlight: counts.running, waiting })}`;
+      return `${line} · ${controlText(item.control, item.control.sharded ? undefined : { inFlight: counts.running, waiting })}`;
     }
   }
 }

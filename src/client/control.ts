@@ -57,7 +57,7 @@ async function controlMap(client: Client, workflowId: string, action: MapAction,
       .describe()
       .then((d) => d.status.name)
       .catch((e: unknown) => (e instanceof WorkflowNotFoundError ? 'NOT_FOUND' : undefined));
-    if (status === 'NOT_FOUND' || err instanceof WorkflowNotFoundError) {
+    if (status === 'NOT_FOUND' || (status === undefined && err instanceof WorkflowNotFoundError)) {
       throw new MapControlError(
         `no workflow "${workflowId}" in namespace "${client.options.namespace}" (check the id printed by \`opgraph launch\`, and TEMPORAL_NAMESPACE)`,
         false,

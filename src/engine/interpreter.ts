@@ -453,6 +453,7 @@ export class ScopeInterpreter {
     const decision = this.shardDecision(dim, stage, subtree, nodesOfStage, count, produced.kind === 'items');
     if (decision.sharded) {
       // Too many keys for this workflow's history: shard workflows each own a slice of them.
+      this.progress.dimensionSharded?.(progressLabel);
       const previous = stage > 0 ? this.shardRuns.get(dim)?.[stage - 1] : undefined;
       const results: ShardResult[] = [];
       // Records given to this scope for keys below it reach the shards through the store, like earlier stages' records.

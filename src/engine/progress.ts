@@ -27,6 +27,8 @@ export interface MapControlProgress {
   /** Its window now, and as planned. */
   maxConcurrency: number;
   planned: number;
+  /** Its keys run in shard workflows: this workflow does not see them start, only shards finish. */
+  sharded?: boolean;
 }
 
 export interface RunProgress {
@@ -49,6 +51,8 @@ export interface ProgressSink {
   childStarted(dim: string): void;
   childFinished(dim: string, failed: boolean): void;
   shardFinished(dim: string, keys: number, result: ShardResult): void;
+  /** The dimension's keys run in shards (so keys in flight are not counted here). */
+  dimensionSharded?(dim: string): void;
 }
 
 /** For scopes nobody watches (inside a batch activity). */
@@ -120,10 +124,19 @@ export class ProgressCounter implements ProgressSink {
     this.changed(this.state);
   }
 
+  private readonly sharded = new Set<string>();
+
   /** A map was paused, resumed or resized. */
   mapControlled(dim: string, control: MapControlProgress): void {
-    (this.state.controls ??= {})[dim] = control;
+    (this.state.controls ??= {})[dim] = this.sharded.has(dim) ? { ...control, sharded: true } : control;
     this.changed(this.state);
+  }
+
+  dimensionSharded(label: string): void {
+    const dim = label.replace(/ \(stage \d+\)$/, '');
+    this.sharded.add(dim);
+    const control = this.state.controls?.[dim];
+    if (control && !control.sharded) this.mapControlled(dim, control);
   }
 
   /** A shard's keys are all done: count them and its steps' statuses. */
@@ -174,6 +187,7 @@ export function progressMarkdown(state: RunProgress): string {
 
 /** A map's keys running and waiting, over all its stages, where this workflow runs them (undefined elsewhere). */
 export function keysOf(state: RunProgress, dim: string): { inFlight: number; waiting: number } | undefined {
+  if (state.controls?.[dim]?.sharded) return undefined;
   const stages = Object.entries(state.dimensions).filter(([label]) => label === dim || label.startsWith(`${dim} (stage `));
   if (stages.length === 0) return undefined;
   let inFlight = 0;

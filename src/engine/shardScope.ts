@@ -99,6 +99,7 @@ async function runSubShards(
   engine.budget.reserveEvents(ranges.length * EVENTS.shard);
   const results: ShardResult[] = [];
   progress.dimensionKeys(dimId, count);
+  progress.dimensionSharded?.(dimId);
   const given = tagShardItems(input.items);
   await runShards(engine, dimensionRequestOf(input), ranges, input.plan.dimensions?.[dimId] ?? {}, {
     runConfig: input.runConfig,
