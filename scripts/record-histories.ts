@@ -83,6 +83,7 @@ async function record(client: Client, taskQueue: string, replayCase: ReplayCase)
     await run.handle.result().catch(() => undefined);
     return run.workflowId;
   }
+  await replayCase.onStarted?.(run.handle, client);
   const result = await awaitRun(run);
   console.log(`${replayCase.name}: ${result.status}`);
   if (!replayCase.reexecute) return run.workflowId;

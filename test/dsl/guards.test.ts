@@ -284,6 +284,9 @@ const inputSamples = {
     'shard, legacy inline items': { ...shard, items: { inline } },
     'shard, tagged stored items': { ...shard, items: { kind: 'ref', ref } },
     'shard, legacy stored items': { ...shard, items: { ref } },
+    'scope with map controls': { ...scope, controls: { 'inner:result': { paused: true } } },
+    'shard with a resized map': { ...shard, controls: { [dim]: { paused: false, maxConcurrency: 3 } } },
+    'shard with no controls': { ...shard, controls: {} },
   },
   invalid: {
     null: null,
@@ -320,6 +323,11 @@ const inputSamples = {
     'shard with a source without output': { ...shard, source: { node: 'load_pieces' } },
     'shard with a bad prior part': { ...shard, priorParts: [{ key: 'x' }] },
     'shard without priorNodes': { ...shard, priorNodes: undefined },
+    'scope with controls not an object': { ...scope, controls: [{ paused: true }] },
+    'scope with a control without paused': { ...scope, controls: { [dim]: { maxConcurrency: 3 } } },
+    'shard with a zero window': { ...shard, controls: { [dim]: { paused: false, maxConcurrency: 0 } } },
+    'shard with a fractional window': { ...shard, controls: { [dim]: { paused: true, maxConcurrency: 1.5 } } },
+    'shard with paused a string': { ...shard, controls: { [dim]: { paused: 'yes' } } },
   },
 };
 

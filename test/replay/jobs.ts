@@ -3,7 +3,10 @@ import { dynamicGraph } from '../../examples/dynamic-graph.ts';
 import { dynamicFanoutOptionC, fanoutRunConfig } from '../../examples/fanout.ts';
 import { chained, multiple, otherArg, returnDynamicJob } from '../../examples/guide-advanced.ts';
 import { processDirectory } from '../../examples/process-directory.ts';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { pauseMap, resizeMap, resumeMap } from '../../src/client/control.ts';
 import type { RunConfig } from '../../src/dsl/runConfig.ts';
+import type { RunProgress } from '../../src/workflows/progress.ts';
 import { z } from 'zod';
 import type { FanOutMode } from '../../src/dsl/plan.ts';
 import { DynamicOut, DynamicOutput, job, op, RetryPolicy, type JobDefinition } from '../../src/index.ts';
@@ -188,6 +191,58 @@ export function nestedStageExpected(innerKeys: number): { inner: Map<string, num
 
 export const nestedStageConfig = (innerKeys: number): RunConfig => ({ ops: { nest_inner: { config: { keys: innerKeys } } } });
 
+/**
+ * Live map control (pause / resume / resize): an activity-mode map (its lanes wait, then grow), a map
+ * nested in child workflows (the job forwards signals to the children) and a sharded map (shards in
+ * flight are signalled a split window; a shard started later carries the state in its input).
+ */
+const pacedKeys = op({ name: 'replay_paced_keys', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 12; i++) yield new DynamicOutput(i, `k${i}`);
+});
+const paced = op({ name: 'replay_paced' }, async (_ctx, x: number) => {
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  return x * 3;
+});
+const pacedOuter = op({ name: 'replay_paced_outer', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 2; i++) yield new DynamicOutput(i, `o${i}`);
+});
+const pacedInner = op({ name: 'replay_paced_inner', out: new DynamicOut<number>() }, async function* (_ctx, x: number) {
+  for (let j = 0; j < 5; j++) yield new DynamicOutput(x * 10 + j, `i${j}`);
+});
+const shardedKeys = op({ name: 'replay_paced_shard_keys', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 12; i++) yield new DynamicOutput(i, `s${i}`);
+});
+export const controlledJob = job({ name: 'replay_controlled' }, () => {
+  total(pacedKeys().map(paced, { mode: 'activity', maxConcurrency: 3 }).collect());
+  total.alias('nested_total')(
+    pacedOuter()
+      .map((x) =>
+        total.alias('inner_total')(pacedInner(x).map(paced.alias('inner_paced'), { mode: 'activity', maxConcurrency: 2 }).collect()),
+      )
+      .collect(),
+  );
+  total.alias('sharded_total')(
+    shardedKeys().map(paced.alias('shard_paced'), { mode: 'activity', shardSize: 4, maxConcurrency: 4 }).collect(),
+  );
+});
+
+/** While `controlledJob` runs: pause all three maps, resize them down, resume, then resize one up. */
+async function controlMaps(handle: WorkflowHandle, client: Client): Promise<void> {
+  const id = handle.workflowId;
+  for (const until = Date.now() + 60_000; Date.now() < until;) {
+    const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
+    if ((progress?.dimensions['replay_paced_outer:result']?.running ?? 0) === 2 && (progress?.nodes.replay_paced?.running ?? 0) > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const maps = ['replay_paced_keys', 'replay_paced_inner', 'replay_paced_shard_keys'];
+  for (const map of maps) await pauseMap(client, id, map);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  for (const map of maps) await resizeMap(client, id, map, 1);
+  for (const map of maps) await resumeMap(client, id, map);
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await resizeMap(client, id, 'replay_paced_keys', 4);
+}
+
 export interface ReplayCase {
   readonly name: string;
   readonly job: JobDefinition;
@@ -200,6 +255,8 @@ export interface ReplayCase {
   readonly allChildren?: boolean;
   /** Record a re-execution of the run instead (src/client/reexecute.ts): from failure and/or of these step keys. */
   readonly reexecute?: { readonly fromFailure?: boolean; readonly stepKeys?: readonly string[] };
+  /** Called once the run started, before waiting for its end: to send it updates mid-run. */
+  readonly onStarted?: (handle: WorkflowHandle, client: Client) => Promise<void>;
 }
 
 export const replayCases: readonly ReplayCase[] = [
@@ -248,4 +305,5 @@ export const replayCases: readonly ReplayCase[] = [
     job: nestedStageJob('replay_nested_stage_shards', { innerKeys: 12, outerShardSize: 2, innerMode: 'activity', innerShardSize: 5 }),
     runConfig: nestedStageConfig(12),
   },
+  { name: 'controlled', job: controlledJob, onStarted: controlMaps, allChildren: true },
 ];
