@@ -24,17 +24,17 @@ import { TemporalEngine } from './temporalEngine.ts';
 const LEGACY_JOB_RESULT_CHARS = 512 * 1024;
 
 export default async function opgraphInterpreter(raw: unknown): Promise<ScopeResult | ShardResult> {
-  // A job takes pause / resume / resize of its maps as updates from its very start (refused until its plan is known).
+  // A job takes pause / resume / resize of its maps as updates: at once when its plan is in its input, else
+  // from its start (refused while the plan resolves: without a handler Temporal would reject them anyway).
   let job: { plan: JobPlan; engine: TemporalEngine; progress: ProgressCounter } | undefined;
+  const controlContext = {
+    plan: () => job?.plan,
+    controls: () => job?.engine.controls,
+    progress: () => job?.progress,
+    budget: () => job?.engine.budget,
+  };
   const byName = isStartedByName(raw);
-  if (byName || (raw as { kind?: unknown }).kind === 'job') {
-    acceptControls({
-      plan: () => job?.plan,
-      controls: () => job?.engine.controls,
-      progress: () => job?.progress,
-      budget: () => job?.engine.budget,
-    });
-  }
+  if (byName) acceptControls(controlContext);
   const input = byName ? await resolveByName(raw) : workflowInputOf(raw);
   const engine = new TemporalEngine(
     input.runId,
@@ -66,7 +66,10 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
   const watched = stageNodes(scope.plan.nodes, scope.dim, scope.stage).map((n) => n.id);
   const progress = progressTracker(scope.plan.job, scope.runId, watched);
   reportControls(engine.controls, scope.plan, progress);
-  if (input.kind === 'job') job = { plan: input.plan, engine, progress };
+  if (input.kind === 'job') {
+    job = { plan: input.plan, engine, progress };
+    if (!byName) acceptControls(controlContext);
+  }
   const interpreter = new ScopeInterpreter(scope, engine, progress);
   interpreter.reserveOwnSteps();
   const full = await interpreter.run();

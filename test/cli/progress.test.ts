@@ -254,3 +254,44 @@ describe('progress after a cancel: running steps are cancelled, pending ones nev
     expect(frame).toContain('○ merge_and_analyze     not started\n');
   });
 });
+
+describe('progress of a paused or resized map', () => {
+  const paused: RunProgress = {
+    ...half,
+    dimensions: { 'load_pieces:result': dim({ total: 50, running: 0, done: 12 }) },
+    controls: { 'load_pieces:result': { paused: true, maxConcurrency: 10, planned: 50 } },
+  };
+
+  it('shows the state next to the bar, with keys in flight and waiting', () => {
+    expect(ttyLines(progressItems(dynamicGraph.plan, paused))[1]).toBe(
+      '▸ map over load_pieces  [█████░░░░░░░░░░░░░░░░░░░] 12/50 keys done, 0 running, 0 failed · paused (0 in flight, 38 waiting), window 50 → 10',
+    );
+    const resized = { ...paused, controls: { 'load_pieces:result': { paused: false, maxConcurrency: 10, planned: 50 } } };
+    expect(plainLine(progressItems(dynamicGraph.plan, resized)[1]!)).toBe(
+      'map over load_pieces [####----------------] 12/50 keys done, 0 running, 0 failed · window 50 → 10',
+    );
+    const sharded = { ...paused, controls: { 'load_pieces:result': { paused: true, maxConcurrency: 50, planned: 50, sharded: true } } };
+    expect(plainLine(progressItems(dynamicGraph.plan, sharded)[1]!)).toMatch(/ · paused$/);
+  });
+
+  it('lists a paused map nested in another map under it', () => {
+    const outer = { id: 'split', dim: [] };
+    const plan = {
+      nodes: [outer, { id: 'inner_load', dim: ['split:result'] }, { id: 'work', dim: ['split:result', 'inner_load:result'] }],
+    };
+    const progress: RunProgress = {
+      job: 'nested',
+      runId: 'r1',
+      nodes: { split: node({ succeeded: 1 }) },
+      dimensions: { 'split:result': dim({ total: 3, running: 3 }) },
+      controls: { 'inner_load:result': { paused: true, maxConcurrency: 4, planned: 4 } },
+    };
+    expect(ttyLines(progressItems(plan, progress))).toEqual([
+      '✔ split                  succeeded',
+      '▸ map over split         [░░░░░░░░░░░░░░░░░░░░░░░░] 0/3 keys done, 3 running, 0 failed',
+      '    map over inner_load  paused',
+      '    inner_load[*]        0 succeeded',
+      '    work[*]              0 succeeded',
+    ]);
+  });
+});

@@ -49,6 +49,8 @@ describe('replay determinism', () => {
       expect(files).toContain(`${name}.pb`);
     }
     expect(files.some((f) => f.startsWith('fanout_option_c.child0.child0'))).toBe(true);
+    // A run whose maps were paused, resized and resumed (updates, signals to children and shards).
+    expect(files).toContain('2026-11-24-map-control/controlled.pb');
   });
 
   it.each(files)('%s replays against the current workflow code', async (file) => {
