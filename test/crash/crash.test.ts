@@ -312,12 +312,13 @@ describe('durability: real processes killed mid-run', () => {
           },
           2 * MINUTE,
         );
+        // The ledger as the server dies (read after stop(), keys running at the kill may already have finished).
+        const atKill = readLedger(ledger);
         const killedPid = server.pid;
         const killedAt = Date.now();
         process.kill(killedPid, 'SIGKILL');
         await server.stop();
         server = undefined;
-        const atKill = readLedger(ledger);
         const doneAtKill = workDoneCount(atKill);
         const shardsRunningAtKill = [...new Set(running(atKill).map(shardOf))].sort();
         const doneByShardAtKill = Array.from({ length: shards }, () => 0);
