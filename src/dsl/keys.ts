@@ -51,3 +51,22 @@ export function opSignature(node: {
   const outputs = node.outputs.map((o) => `${o.name}${o.dynamic ? '*' : ''}${o.required ? '' : '?'}`);
   return `${node.op}(${node.inputs.map((i) => i.name).join(', ')}) -> ${outputs.join(', ')}`;
 }
+
+/**
+ * An id of at most `max` characters: unchanged when it fits, else a prefix and a hash of the whole
+ * (`…~0123abcd4567ef89`), so distinct ids stay distinct and the same id always shortens the same way.
+ */
+export function shortenId(id: string, max: number): string {
+  if (id.length <= max) return id;
+  const hash = fnv1a(id, 0x811c9dc5) + fnv1a(id, 0x050c5d1f);
+  return `${id.slice(0, max - hash.length - 1)}~${hash}`;
+}
+
+function fnv1a(text: string, seed: number): string {
+  let h = seed;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}

@@ -20,6 +20,8 @@ export const TEMPORAL = {
   /** `limit.numPendingActivities.error` / `limit.numPendingChildExecutions.error`. */
   pendingActivities: 2000,
   pendingChildren: 2000,
+  /** `limit.maxIDLength` of SQL-backed servers (ids live in VARCHAR(255)); the dev server allows 1,000. */
+  maxIdLength: 255,
   /** `limit.historyCount.warn`: the event count we keep every history under. */
   historyEventsWarn: 10_240,
   /** `limit.historyCount.error`: the server terminates a workflow here. */

@@ -17,7 +17,8 @@ import { WORKFLOW_BUDGET_PATCH } from '../engine/sharding.ts';
 import type { DimensionRequest, KeyedScope, ScopeEngine, ShardRequest } from '../engine/types.ts';
 import { ControlForwarder } from './control.ts';
 import { errorOf, scopeResultOf } from './failures.ts';
-import { stepKey } from '../dsl/keys.ts';
+import { shortenId, stepKey } from '../dsl/keys.ts';
+import { TEMPORAL } from '../dsl/limits.ts';
 import type { JobPlan, PlanNode } from '../dsl/plan.ts';
 import { defineSearchAttributeKey, type SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import { BATCH_ACTIVITY, FailureType, NON_RETRYABLE_TYPES, SEARCH_ATTRIBUTES, SLICE_ACTIVITY, STORE_ACTIVITY } from '../dsl/constants.ts';
@@ -62,7 +63,17 @@ function configFor(plan: JobPlan, runConfig: ResolvedRunConfig): ResolvedRunConf
  * dimension split at a barrier get `/stage_<n>` (ids and summaries are part of replayed history).
  */
 function childWorkflowId(name: string, stage: number): string {
-  return `${workflowInfo().workflowId}/${name}${stage > 0 ? `/stage_${stage + 1}` : ''}`;
+  return boundedId(`${workflowInfo().workflowId}/${name}${stage > 0 ? `/stage_${stage + 1}` : ''}`);
+}
+
+/**
+ * Child and activity ids within the 255 characters SQL-backed servers allow (long mapping keys,
+ * nested scopes). Ids that fit are unchanged; longer ones were accepted only by the dev server (up
+ * to 1,000) before this, so those runs keep their full ids on replay.
+ */
+function boundedId(id: string): string {
+  if (id.length <= TEMPORAL.maxIdLength || !patched('opgraph-bounded-ids')) return id;
+  return shortenId(id, TEMPORAL.maxIdLength);
 }
 
 function startChild(
@@ -164,7 +175,7 @@ export class TemporalEngine implements ScopeEngine {
 
   async executeAttempt(node: PlanNode, task: OpTaskInput): Promise<OpTaskResult> {
     const activities = proxyActivities<Record<string, (input: OpTaskInput) => Promise<unknown>>>({
-      activityId: task.stepKey,
+      activityId: boundedId(task.stepKey),
       summary: task.stepKey,
       startToCloseTimeout: node.timeouts.startToCloseMs,
       heartbeatTimeout: node.timeouts.heartbeatMs,
@@ -229,7 +240,7 @@ export class TemporalEngine implements ScopeEngine {
     const last = items[items.length - 1]?.key ?? '';
     const id = `${stepKey(this.fanOutName(request), request.outerKeys)}[batch_${batchIndex}:${first}..${last}]`;
     const activities = proxyActivities<Record<string, (input: BatchInput) => Promise<unknown>>>({
-      activityId: id,
+      activityId: boundedId(id),
       summary: `${items.length} keys of ${request.source.node} (${first} … ${last})`,
       // A batch runs several steps per key: give it the longest of its steps' limits.
       startToCloseTimeout: Math.max(...nodes.map((n) => n.timeouts.startToCloseMs), 60_000) * Math.max(1, nodes.length),

@@ -243,6 +243,23 @@ async function controlMaps(handle: WorkflowHandle, client: Client): Promise<void
   await resizeMap(client, id, 'replay_paced_keys', 4);
 }
 
+/** Ids over 255 characters (200-character keys, nested): shortened with a hash (opgraph-bounded-ids). */
+const longOuter = op({ name: 'replay_long_outer', out: new DynamicOut<number>() }, async function* () {
+  yield new DynamicOutput(1, 'a'.repeat(200));
+  yield new DynamicOutput(2, 'b'.repeat(200));
+});
+const longInner = op({ name: 'replay_long_inner', out: new DynamicOut<number>() }, async function* (_ctx, x: number) {
+  yield new DynamicOutput(x * 10, 'c'.repeat(200));
+});
+export const longIdsJob = job({ name: 'replay_long_ids' }, () => {
+  total(keys().map(triple).collect());
+  total.alias('long_total')(
+    longOuter()
+      .map((x) => total.alias('long_inner_total')(longInner(x).map(triple.alias('long_triple')).collect()))
+      .collect(),
+  );
+});
+
 export interface ReplayCase {
   readonly name: string;
   readonly job: JobDefinition;
@@ -293,6 +310,7 @@ export const replayCases: readonly ReplayCase[] = [
     job: nestedStageJob('replay_nested_stage_parts', { innerKeys: 120 }),
     runConfig: nestedStageConfig(120),
   },
+  { name: 'long_ids', job: longIdsJob, allChildren: true },
   { name: 'failing_reexecuted', job: failingJob, reexecute: { fromFailure: true }, allChildren: true },
   {
     name: 'modes_reexecuted',
