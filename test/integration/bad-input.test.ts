@@ -51,7 +51,7 @@ const badInputJob = (name: string, body: () => unknown): JobDefinition => suite.
  * Waits for a run, but never forever: a run still open after `ms` is terminated (so it does not
  * linger on the shared server) and the test fails saying it was stuck.
  */
-async function settle(run: LaunchedRun, ms = 20_000): Promise<JobResult> {
+async function settle(run: LaunchedRun, ms = 45_000): Promise<JobResult> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`run ${run.workflowId} was still running after ${ms} ms (stuck)`)), ms);
