@@ -24,6 +24,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // Two files at a time, also on 2 cores (vitest's default there is one): the budget file spends most of its time
+    // waiting for the server to start children (see bench/RESULTS.md §5), so the other files run beside it.
+    maxWorkers: 2,
     reporters: ['default', './test/setup/summaryReporter.ts'],
   },
 });
