@@ -12,6 +12,7 @@ import { type CliIO, printer, processIO } from './io.ts';
 import { mapCommand } from './mapControl.ts';
 import { cancelCommand, launchCommand, reexecuteCommand, statusCommand } from './remote.ts';
 import { runCommand } from './run.ts';
+import { addRunsCommand } from './runs.ts';
 import { devCommand, workerCommand } from './serve.ts';
 
 /** `opgraph list`: every job, then its nodes (ids), with op name, fan-outs and mapping. */
@@ -155,10 +156,13 @@ temporal_visibility databases, and registers the default namespace and opgraph's
       setExit(await launchCommand(job, opts, io));
     });
 
+  addRunsCommand(program, io, setExit);
+
   program
     .command('status')
-    .description("show a run's status (describe) and progress (progress query); its result once closed")
-    .argument('<workflowId>', 'the workflow id printed by `opgraph launch` / `opgraph run`')
+    .description("show a run's status and progress; once closed, its result (read from the server: no worker needed)")
+    .argument('<workflowId>', 'the workflow id printed by `opgraph launch` / `opgraph run`, or the run id')
+    .addHelpText('after', '\nExit code: 0 while running or once succeeded; 1 once failed, cancelled, terminated or timed out.')
     .action(async (workflowId: string) => {
       setExit(await statusCommand(workflowId, io));
     });
@@ -166,7 +170,7 @@ temporal_visibility databases, and registers the default namespace and opgraph's
   program
     .command('reexecute')
     .description("re-run an ended run's failed steps (or selected ones), taking over every other succeeded step's output")
-    .argument('<workflowId>', 'the workflow id of the ended run')
+    .argument('<workflowId>', 'the workflow id of the ended run, or its run id')
     .option('--from-failure', 'run failed steps, the steps they abandoned or skipped, and steps that never ran')
     .option('--step-keys <keys...>', 'also run these steps again: op, op[key], op[outer,inner] or op[*]')
     .addOption(taskQueueOption("task queue a worker serves (default: the parent run's)"))
@@ -178,7 +182,7 @@ temporal_visibility databases, and registers the default namespace and opgraph's
   program
     .command('cancel')
     .description('cancel a run: running ops see ctx.signal, the run ends CANCELED')
-    .argument('<workflowId>', 'the workflow id of the run')
+    .argument('<workflowId>', 'the workflow id of the run, or its run id')
     .action(async (workflowId: string) => {
       setExit(await cancelCommand(workflowId, io));
     });
@@ -196,7 +200,7 @@ maps nested in other maps are controlled in every workflow that runs their keys.
   map
     .command('pause')
     .description('stop admitting new keys of the map; keys in flight finish')
-    .argument('<workflowId>', 'the workflow id of the run')
+    .argument('<workflowId>', 'the workflow id of the run, or its run id')
     .argument('<map>', 'the map: its fan-out node (load_pieces) or node:output')
     .action(async (workflowId: string, name: string) => {
       setExit(await mapCommand('pause', workflowId, name, {}, io));
@@ -204,7 +208,7 @@ maps nested in other maps are controlled in every workflow that runs their keys.
   map
     .command('resume')
     .description('let a paused map admit keys again')
-    .argument('<workflowId>', 'the workflow id of the run')
+    .argument('<workflowId>', 'the workflow id of the run, or its run id')
     .argument('<map>', 'the map: its fan-out node (load_pieces) or node:output')
     .action(async (workflowId: string, name: string) => {
       setExit(await mapCommand('resume', workflowId, name, {}, io));
@@ -212,7 +216,7 @@ maps nested in other maps are controlled in every workflow that runs their keys.
   map
     .command('resize')
     .description("change how many keys of the map run at once (batches, in batch mode), within the workflow's budget")
-    .argument('<workflowId>', 'the workflow id of the run')
+    .argument('<workflowId>', 'the workflow id of the run, or its run id')
     .argument('<map>', 'the map: its fan-out node (load_pieces) or node:output')
     .requiredOption('--max-concurrency <n>', `the new window, 1 to ${MAP_OPTION_BOUNDS.maxConcurrency}`)
     .action(async (workflowId: string, name: string, opts: { maxConcurrency: string }) => {

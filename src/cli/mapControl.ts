@@ -5,6 +5,7 @@ import { windowProblem } from '../engine/maps.ts';
 import { errorMessage, EXIT, UsageError } from './errors.ts';
 import { type CliIO, printer, withTimeout } from './io.ts';
 import { requireServer } from './server.ts';
+import { resolveWorkflowId } from './runs.ts';
 
 /** How long to wait for the run to answer: it answers from its next workflow task, so a worker must serve it. */
 const ANSWER_MS = 30_000;
@@ -55,7 +56,7 @@ function capital(s: string): string {
 /** Runs one map-control command; exit 2 when the run refused the request (fix the request), 1 when it could not be made. */
 export async function mapCommand(
   action: MapAction,
-  workflowId: string,
+  id: string,
   map: string,
   options: { maxConcurrency?: string },
   io: CliIO,
@@ -64,6 +65,7 @@ export async function mapCommand(
   const target = requireServer(io.env, `map ${action}`);
   const client = await connectClient(target.address, target.namespace);
   try {
+    const workflowId = await resolveWorkflowId(client, target.namespace, id);
     const request =
       action === 'pause'
         ? pauseMap(client, workflowId, map)

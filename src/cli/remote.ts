@@ -1,7 +1,6 @@
 /** Commands against a long-lived server (TEMPORAL_ADDRESS): `launch`, `status`, `cancel`. */
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
-import { connectClient } from '../client/connect.ts';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { reexecuteRun } from '../client/reexecute.ts';
 import { awaitRun, cancelRun, launchRun } from '../client/run.ts';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
@@ -14,30 +13,11 @@ import { getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT } from './errors.ts';
 import { type CliIO, printer, withTimeout } from './io.ts';
 import { type PlanShape, progressItems, ttyLines } from './progress.ts';
+import { progressOfRecords } from './recordProgress.ts';
+import { resolveWorkflowId } from './runs.ts';
+import { withClient } from './serverClient.ts';
 import { requireServer, uiUrlFromEnv } from './server.ts';
 import { resultLines, workflowUiUrl } from './summary.ts';
-
-async function withClient<T>(io: CliIO, command: string, body: (client: Client, namespace: string) => Promise<T>): Promise<T> {
-  const target = requireServer(io.env, command);
-  const client = await connectClient(target.address, target.namespace);
-  try {
-    return await body(client, target.namespace);
-  } finally {
-    await client.connection.close().catch(() => undefined);
-  }
-}
-
-function notFound(err: unknown, workflowId: string, namespace: string): never {
-  if (err instanceof WorkflowNotFoundError) {
-    throw new OpgraphError(
-      `no workflow "${workflowId}" in namespace "${namespace}" (check the id printed by \`opgraph launch\`, and TEMPORAL_NAMESPACE)`,
-      {
-        cause: err,
-      },
-    );
-  }
-  throw err;
-}
 
 export interface LaunchCommandOptions {
   module: string;
@@ -81,29 +61,44 @@ function snapshotPlan(progress: RunProgress): PlanShape {
   return { nodes: Object.keys(progress.nodes).map((id) => ({ id, dim: [] })) };
 }
 
-/** Status via describe(), progress via the `progress` query, and for a closed run its result. */
-export async function statusCommand(workflowId: string, io: CliIO): Promise<number> {
+/**
+ * Status via describe(); for a running run, progress via the `progress` query; for a closed run, its
+ * result (read from the server: no worker needed) and the progress its step records add up to.
+ * Exit code: 0 running or succeeded, 1 failed, cancelled, terminated or timed out.
+ */
+export async function statusCommand(id: string, io: CliIO): Promise<number> {
   const out = printer(io.stdout);
   return withClient(io, 'status', async (client, namespace) => {
+    const workflowId = await resolveWorkflowId(client, namespace, id);
     const handle = client.workflow.getHandle(workflowId);
-    const description = await handle.describe().catch((err: unknown) => notFound(err, workflowId, namespace));
+    const description = await handle.describe();
     const input = await fetchRunInput(client, namespace, workflowId).catch(() => undefined);
     const status = description.status.name;
+    const runId = input?.runId ?? description.runId;
     out(`Workflow:   ${workflowId}`);
-    out(`Job:        ${description.type}${input ? ` (run ${input.runId})` : ''}`);
+    out(`Job:        ${description.type} (run ${runId})`);
     out(`Status:     ${status}`);
     out(`Task queue: ${description.taskQueue}`);
     out(`Started:    ${description.startTime.toISOString()}`);
     if (description.closeTime) out(`Closed:     ${description.closeTime.toISOString()}`);
+    const closed = status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW';
+    const result = closed
+      ? await awaitRun({ jobName: description.type, runId, workflowId, handle, ...(input ? { plan: input.plan } : {}) })
+      : undefined;
     let progress: RunProgress | undefined;
-    try {
-      progress = await withTimeout(
-        handle.query<RunProgress>('progress'),
-        5_000,
-        'no answer within 5s — is a worker serving its task queue?',
-      );
-    } catch (err) {
-      out(`Progress:   unavailable (${errorMessage(err)})`);
+    if (result && result.status !== 'CANCELED') {
+      progress = progressOfRecords(description.type, runId, input?.plan, result.steps());
+    } else {
+      // Running, or cancelled (its result holds no steps): the workflow's own counts, which need a worker to answer.
+      try {
+        progress = await withTimeout(
+          handle.query<RunProgress>('progress'),
+          result ? 2_000 : 5_000,
+          `no answer within ${result ? 2 : 5}s — is a worker serving its task queue?`,
+        );
+      } catch (err) {
+        out(`Progress:   unavailable (${errorMessage(err)})`);
+      }
     }
     if (progress) {
       out('Progress:');
@@ -112,20 +107,13 @@ export async function statusCommand(workflowId: string, io: CliIO): Promise<numb
       const ended = status === 'CANCELLED' ? 'CANCELED' : undefined;
       for (const line of ttyLines(progressItems(plan, progress, ended))) out(`  ${line}`);
     }
-    if (status !== 'RUNNING' && status !== 'CONTINUED_AS_NEW') {
-      const result = await awaitRun({
-        jobName: description.type,
-        runId: input?.runId ?? workflowId,
-        workflowId,
-        handle,
-        ...(input ? { plan: input.plan } : {}),
-      });
+    if (result) {
       out('Result:');
       for (const line of await resultLines(result)) out(`  ${line}`);
     }
     const uiUrl = uiUrlFromEnv(io.env);
     if (uiUrl) out(`Web UI: ${workflowUiUrl(uiUrl, namespace, workflowId)}`);
-    return EXIT.ok;
+    return closed && status !== 'COMPLETED' ? EXIT.failed : EXIT.ok;
   });
 }
 
@@ -140,14 +128,11 @@ export interface ReexecuteCommandOptions {
  * Starts a re-execution of an ended run (src/client/reexecute.ts) and prints its workflow id; with
  * --wait (the default) follows it to the end and prints its result, with how many steps it took over.
  */
-export async function reexecuteCommand(workflowId: string, options: ReexecuteCommandOptions, io: CliIO): Promise<number> {
+export async function reexecuteCommand(id: string, options: ReexecuteCommandOptions, io: CliIO): Promise<number> {
   const out = printer(io.stdout);
   const err = printer(io.stderr);
   return withClient(io, 'reexecute', async (client, namespace) => {
-    await client.workflow
-      .getHandle(workflowId)
-      .describe()
-      .catch((error: unknown) => notFound(error, workflowId, namespace));
+    const workflowId = await resolveWorkflowId(client, namespace, id);
     const started = Date.now();
     const run = await reexecuteRun(client, workflowId, {
       ...(options.fromFailure ? { fromFailure: true } : {}),
@@ -172,12 +157,10 @@ export async function reexecuteCommand(workflowId: string, options: ReexecuteCom
 }
 
 /** Requests cancellation: running ops see ctx.signal, the run ends CANCELED. */
-export async function cancelCommand(workflowId: string, io: CliIO): Promise<number> {
+export async function cancelCommand(id: string, io: CliIO): Promise<number> {
   return withClient(io, 'cancel', async (client, namespace) => {
-    const description = await client.workflow
-      .getHandle(workflowId)
-      .describe()
-      .catch((err: unknown) => notFound(err, workflowId, namespace));
+    const workflowId = await resolveWorkflowId(client, namespace, id);
+    const description = await client.workflow.getHandle(workflowId).describe();
     if (description.status.name !== 'RUNNING') {
       throw new OpgraphError(`workflow ${workflowId} is not running (status ${description.status.name}); nothing to cancel`);
     }

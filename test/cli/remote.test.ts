@@ -77,7 +77,7 @@ describe('opgraph launch / status / cancel', () => {
       expect((await handle.describe()).status.name).toBe('CANCELLED');
 
       const after = await cli('status', workflowId);
-      expect(after.code).toBe(0);
+      expect(after.code).toBe(1);
       expect(after.stdout).toContain('Status:     CANCELLED\n');
       expect(after.stdout).toMatch(/\nClosed: {5}\d{4}-\d\d-\d\dT/);
       expect(after.stdout).toContain(`Result:\n  Run ${runId} of job slow was CANCELED.\n`);
@@ -110,7 +110,7 @@ describe('opgraph launch / status / cancel', () => {
         .catch(() => undefined);
 
       const status = await cli('status', workflowId);
-      expect(status.code, status.stderr).toBe(0);
+      expect(status.code, status.stderr).toBe(1);
       expect(status.stdout).toContain('Status:     FAILED\n');
       expect(status.stdout).toContain('  ✔ map over cli_keys  [████████████████████████] 3/3 keys done, 0 running, 1 failed');
       expect(status.stdout).toContain(
@@ -128,6 +128,7 @@ describe('opgraph launch / status / cancel', () => {
       const greetId = greeted.stdout.trim();
       await harness.client.workflow.getHandle(greetId).result();
       const done = await cli('status', greetId);
+      expect(done.code, done.stderr).toBe(0);
       expect(done.stdout).toContain('Status:     COMPLETED\n');
       expect(done.stdout).toContain('  ✔ greeting  succeeded\n');
       expect(done.stdout).toContain('  Outputs:\n    greeting = ["Hi, opgraph!","Hi, opgraph!","Hi, opgraph!"]\n');
@@ -171,7 +172,7 @@ describe('opgraph launch / status / cancel', () => {
     const status = await cli('status', 'nope-123');
     expect(status.code).toBe(1);
     expect(status.stderr).toBe(
-      'opgraph: no workflow "nope-123" in namespace "default" (check the id printed by `opgraph launch`, and TEMPORAL_NAMESPACE)\n',
+      'opgraph: no workflow "nope-123" in namespace "default", and no run with that run id (pass the workflow id printed by `opgraph launch` — `<job>-<runId>` — or the run id; `opgraph runs` lists both; check TEMPORAL_NAMESPACE)\n',
     );
     const cancel = await cli('cancel', 'nope-123');
     expect(cancel.code).toBe(1);
