@@ -1,148 +1,142 @@
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from '@temporalio/client';
+import { type ClientConfigProfile, type ClientConfigTLS, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { OpgraphError } from './dsl/errors.ts';
 
 /**
- * Where the Temporal server is and how to authenticate to it, read from the environment (the same
- * variables the Temporal CLI uses).
+ * Where the Temporal server is and how to authenticate to it: Temporal's environment configuration
+ * (@temporalio/envconfig), i.e. a `temporal.toml` profile overridden by the TEMPORAL_* variables —
+ * the same settings the Temporal CLI and the other SDKs read.
  */
 export interface TemporalTarget {
   readonly address: string;
   readonly namespace: string;
-  /** Temporal Cloud API key (`TEMPORAL_API_KEY`), sent as `Authorization: Bearer <key>`. */
+  /** Temporal Cloud API key, sent as `Authorization: Bearer <key>` (switches TLS on unless TLS is disabled). */
   readonly apiKey?: string;
-  /** Present when the connection uses TLS; absent for a plain-text connection (local servers). */
-  readonly tls?: TemporalTls;
-}
-
-/** TLS settings; files are given by path and read when connection options are built. */
-export interface TemporalTls {
-  /** mTLS client certificate (`TEMPORAL_TLS_CERT`), PEM file. */
-  readonly clientCertPath?: string;
-  /** mTLS client private key (`TEMPORAL_TLS_KEY`), PEM file. */
-  readonly clientKeyPath?: string;
-  /** CA that signed the server's certificate (`TEMPORAL_TLS_CA`); default: the system's roots. */
-  readonly serverCaPath?: string;
-  /** Server name for SNI and certificate checks (`TEMPORAL_TLS_SERVER_NAME`); default: the host. */
-  readonly serverName?: string;
+  /** TLS settings (certificates by path or inline data); absent for a plain-text connection unless an API key is set. */
+  readonly tls?: ClientConfigTLS;
+  /** Extra gRPC headers (`grpc_meta` in a profile, `TEMPORAL_GRPC_META_*`). */
+  readonly grpcMeta?: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_NAMESPACE = 'default';
 export const DEFAULT_TASK_QUEUE = 'opgraph';
 
-const TRUE = new Set(['true', '1', 'yes', 'on']);
-const FALSE = new Set(['false', '0', 'no', 'off']);
+/**
+ * Older names opgraph documented (the Temporal CLI's flag variables), read as envconfig's names when
+ * those are unset, so existing deployments keep working.
+ */
+const LEGACY_NAMES: Readonly<Record<string, string>> = {
+  TEMPORAL_TLS_CERT: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+};
 
-function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  return env[name]?.trim() || undefined;
-}
-
-function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
-  const raw = envValue(env, name);
-  if (raw === undefined) return undefined;
-  if (TRUE.has(raw.toLowerCase())) return true;
-  if (FALSE.has(raw.toLowerCase())) return false;
-  throw new OpgraphError(`${name}="${raw}" is not a boolean; use true or false.`);
-}
+const BOOLEAN_VALUES: Readonly<Record<string, string>> = { true: 'true', '1': 'true', false: 'false', '0': 'false' };
 
 /**
- * `TEMPORAL_ADDRESS` (+ `TEMPORAL_NAMESPACE`), or undefined when no server is configured. Temporal
- * Cloud / secured servers: `TEMPORAL_API_KEY`, `TEMPORAL_TLS_CERT` + `TEMPORAL_TLS_KEY` (mTLS, file
- * paths), `TEMPORAL_TLS_CA`, `TEMPORAL_TLS_SERVER_NAME`, and `TEMPORAL_TLS` (true/false). TLS is on
- * when `TEMPORAL_TLS=true`, or a client certificate or an API key is set — unless `TEMPORAL_TLS=false`
- * (allowed with an API key, e.g. behind a TLS-terminating proxy; an error with a client certificate).
+ * The environment as envconfig should see it: blank values count as unset (docker compose passes
+ * `${VAR:-}` as ""; envconfig would read an empty TEMPORAL_API_KEY as a key and switch TLS on), legacy
+ * names map to envconfig's, and TEMPORAL_TLS must be a boolean (envconfig reads anything else as false).
  */
-export function temporalTargetFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalTarget | undefined {
-  const address = envValue(env, 'TEMPORAL_ADDRESS');
-  if (!address) return undefined;
-  const namespace = envValue(env, 'TEMPORAL_NAMESPACE') ?? DEFAULT_NAMESPACE;
-  const apiKey = envValue(env, 'TEMPORAL_API_KEY');
-  const tlsFlag = envBoolean(env, 'TEMPORAL_TLS');
-  const clientCertPath = envValue(env, 'TEMPORAL_TLS_CERT');
-  const clientKeyPath = envValue(env, 'TEMPORAL_TLS_KEY');
-  const serverCaPath = envValue(env, 'TEMPORAL_TLS_CA');
-  const serverName = envValue(env, 'TEMPORAL_TLS_SERVER_NAME');
-
-  if ((clientCertPath === undefined) !== (clientKeyPath === undefined)) {
-    const [set, missing] = clientCertPath ? ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] : ['TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CERT'];
-    throw new OpgraphError(`${set} is set but ${missing} is not: mTLS needs both the client certificate and its private key (file paths).`);
+function envconfigEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    const trimmed = value?.trim();
+    // Inline certificates (`…_DATA`) keep their exact bytes.
+    if (trimmed) out[name] = name.endsWith('_DATA') ? (value as string) : trimmed;
   }
-  const tlsFiles = clientCertPath !== undefined || serverCaPath !== undefined || serverName !== undefined;
-  if (tlsFlag === false && tlsFiles) {
+  for (const [legacy, name] of Object.entries(LEGACY_NAMES)) {
+    if (out[legacy] !== undefined && out[name] === undefined) out[name] = out[legacy];
+  }
+  const tls = out.TEMPORAL_TLS;
+  if (tls !== undefined) {
+    const normalized = BOOLEAN_VALUES[tls.toLowerCase()];
+    if (normalized === undefined) throw new OpgraphError(`TEMPORAL_TLS="${tls}" is not a boolean; use true or false.`);
+    out.TEMPORAL_TLS = normalized;
+  }
+  return out;
+}
+
+function profileName(env: Record<string, string>): string {
+  const file = env.TEMPORAL_CONFIG_FILE ?? 'the default temporal.toml';
+  return `profile "${env.TEMPORAL_PROFILE ?? 'default'}" of ${file}`;
+}
+
+/** Mistakes envconfig passes over silently (it would connect without the client certificate, or without TLS). */
+function checkTls(tls: ClientConfigTLS | undefined, where: string): void {
+  if (tls === undefined) return;
+  if ((tls.clientCert === undefined) !== (tls.clientKey === undefined)) {
+    const [set, missing] = tls.clientCert
+      ? ['a client certificate', 'its private key (TEMPORAL_TLS_CLIENT_KEY_PATH / TEMPORAL_TLS_KEY, or client_key_path)']
+      : ['a client key', 'its certificate (TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CERT, or client_cert_path)'];
+    throw new OpgraphError(`the Temporal connection settings (${where}) have ${set} but not ${missing}: mTLS needs both.`);
+  }
+  const custom = tls.clientCert !== undefined || tls.serverCACert !== undefined || tls.serverName !== undefined;
+  if (tls.disabled === true && custom) {
     throw new OpgraphError(
-      'TEMPORAL_TLS=false contradicts TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY / TEMPORAL_TLS_CA / TEMPORAL_TLS_SERVER_NAME; unset one or the other.',
+      `the Temporal connection settings (${where}) disable TLS (TEMPORAL_TLS=false or tls.disabled) but also give TLS certificates or a server name; remove one or the other.`,
     );
   }
-  const useTls = tlsFlag ?? (tlsFiles || apiKey !== undefined);
-  const tls: TemporalTls | undefined = useTls
-    ? {
-        ...(clientCertPath !== undefined && clientKeyPath !== undefined ? { clientCertPath, clientKeyPath } : {}),
-        ...(serverCaPath !== undefined ? { serverCaPath } : {}),
-        ...(serverName !== undefined ? { serverName } : {}),
-      }
-    : undefined;
-  return { address, namespace, ...(apiKey !== undefined ? { apiKey } : {}), ...(tls ? { tls } : {}) };
 }
 
 /**
- * The target for a server at `address`: the environment's (with its TLS / API key) when
- * `TEMPORAL_ADDRESS` names this address, else a plain-text one (e.g. a local dev server).
+ * The configured server, or undefined when none is (no address in the environment or the profile):
+ * then opgraph starts a local dev server where it can. Reads `TEMPORAL_CONFIG_FILE` (default
+ * `~/.config/temporalio/temporal.toml`, optional) and its profile `TEMPORAL_PROFILE` (default
+ * `default`), overridden by `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`,
+ * `TEMPORAL_TLS`, `TEMPORAL_TLS_*` and `TEMPORAL_GRPC_META_*`.
+ */
+export function temporalTargetFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalTarget | undefined {
+  const vars = envconfigEnv(env);
+  const where = profileName(vars);
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars });
+  } catch (err) {
+    throw new OpgraphError(`cannot load the Temporal connection settings (${where}): ${(err as Error).message}`, { cause: err });
+  }
+  const address = profile.address?.trim();
+  if (!address) return undefined;
+  checkTls(profile.tls, where);
+  return {
+    address,
+    namespace: profile.namespace ?? DEFAULT_NAMESPACE,
+    ...(profile.apiKey !== undefined ? { apiKey: profile.apiKey } : {}),
+    ...(profile.tls !== undefined ? { tls: profile.tls } : {}),
+    ...(profile.grpcMeta !== undefined ? { grpcMeta: profile.grpcMeta } : {}),
+  };
+}
+
+/**
+ * The target for a server at `address`: the configured one (with its TLS / API key) when its address
+ * is this one, else a plain-text one (e.g. a local dev server), so credentials never go elsewhere.
  */
 export function targetForAddress(address: string, namespace?: string, env: NodeJS.ProcessEnv = process.env): TemporalTarget {
-  const fromEnv = temporalTargetFromEnv(env);
-  if (fromEnv?.address === address) return namespace === undefined ? fromEnv : { ...fromEnv, namespace };
+  const configured = temporalTargetFromEnv(env);
+  if (configured?.address === address) return namespace === undefined ? configured : { ...configured, namespace };
   return { address, namespace: namespace ?? DEFAULT_NAMESPACE };
 }
 
-function readPem(path: string, what: string): Buffer {
+/** envconfig's connection options (certificate files read now), without unset fields. */
+function connectionOptions(target: TemporalTarget): NativeConnectionOptions {
+  let options: NativeConnectionOptions;
   try {
-    return readFileSync(path);
+    ({ connectionOptions: options } = toClientOptions({ ...target, grpcMeta: target.grpcMeta && { ...target.grpcMeta } }));
   } catch (err) {
-    throw new OpgraphError(`cannot read the ${what} at ${path}: ${(err as Error).message}`, { cause: err });
+    throw new OpgraphError(`cannot read the TLS files for the Temporal server at ${target.address}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as NativeConnectionOptions;
 }
 
-interface TlsAndAuth {
-  address: string;
-  tls?: NonNullable<ConnectionOptions['tls']>;
-  apiKey?: string;
-}
-
-function tlsAndAuth(target: TemporalTarget): TlsAndAuth {
-  const { tls, apiKey } = target;
-  // `tls: false` explicitly, so the SDK doesn't switch TLS on by itself because an API key is set.
-  const options: TlsAndAuth = { address: target.address, tls: false };
-  if (apiKey !== undefined) options.apiKey = apiKey;
-  if (tls === undefined) return options;
-  const custom = tls.clientCertPath !== undefined || tls.serverCaPath !== undefined || tls.serverName !== undefined;
-  if (!custom) {
-    options.tls = true;
-    return options;
-  }
-  options.tls = {
-    ...(tls.clientCertPath !== undefined && tls.clientKeyPath !== undefined
-      ? {
-          clientCertPair: {
-            crt: readPem(tls.clientCertPath, 'TLS client certificate (TEMPORAL_TLS_CERT)'),
-            key: readPem(tls.clientKeyPath, 'TLS client key (TEMPORAL_TLS_KEY)'),
-          },
-        }
-      : {}),
-    ...(tls.serverCaPath !== undefined
-      ? { serverRootCACertificate: readPem(tls.serverCaPath, 'server CA certificate (TEMPORAL_TLS_CA)') }
-      : {}),
-    ...(tls.serverName !== undefined ? { serverNameOverride: tls.serverName } : {}),
-  };
-  return options;
-}
-
-/** Options for `Connection.connect` (clients): address, TLS (certificate files read now) and API key. */
+/** Options for `Connection.connect` (clients): address, TLS, API key and gRPC metadata. */
 export function clientConnectionOptions(target: TemporalTarget): ConnectionOptions {
-  return tlsAndAuth(target);
+  return connectionOptions(target);
 }
 
-/** Options for `NativeConnection.connect` (workers): address, TLS (certificate files read now) and API key. */
+/** Options for `NativeConnection.connect` (workers): address, TLS, API key and gRPC metadata. */
 export function nativeConnectionOptions(target: TemporalTarget): NativeConnectionOptions {
-  return tlsAndAuth(target);
+  return connectionOptions(target);
 }

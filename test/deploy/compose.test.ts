@@ -414,14 +414,16 @@ describe('docker-compose.yml', () => {
         address: 'my-ns.a1b2c.tmprl.cloud:7233',
         namespace: 'my-ns.a1b2c',
         apiKey: 'secret-key',
-        tls: {},
       });
       const mtls = environmentOf('opgraph-worker', {
         OPGRAPH_TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
         TEMPORAL_TLS_CERT: '/certs/client.pem',
         TEMPORAL_TLS_KEY: '/certs/client.key',
       });
-      expect(temporalTargetFromEnv(mtls)?.tls).toEqual({ clientCertPath: '/certs/client.pem', clientKeyPath: '/certs/client.key' });
+      expect(temporalTargetFromEnv(mtls)?.tls).toEqual({
+        clientCert: { path: '/certs/client.pem' },
+        clientKey: { path: '/certs/client.key' },
+      });
     });
 
     it('gets its bucket from a one-shot step with the same image and the same store settings', () => {
