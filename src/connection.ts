@@ -128,7 +128,7 @@ function connectionOptions(target: TemporalTarget): NativeConnectionOptions {
       cause: err,
     });
   }
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as NativeConnectionOptions;
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
 
 /** Options for `Connection.connect` (clients): address, TLS, API key and gRPC metadata. */
