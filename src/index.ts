@@ -6,6 +6,7 @@ export { awaitRun, cancelRun, jobWorkflowId, launchRun, PARENT_RUN_MEMO, runJob 
 export { reexecute, reexecuteRun, type ReexecuteOptions, type Reexecuted } from './client/reexecute.ts';
 export type { LaunchedRun, LaunchOptions } from './client/run.ts';
 export { MapControlError, pauseMap, resizeMap, resumeMap } from './client/control.ts';
+export { giveUp, redrive, RedriveError, type RedriveReport } from './client/redrive.ts';
 export type { MapAction, MapControlReport } from './client/control.ts';
 export { executeInProcess, localDevServer, resolveTarget, stopLocalDevServer } from './execute.ts';
 export type { ExecuteOptions } from './execute.ts';

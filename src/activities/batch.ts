@@ -37,6 +37,7 @@ export async function runBatch(definitions: Definitions, runStep: RunStep, raw: 
       prior: item.prior,
       ...(item.priorParts ? { priorParts: item.priorParts } : {}),
       ...(item.reused ? { reused: item.reused } : {}),
+      ...(item.reusedParts ? { reusedParts: item.reusedParts } : {}),
     };
     results[index] = await new ScopeInterpreter(childScope(input, request, keyed), engine).run();
   });

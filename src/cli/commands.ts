@@ -10,6 +10,7 @@ import { errorMessage, EXIT, isUsageError } from './errors.ts';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from './graph.ts';
 import { type CliIO, printer, processIO } from './io.ts';
 import { mapCommand } from './mapControl.ts';
+import { addRedriveCommands } from './redrive.ts';
 import { cancelCommand, launchCommand, reexecuteCommand, statusCommand } from './remote.ts';
 import { runCommand } from './run.ts';
 import { addRunsCommand } from './runs.ts';
@@ -186,6 +187,8 @@ temporal_visibility databases, and registers the default namespace and opgraph's
     .action(async (workflowId: string) => {
       setExit(await cancelCommand(workflowId, io));
     });
+
+  addRedriveCommands(program, io, setExit);
 
   const map = program
     .command('map')

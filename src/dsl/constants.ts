@@ -73,3 +73,25 @@ export const MAP_CONTROL = {
   resize: 'opgraph.resizeMap',
   forward: 'opgraph.mapControl',
 } as const;
+
+/** Redrive in place (a job's `onStepFailure: 'wait'`): updates on the job workflow. */
+export const REDRIVE = {
+  redrive: 'opgraph.redrive',
+  giveUp: 'opgraph.giveUp',
+  /** Failure type of a refused redrive or give-up. */
+  refused: 'OpgraphRedriveRefused',
+} as const;
+
+/** What `opgraph redrive` asks: the failed steps to run again (`op[key]`, or `op` for all of an op's); none = all waiting. */
+export interface RedriveRequest {
+  readonly stepKeys?: readonly string[];
+}
+
+/** What a redrive or give-up answers. */
+export interface RedriveReport {
+  readonly action: 'redrive' | 'give-up';
+  /** The failed step keys it concerned (those listed by their units). */
+  readonly stepKeys: string[];
+  /** Failed steps still waiting after it. */
+  readonly stillWaiting: number;
+}

@@ -1,4 +1,5 @@
 import { JobDefinitionError, OpgraphError } from './errors.ts';
+import { durationMs, type Duration } from './duration.ts';
 import { attachSpec, type OpSpec } from './op.ts';
 import type { JobPlan } from './plan.ts';
 import { buildPlan, type JobOpDefaults } from './planner.ts';
@@ -8,6 +9,15 @@ import { currentTracer } from './tracing.ts';
 export interface JobConfig extends JobOpDefaults {
   name: string;
   description?: string;
+  /**
+   * What a step that exhausts its retries does. 'fail' (default, Dagster's behaviour): the run fails
+   * once every step that can run has. 'wait': the step waits, its siblings go on and the run stays
+   * Running until `opgraph redrive` runs it again (and what is downstream of it) or `opgraph give-up`
+   * ends the run as it would have failed.
+   */
+  onStepFailure?: 'fail' | 'wait';
+  /** With `onStepFailure: 'wait'`: how long failed steps may wait for a redrive before the run gives up by itself. */
+  redriveTimeout?: Duration;
 }
 
 /** A traced job: its plan plus the op code the op runner needs. */
@@ -22,12 +32,13 @@ export interface JobDefinition {
 
 /** Traces `body` once into a plan; every definition problem is reported at once as a JobDefinitionError. */
 export function job(config: JobConfig | string, body: () => unknown): JobDefinition {
-  const { name, description, ...defaults } = typeof config === 'string' ? { name: config, description: undefined } : config;
+  const { name, description, onStepFailure, redriveTimeout, ...defaults } =
+    typeof config === 'string' ? { name: config, description: undefined, onStepFailure: undefined, redriveTimeout: undefined } : config;
   if (!/^[A-Za-z0-9_]+$/.test(name)) {
     throw new OpgraphError(`job name ${JSON.stringify(name)} is not valid: names must match ^[A-Za-z0-9_]+$`);
   }
   const tracer = trace(name, body);
-  const plan = buildPlan(tracer, description, defaults);
+  const plan = { ...buildPlan(tracer, description, defaults), ...failurePolicy(name, onStepFailure, redriveTimeout) };
   if (tracer.issues.length > 0) throw new JobDefinitionError(name, tracer.issues);
   return {
     kind: 'job',
@@ -36,6 +47,21 @@ export function job(config: JobConfig | string, body: () => unknown): JobDefinit
     plan,
     nodeOps: new Map(tracer.nodes.map((n) => [n.id, n.spec])),
   };
+}
+
+/** The plan's `onStepFailure` (absent for 'fail', so plans of jobs without the option stay as they were). */
+function failurePolicy(job: string, mode: unknown, timeout: Duration | undefined): Pick<JobPlan, 'onStepFailure'> {
+  if (mode !== undefined && mode !== 'fail' && mode !== 'wait') {
+    throw new OpgraphError(`job "${job}": onStepFailure must be 'fail' or 'wait'; got ${JSON.stringify(mode)}`);
+  }
+  if (mode !== 'wait') {
+    if (timeout !== undefined) {
+      throw new OpgraphError(`job "${job}": redriveTimeout applies only with onStepFailure: 'wait'; add it or drop redriveTimeout`);
+    }
+    return {};
+  }
+  const timeoutMs = timeout === undefined ? undefined : durationMs(timeout, `job "${job}": redriveTimeout`);
+  return { onStepFailure: { mode: 'wait', ...(timeoutMs !== undefined ? { timeoutMs } : {}) } };
 }
 
 export interface GraphConfig {

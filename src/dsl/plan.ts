@@ -119,6 +119,11 @@ export const JobPlan = z.object({
    * it stands for (the interpreter ignores it; results read it to answer `outputFor(graph)`).
    */
   graphOutputs: z.record(z.string(), z.record(z.string(), GraphOutput)).optional(),
+  /**
+   * The job's `onStepFailure: 'wait'` (absent: 'fail', Dagster's behaviour): a step that exhausts its
+   * retries waits for a redrive or give-up, optionally for at most `timeoutMs` (src/engine/redrive.ts).
+   */
+  onStepFailure: z.object({ mode: z.literal('wait'), timeoutMs: z.number().int().positive().optional() }).optional(),
 });
 export type JobPlan = z.infer<typeof JobPlan>;
 

@@ -163,6 +163,8 @@ export const ScopeWorkflowInput = z.object({
   priorParts: z.array(StoredRef).optional(),
   /** A re-execution's records for this key (and below it), loaded as the scope starts. */
   reused: z.array(ReusedChunk).optional(),
+  /** A redriven key: its earlier run's stored records; the ones that did not fail are taken over as it starts. */
+  reusedParts: z.array(StoredRef).optional(),
   /** Controls of the maps below this scope, when any was paused or resized before it started. */
   controls: MapControlState.optional(),
 });
@@ -192,6 +194,8 @@ export const ShardWorkflowInput = z.object({
   priorParts: z.array(StoredRef),
   /** Dimension-level nodes of earlier stages, whose records the keys need. */
   priorNodes: z.array(z.string()),
+  /** A redriven shard: its earlier run's stored records; the ones that did not fail are taken over. */
+  reusedParts: z.array(StoredRef).optional(),
   /** Controls of this shard's map (its share of a resized window) and the maps below it, when any was controlled. */
   controls: MapControlState.optional(),
 });
@@ -218,6 +222,7 @@ export const BatchInput = z.object({
       prior: z.record(z.string(), StepRecord),
       priorParts: z.array(StoredRef).optional(),
       reused: z.array(ReusedChunk).optional(),
+      reusedParts: z.array(StoredRef).optional(),
     }),
   ),
 });
@@ -239,6 +244,8 @@ export const SliceInput = z.object({
   priorNodes: z.array(z.string()).default([]),
   /** Number of mapping keys of the wanted records. */
   depth: z.number().int().min(0),
+  /** A redrive's earlier records: of these, only the ones that did not fail come back, marked `reused`. */
+  reusedParts: z.array(StoredRef).optional(),
 });
 export type SliceInput = z.infer<typeof SliceInput>;
 export const SliceResult = z.object({

@@ -151,6 +151,7 @@ export function childScope(parent: Pick<ScopeContext, 'runId' | 'runConfig'>, re
     prior: item.prior,
     ...(item.priorParts && item.priorParts.length > 0 ? { priorParts: item.priorParts } : {}),
     ...(item.reused && item.reused.length > 0 ? { reused: item.reused } : {}),
+    ...(item.reusedParts && item.reusedParts.length > 0 ? { reusedParts: item.reusedParts } : {}),
   };
 }
 

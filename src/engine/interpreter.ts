@@ -136,6 +136,7 @@ export class ScopeInterpreter {
   async run(): Promise<ScopeResult> {
     if (this.scope.priorParts && this.scope.priorParts.length > 0) await this.loadPriorParts(this.scope.priorParts);
     if (this.scope.reused && this.scope.reused.length > 0) await this.loadReused(this.scope.reused);
+    if (this.scope.reusedParts && this.scope.reusedParts.length > 0) await this.loadRedriven(this.scope.reusedParts);
     const here = ownNodes(this.active, this.scope.dim, this.scope.stage);
     const below = dimensionsBelow(this.active, this.scope.dim);
     await Promise.all([...here.map((n) => this.runNode(n.id)), ...below.map((d) => this.runDimension(d).all)]);
@@ -202,6 +203,25 @@ export class ScopeInterpreter {
         end: 0,
         inlineLimit: PAYLOAD.sliceValue,
         priorParts: mine.map((c) => c.ref),
+        priorNodes: this.scope.plan.nodes.map((n) => n.id),
+        depth,
+      }),
+    );
+    Object.assign(this.prior, slice.prior);
+  }
+
+  /** A redriven key's earlier records: the slice keeps what did not fail (marked reused), so only the rest runs again. */
+  private async loadRedriven(parts: readonly StoredRef[]): Promise<void> {
+    const depth = this.scope.keys.length;
+    const key = this.scope.keys[depth - 1];
+    const slice = await this.engine.budget.run('activity', () =>
+      this.engine.slice({
+        ...(key === undefined ? {} : { keys: [key] }),
+        start: 0,
+        end: 0,
+        inlineLimit: PAYLOAD.sliceValue,
+        priorParts: [],
+        reusedParts: [...parts],
         priorNodes: this.scope.plan.nodes.map((n) => n.id),
         depth,
       }),
@@ -579,6 +599,8 @@ export class ScopeInterpreter {
   private async execute(node: PlanNode, key: string, given: Record<string, unknown>): Promise<StepRecord> {
     const base = { node: node.id, mappingKeys: [...this.scope.keys] };
     const inputs = await fitInputs(given, this.engine);
+    // Attempts before the last redrive do not count against the retry policy.
+    let retriesFrom = 0;
     for (let attempt = 1; ; attempt++) {
       const task: OpTaskInput = {
         runId: this.scope.runId,
@@ -601,18 +623,33 @@ export class ScopeInterpreter {
         const error = this.engine.errorOf(err);
         // User-code failures are retried here, per the op's RetryPolicy, counted per step key.
         const policy = node.retryPolicy;
-        if (error.type === 'OpUserError' && policy && attempt <= policy.maxRetries) {
+        if (error.type === 'OpUserError' && policy && attempt - retriesFrom <= policy.maxRetries) {
           const delay = retryDelayMs(
             policy,
-            attempt,
+            attempt - retriesFrom,
             () => this.engine.random(),
             () => this.engine.patched(DAGSTER_JITTER_PATCH),
           );
           if (delay > 0) await this.engine.sleep(delay);
           continue;
         }
-        return { ...base, status: 'FAILURE', error, attempts: attempt };
+        const failed: StepRecord = { ...base, status: 'FAILURE', error, attempts: attempt };
+        // With onStepFailure 'wait' (in the job workflow): wait for a redrive, then start over with a fresh retry budget.
+        if (!(await this.waitForRedrive(node, key, failed))) return failed;
+        retriesFrom = attempt;
       }
+    }
+  }
+
+  /** Parks a failed step where failures wait; true when it is redriven, false when given up (or nothing waits here). */
+  private async waitForRedrive(node: PlanNode, key: string, failed: StepRecord): Promise<boolean> {
+    const failures = this.engine.failures;
+    if (!failures) return false;
+    this.progress.stepWaiting?.(node.id, true);
+    try {
+      return (await failures.park([{ stepKey: key, error: failed.error }], 0, stepEvents(node))) === 'redrive';
+    } finally {
+      this.progress.stepWaiting?.(node.id, false);
     }
   }
 }

@@ -1,10 +1,12 @@
 /** Runs the keys of one dimension per its mode, within the map's window and the workflow's budget. */
-import { BUDGET } from '../dsl/limits.ts';
+import { BUDGET, EVENTS } from '../dsl/limits.ts';
 import type { DimensionOptions } from '../dsl/plan.ts';
 import type { ScopeResult } from '../dsl/protocol.ts';
 import { childScope } from './geometry.ts';
 import { dimensionBytes, keyBytes } from './inputSize.ts';
 import type { ProgressSink } from './progress.ts';
+import { Lanes, settleKey } from './redrive.ts';
+import { hasUntoleratedFailure } from './tolerance.ts';
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
 import { forEachWindowed, mapGate, type WindowGate } from './window.ts';
 
@@ -42,6 +44,25 @@ export async function runKeyed(
       Object.values(result.steps).some((r) => r.status === 'FAILURE'),
     );
   };
+  // With onStepFailure 'wait' (job workflow only), a key that failed waits outside the window (its
+  // siblings go on) and runs again, in the window's lanes for redriven keys, on each redrive.
+  const waiting: Promise<void>[] = [];
+  const redriveLanes = new Lanes(typeof window === 'number' ? () => window : () => window.limit(), (ready) => engine.waitUntil(ready));
+  const settle = (
+    index: number,
+    item: KeyedScope,
+    first: ScopeResult,
+    events: number,
+    again: (item: KeyedScope) => Promise<ScopeResult>,
+  ) => {
+    if (!engine.failures || options.toleratedFailures || !hasUntoleratedFailure(first)) return done(index, first, mode !== 'activity');
+    waiting.push(
+      settleKey(engine, first, events, (reusedParts, drive) => redriveLanes.run(() => again({ ...item, reusedParts, drive }))).then(
+        (result) => done(index, result, mode !== 'activity'),
+      ),
+    );
+  };
+  const runChild = (item: KeyedScope) => engine.budget.run('child', () => engine.runChild(request, item), perRequest + keyBytes(item));
   if (mode === 'batch') {
     const size = options.batchSize ?? BUDGET.defaultBatchSize;
     const batches = Array.from({ length: Math.ceil(keyed.length / size) }, (_, b) => keyed.slice(b * size, (b + 1) * size));
@@ -49,17 +70,23 @@ export async function runKeyed(
       batch.forEach(() => progress.childStarted(progressLabel));
       const bytes = perRequest + batch.reduce((sum, item) => sum + keyBytes(item), 0);
       const batchResults = await engine.budget.run('activity', () => engine.runBatch(request, batch, b), bytes);
-      batchResults.forEach((result, i) => done(b * size + i, result, true));
+      // A redriven key runs alone, in a batch activity of its own.
+      const again = (item: KeyedScope) =>
+        engine.budget
+          .run('activity', () => engine.runBatch(request, [item], b), perRequest + keyBytes(item))
+          .then((results) => results[0] ?? { steps: {} });
+      batchResults.forEach((result, i) => settle(b * size + i, batch[i] as KeyedScope, result, 2 * EVENTS.activity, again));
     });
-    return;
+  } else {
+    await forEachWindowed(keyed, window, async (item, index) => {
+      progress.childStarted(progressLabel);
+      if (mode === 'activity') {
+        // The key's steps run as activities of this very workflow: no child, lower overhead. Its failed steps wait themselves.
+        done(index, await runInline(childScope(scope, request, item)), false);
+      } else {
+        settle(index, item, await runChild(item), EVENTS.child + EVENTS.activity, runChild);
+      }
+    });
   }
-  await forEachWindowed(keyed, window, async (item, index) => {
-    progress.childStarted(progressLabel);
-    if (mode === 'activity') {
-      // The key's steps run as activities of this very workflow: no child, lower overhead.
-      done(index, await runInline(childScope(scope, request, item)), false);
-    } else {
-      done(index, await engine.budget.run('child', () => engine.runChild(request, item), perRequest + keyBytes(item)), true);
-    }
-  });
+  await Promise.all(waiting);
 }

@@ -1,6 +1,7 @@
 /** Progress of a scope: what it reports as steps and keys run (the host decides where it shows). */
 import type { ShardResult, StepRecord, StepStatus } from '../dsl/protocol.ts';
 import { mapName } from './maps.ts';
+import { waitingText, type WaitingSummary } from './redrive.ts';
 
 export interface NodeProgress {
   running: number;
@@ -8,6 +9,8 @@ export interface NodeProgress {
   failed: number;
   skipped: number;
   abandoned: number;
+  /** Steps that failed and wait for a redrive, run by this workflow itself (absent when none ever waited). */
+  waiting?: number;
 }
 
 export interface DimensionProgress {
@@ -40,6 +43,8 @@ export interface RunProgress {
   dimensions: Record<string, DimensionProgress>;
   /** Per dimension id, the maps paused or resized so far (absent until one is). */
   controls?: Record<string, MapControlProgress>;
+  /** A job with onStepFailure 'wait': its failed steps waiting for a redrive (absent until one waits). */
+  waiting?: WaitingSummary;
 }
 
 /** Where a scope reports progress. */
@@ -53,6 +58,8 @@ export interface ProgressSink {
   shardFinished(dim: string, keys: number, result: ShardResult): void;
   /** The dimension's keys run in shards (so keys in flight are not counted here). */
   dimensionSharded?(dim: string): void;
+  /** A failed step of this workflow starts (true) or stops (false) waiting for a redrive. */
+  stepWaiting?(node: string, waiting: boolean): void;
 }
 
 /** For scopes nobody watches (inside a batch activity). */
@@ -126,6 +133,21 @@ export class ProgressCounter implements ProgressSink {
 
   private readonly sharded = new Set<string>();
 
+  stepWaiting(node: string, waiting: boolean): void {
+    const counts = this.node(node);
+    // A waiting step is not running; it runs again when redriven (or ends failed when given up).
+    counts.waiting = Math.max(0, (counts.waiting ?? 0) + (waiting ? 1 : -1));
+    counts.running += waiting ? -1 : 1;
+    this.changed(this.state);
+  }
+
+  /** The job's failed steps waiting for a redrive, all units together (cleared when none waits). */
+  waitingChanged(summary: WaitingSummary): void {
+    if (summary.steps > 0) this.state.waiting = summary;
+    else delete this.state.waiting;
+    this.changed(this.state);
+  }
+
   /** A map was paused, resumed or resized. */
   mapControlled(dim: string, control: MapControlProgress): void {
     (this.state.controls ??= {})[dim] = this.sharded.has(dim) ? { ...control, sharded: true } : control;
@@ -168,6 +190,8 @@ export class ProgressCounter implements ProgressSink {
 /** The markdown the Web UI shows as a workflow's current details. */
 export function progressMarkdown(state: RunProgress): string {
   const lines = [`**${state.job}** · run \`${state.runId}\``, ''];
+  if (state.waiting)
+    lines.push(`**${waitingText(state.waiting)}**: redrive with \`opgraph redrive\`, or end the run with \`opgraph give-up\``, '');
   for (const [dim, d] of Object.entries(state.dimensions)) {
     lines.push(`- map over \`${dim}\`: ${d.done}/${d.total} keys done, ${d.running} running, ${d.failed} failed`);
   }
@@ -180,6 +204,7 @@ export function progressMarkdown(state: RunProgress): string {
     if (n.failed) parts.push(`${n.failed} failed`);
     if (n.skipped) parts.push(`${n.skipped} skipped`);
     if (n.abandoned) parts.push(`${n.abandoned} abandoned`);
+    if (n.waiting) parts.push(`${n.waiting} waiting for a redrive`);
     lines.push(`- \`${node}\`: ${parts.join(', ')}`);
   }
   return lines.join('\n');

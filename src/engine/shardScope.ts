@@ -36,7 +36,7 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
   const given = tagShardItems(input.items);
   let items = given.kind === 'inline' ? given.inline : [];
   let prior: Record<string, StepRecord> = {};
-  if (given.kind === 'ref' || input.priorParts.length > 0) {
+  if (given.kind === 'ref' || input.priorParts.length > 0 || (input.reusedParts?.length ?? 0) > 0) {
     const slice = await engine.budget.run('activity', () =>
       engine.slice({
         ...(given.kind === 'ref' ? { itemsRef: given.ref } : { keys: items.map(([key]) => key) }),
@@ -44,7 +44,9 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
         end: input.end,
         inlineLimit: PAYLOAD.sliceValue,
         priorParts: input.priorParts,
-        priorNodes: input.priorNodes,
+        priorNodes: input.reusedParts ? input.plan.nodes.map((n) => n.id) : input.priorNodes,
+        // A redriven shard takes over what did not fail in its earlier run (only ever set with onStepFailure 'wait').
+        ...(input.reusedParts ? { reusedParts: input.reusedParts } : {}),
         depth,
       }),
     );
@@ -108,6 +110,7 @@ async function runSubShards(
     bindings: input.bindings,
     priorParts: () => input.priorParts,
     priorNodes: input.priorNodes,
+    ...(input.reusedParts ? { reusedParts: input.reusedParts } : {}),
     finished: (index, result, keys) => {
       results[index] = result;
       progress.shardFinished(dimId, keys, result);

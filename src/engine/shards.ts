@@ -1,9 +1,10 @@
 /** The parent's side of shards: a dimension too large for its workflow's history runs in shard workflows over ranges of its keys. */
-import { BUDGET } from '../dsl/limits.ts';
+import { BUDGET, EVENTS } from '../dsl/limits.ts';
 import type { DimensionOptions, JobPlan } from '../dsl/plan.ts';
 import type { Binding, ShardResult, ShardWorkflowInput, StoredRef } from '../dsl/protocol.ts';
 import type { DimensionRequest, ScopeEngine, ShardRequest } from './types.ts';
 import { forEachWindowed, pauseGate } from './window.ts';
+import { Lanes, settleShard } from './redrive.ts';
 import { dimensionBytes } from './inputSize.ts';
 import { jsonBytes } from './payload.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
@@ -20,6 +21,8 @@ export interface ShardWork {
   bindings: Record<string, Binding>;
   priorParts(index: number): StoredRef[];
   priorNodes: string[];
+  /** A redriven shard splitting into shards of its own: its earlier run's records, for each of them. */
+  reusedParts?: StoredRef[];
   finished(index: number, result: ShardResult, keys: number): void;
 }
 
@@ -42,6 +45,11 @@ export async function runShards(
   // Paused, no further shard starts (those in flight hold their own keys back); resizing splits the new window among the shards.
   const controls = engine.controls;
   const inFlight = controls ? pauseGate(controls, dimId, concurrent, (ready) => engine.waitUntil(ready)) : concurrent;
+  const waiting: Promise<void>[] = [];
+  const redriveLanes = new Lanes(
+    () => concurrent,
+    (ready) => engine.waitUntil(ready),
+  );
   await forEachWindowed(ranges, inFlight, async ({ start, end }, index) => {
     const shard: ShardRequest = {
       start,
@@ -52,9 +60,22 @@ export async function runShards(
       priorNodes: work.priorNodes,
       index,
       sharing: concurrent,
+      ...(work.reusedParts ? { reusedParts: work.reusedParts } : {}),
     };
     const bytes = dimensionBytes(plan, work.runConfig) + jsonBytes(shard.items) + jsonBytes(shard.bindings) + jsonBytes(shard.priorParts);
-    const result = await engine.budget.run('child', () => engine.runShard(shardRequest, shard), bytes);
-    work.finished(index, result, end - start);
+    const run = (again: ShardRequest) => engine.budget.run('child', () => engine.runShard(shardRequest, again), bytes);
+    const first = await run(shard);
+    if (!engine.failures || options.toleratedFailures || first.failures.every((f) => f.tolerated)) {
+      work.finished(index, first, end - start);
+      return;
+    }
+    // onStepFailure 'wait': the shard's failed keys wait (outside the window, so other shards go on); a redrive runs
+    // the shard again, taking over every record that did not fail.
+    waiting.push(
+      settleShard(engine, first, EVENTS.shard, (reusedParts, drive) => redriveLanes.run(() => run({ ...shard, reusedParts, drive }))).then(
+        (result) => work.finished(index, result, end - start),
+      ),
+    );
   });
+  await Promise.all(waiting);
 }

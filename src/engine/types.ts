@@ -17,6 +17,7 @@ import type {
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
 import type { WorkflowBudget } from './budget.ts';
 import type { MapControls } from './control.ts';
+import type { WaitingFailures } from './redrive.ts';
 
 /** One mapping key's scope to run elsewhere: a child workflow, or one item of a batch activity. */
 export interface KeyedScope {
@@ -27,6 +28,10 @@ export interface KeyedScope {
   readonly priorParts?: StoredRef[];
   /** A re-execution's records for this key and below it (the chunks that can hold them), loaded when the key starts. */
   readonly reused?: ReusedChunk[];
+  /** A redriven key: its earlier run's stored records (what did not fail is taken over as it starts). */
+  readonly reusedParts?: StoredRef[];
+  /** A redriven key: how many times it has been redriven (names its new child or batch activity). */
+  readonly drive?: number;
 }
 
 export interface DimensionRequest {
@@ -51,6 +56,9 @@ export interface ShardRequest {
   readonly index: number;
   /** Shards of the dimension in flight at once, sharing its window (a resized window is split the same way). */
   readonly sharing: number;
+  /** A redriven shard: its earlier run's stored records, and how many times it has been redriven. */
+  readonly reusedParts?: StoredRef[];
+  readonly drive?: number;
 }
 
 export interface ScopeContext {
@@ -73,6 +81,8 @@ export interface ScopeContext {
    * the keys and shards below); for a key, the chunks that can hold its records.
    */
   readonly reused?: readonly ReusedChunk[];
+  /** A redriven key's earlier records (see KeyedScope.reusedParts). */
+  readonly reusedParts?: readonly StoredRef[];
 }
 
 /**
@@ -88,6 +98,11 @@ export interface ScopeEngine {
    * where nothing is controllable (inside a batch activity: windows there stay fixed).
    */
   readonly controls?: MapControls;
+  /**
+   * Where failed units wait for a redrive (a job with `onStepFailure: 'wait'`, in its job workflow
+   * only); absent elsewhere: failures end their unit as usual.
+   */
+  readonly failures?: WaitingFailures;
   /** Resolves once `ready()` holds, re-checked whenever the host's state changes (Temporal's `condition()`). */
   waitUntil(ready: () => boolean): Promise<void>;
   /** One attempt of one step; throws the step's failure. */

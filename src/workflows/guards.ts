@@ -163,6 +163,7 @@ const scopeInput = object({
   prior: optional(recordOf(stepRecord)),
   priorParts: optional(arrayOf(storedRef)),
   reused: optional(arrayOf(reusedChunk)),
+  reusedParts: optional(arrayOf(storedRef)),
   controls: optional(mapControls),
 });
 const shardInput = object({
@@ -177,6 +178,7 @@ const shardInput = object({
   bindings: recordOf(binding),
   priorParts: arrayOf(storedRef),
   priorNodes: arrayOf(string),
+  reusedParts: optional(arrayOf(storedRef)),
   controls: optional(mapControls),
 });
 

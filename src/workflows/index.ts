@@ -18,6 +18,7 @@ import type { JobPlan } from '../dsl/plan.ts';
 import type { ProgressCounter } from '../engine/progress.ts';
 import { acceptControls, followControls, reportControls } from './control.ts';
 import { progressTracker } from './progress.ts';
+import { acceptRedrives, waitingFailures } from './redrive.ts';
 import { TemporalEngine } from './temporalEngine.ts';
 
 /** Before the payload budget: a job's result was compacted above 512 Ki characters (kept for replay). */
@@ -33,8 +34,12 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
     progress: () => job?.progress,
     budget: () => job?.engine.budget,
   };
+  const redriveContext = { plan: controlContext.plan, failures: () => job?.engine.failures, budget: controlContext.budget };
   const byName = isStartedByName(raw);
-  if (byName) acceptControls(controlContext);
+  if (byName) {
+    acceptControls(controlContext);
+    acceptRedrives(redriveContext);
+  }
   const input = byName ? await resolveByName(raw) : workflowInputOf(raw);
   const engine = new TemporalEngine(
     input.runId,
@@ -67,8 +72,12 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
   const progress = progressTracker(scope.plan.job, scope.runId, watched);
   reportControls(engine.controls, scope.plan, progress);
   if (input.kind === 'job') {
+    engine.failures = waitingFailures(input.plan, progress);
     job = { plan: input.plan, engine, progress };
-    if (!byName) acceptControls(controlContext);
+    if (!byName) {
+      acceptControls(controlContext);
+      acceptRedrives(redriveContext);
+    }
   }
   const interpreter = new ScopeInterpreter(scope, engine, progress);
   interpreter.reserveOwnSteps();
@@ -83,9 +92,10 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
     const list = failed.map(({ stepKey, error }) => `${stepKey}: ${error?.type ?? 'Error'}: ${error?.message ?? ''}`);
     const where = input.kind === 'job' ? `run of job "${input.plan.job}"` : `mapping key ${scope.keys.join(',')}`;
     const maps = interpreter.toleranceExceeded.map((line) => `${line}\n`).join('');
+    const gaveUp = engine.failures?.gaveUp;
     throw ApplicationFailure.create({
       type: input.kind === 'job' ? FailureType.RunFailed : FailureType.ScopeFailed,
-      message: `${failed.length} step(s) failed in ${where}:\n${maps}${list.slice(0, 20).join('\n')}${list.length > 20 ? `\n… and ${list.length - 20} more` : ''}`,
+      message: `${failed.length} step(s) failed in ${where}${gaveUp ? ` (they waited for a redrive: ${gaveUp})` : ''}:\n${maps}${list.slice(0, 20).join('\n')}${list.length > 20 ? `\n… and ${list.length - 20} more` : ''}`,
       nonRetryable: true,
       details: [result],
     });

@@ -13,6 +13,7 @@ import {
 import { WorkflowBudget } from '../engine/budget.ts';
 import { type ControlFeed, dimensionsInChild, MapControls, type MapControlState, shardFeed } from '../engine/control.ts';
 import { failedScope, keyNodes, stageNodes } from '../engine/geometry.ts';
+import type { WaitingFailures } from '../engine/redrive.ts';
 import { WORKFLOW_BUDGET_PATCH } from '../engine/sharding.ts';
 import type { DimensionRequest, KeyedScope, ScopeEngine, ShardRequest } from '../engine/types.ts';
 import { ControlForwarder } from './control.ts';
@@ -62,8 +63,13 @@ function configFor(plan: JobPlan, runConfig: ResolvedRunConfig): ResolvedRunConf
  * Runs a child workflow `<this workflow id>/<name>`; stage 0 keeps the plain id, later waves of a
  * dimension split at a barrier get `/stage_<n>` (ids and summaries are part of replayed history).
  */
-function childWorkflowId(name: string, stage: number): string {
-  return boundedId(`${workflowInfo().workflowId}/${name}${stage > 0 ? `/stage_${stage + 1}` : ''}`);
+function childWorkflowId(name: string, stage: number, drive?: number): string {
+  return boundedId(`${workflowInfo().workflowId}/${name}${stage > 0 ? `/stage_${stage + 1}` : ''}${redriveSuffix(drive)}`);
+}
+
+/** A redriven key or shard runs again as a new child (or batch activity): `/redrive_<n>` names its n-th redrive. */
+function redriveSuffix(drive: number | undefined): string {
+  return drive ? `/redrive_${drive}` : '';
 }
 
 /**
@@ -83,13 +89,14 @@ function startChild(
   summary: string,
   input: unknown,
   tags: SearchAttributePair[],
+  drive?: number,
 ): Promise<unknown> {
   const later = stage > 0;
   return executeChild(type, {
     ...(tags.length > 0 ? { typedSearchAttributes: tags } : {}),
-    workflowId: childWorkflowId(name, stage),
+    workflowId: childWorkflowId(name, stage, drive),
     args: [input],
-    staticSummary: `${summary}${later ? ` · stage ${stage + 1}` : ''}`,
+    staticSummary: `${summary}${later ? ` · stage ${stage + 1}` : ''}${drive ? ` · redrive ${drive}` : ''}`,
     parentClosePolicy: childClosePolicy(),
   });
 }
@@ -132,6 +139,8 @@ export class TemporalEngine implements ScopeEngine {
   readonly budget = new WorkflowBudget(undefined, () => patched(WORKFLOW_BUDGET_PATCH));
   /** Maps paused or resized: given at start (a child's or shard's input) or by updates / forwarded signals since. */
   readonly controls: MapControls;
+  /** A job with onStepFailure 'wait': where its failed units wait for a redrive (set by the job workflow). */
+  failures?: WaitingFailures;
   /** Tells the child and shard workflows running a controlled map's keys (only ever sends once a map is controlled). */
   private readonly forwarder = new ControlForwarder(this.budget);
 
@@ -214,10 +223,11 @@ export class TemporalEngine implements ScopeEngine {
       prior: item.prior,
       ...(item.priorParts ? { priorParts: item.priorParts } : {}),
       ...(item.reused ? { reused: item.reused } : {}),
+      ...(item.reusedParts ? { reusedParts: item.reusedParts } : {}),
       ...(feed.initial ? { controls: feed.initial } : {}),
     };
     try {
-      const raw = await this.followed(childWorkflowId(itemKey, stage), feed, () =>
+      const raw = await this.followed(childWorkflowId(itemKey, stage, item.drive), feed, () =>
         startChild(
           `${request.plan.job}/${request.source.node}[*]`,
           itemKey,
@@ -225,6 +235,7 @@ export class TemporalEngine implements ScopeEngine {
           `${request.plan.job} · ${itemKey} · mapping key ${keys.join(',')}`,
           input,
           this.tags(request.plan.job, itemKey, keys.join(',')),
+          item.drive,
         ),
       );
       return parseScopeResult(raw);
@@ -238,7 +249,7 @@ export class TemporalEngine implements ScopeEngine {
     const nodes = stageNodes(request.plan.nodes, request.dim, request.stage);
     const first = items[0]?.key ?? '';
     const last = items[items.length - 1]?.key ?? '';
-    const id = `${stepKey(this.fanOutName(request), request.outerKeys)}[batch_${batchIndex}:${first}..${last}]`;
+    const id = `${stepKey(this.fanOutName(request), request.outerKeys)}[batch_${batchIndex}:${first}..${last}]${redriveSuffix(items[0]?.drive)}`;
     const activities = proxyActivities<Record<string, (input: BatchInput) => Promise<unknown>>>({
       activityId: boundedId(id),
       summary: `${items.length} keys of ${request.source.node} (${first} … ${last})`,
@@ -264,6 +275,7 @@ export class TemporalEngine implements ScopeEngine {
         prior: i.prior,
         ...(i.priorParts ? { priorParts: i.priorParts } : {}),
         ...(i.reused ? { reused: i.reused } : {}),
+        ...(i.reusedParts ? { reusedParts: i.reusedParts } : {}),
       })),
     };
     try {
@@ -296,12 +308,13 @@ export class TemporalEngine implements ScopeEngine {
       bindings: shard.bindings,
       priorParts: shard.priorParts,
       priorNodes: shard.priorNodes,
+      ...(shard.reusedParts ? { reusedParts: shard.reusedParts } : {}),
       ...(feed.initial ? { controls: feed.initial } : {}),
     };
     const label = `shard_${shard.index}`;
     try {
       const summary = `${request.plan.job} · ${fanOutKey} · keys ${shard.start}–${shard.end - 1} (${label})`;
-      const raw = await this.followed(childWorkflowId(`${fanOutKey}[${label}]`, stage), feed, () =>
+      const raw = await this.followed(childWorkflowId(`${fanOutKey}[${label}]`, stage, shard.drive), feed, () =>
         startChild(
           `${request.plan.job}/${request.source.node}[shard]`,
           `${fanOutKey}[${label}]`,
@@ -309,6 +322,7 @@ export class TemporalEngine implements ScopeEngine {
           summary,
           input,
           this.tags(request.plan.job, `${fanOutKey}[${label}]`, request.outerKeys.join(',')),
+          shard.drive,
         ),
       );
       return shardResultOf(raw);
