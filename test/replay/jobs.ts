@@ -5,6 +5,7 @@ import { chained, multiple, otherArg, returnDynamicJob } from '../../examples/gu
 import { processDirectory } from '../../examples/process-directory.ts';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { pauseMap, resizeMap, resumeMap } from '../../src/client/control.ts';
+import { redrive } from '../../src/client/redrive.ts';
 import type { RunConfig } from '../../src/dsl/runConfig.ts';
 import type { RunProgress } from '../../src/workflows/progress.ts';
 import { z } from 'zod';
@@ -260,6 +261,63 @@ export const longIdsJob = job({ name: 'replay_long_ids' }, () => {
   );
 });
 
+/** Redrive in place: keys r1 and r4 fail in every mode until fixed, then a static step fails once; all are redriven. */
+const flags = { fixed: false, staticFixed: false };
+const redriveKeys = op({ name: 'replay_redrive_keys', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 6; i++) yield new DynamicOutput(i, `r${i}`);
+});
+const redriveFlaky = op({ name: 'replay_redrive_flaky' }, async (ctx, x: number) => {
+  if (!flags.fixed && ['r1', 'r4'].includes(ctx.mappingKeys[ctx.mappingKeys.length - 1] ?? '')) throw new Error(`not yet: ${ctx.stepKey}`);
+  return x;
+});
+const flakyStatic = op({ name: 'replay_flaky_static' }, async (_ctx, xs: number[]) => {
+  if (!flags.staticFixed) throw new Error('not yet');
+  return xs.reduce((a, b) => a + b, 0);
+});
+function redrivenJob(name: string, redriveTimeout?: string): JobDefinition {
+  return job({ name, onStepFailure: 'wait', ...(redriveTimeout ? { redriveTimeout } : {}) }, () => {
+    const totals = (['child', 'activity', 'batch'] as const).map((mode) =>
+      total.alias(`${mode}_total`)(
+        redriveKeys
+          .alias(`${mode}_keys`)()
+          .map(redriveFlaky.alias(`${mode}_flaky`), mode === 'batch' ? { mode, batchSize: 2 } : { mode })
+          .collect(),
+      ),
+    );
+    const sharded = total.alias('sharded_total')(
+      redriveKeys.alias('sharded_keys')().map(redriveFlaky.alias('sharded_flaky'), { mode: 'activity', shardSize: 3 }).collect(),
+    );
+    flakyStatic([...totals, sharded]);
+  });
+}
+
+async function progressUntil(handle: WorkflowHandle, ready: (p: RunProgress) => boolean): Promise<void> {
+  for (const until = Date.now() + 60_000; Date.now() < until;) {
+    const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
+    if (progress && ready(progress)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${handle.workflowId}: timed out waiting for failed steps to wait`);
+}
+
+/** While `redrivenJob` runs: once the 8 failed keys wait, fix them and redrive all; then redrive the static step by name. */
+async function redriveAll(handle: WorkflowHandle, client: Client): Promise<void> {
+  flags.fixed = false;
+  flags.staticFixed = false;
+  await progressUntil(handle, (p) => p.waiting?.steps === 8);
+  flags.fixed = true;
+  await redrive(client, handle.workflowId);
+  await progressUntil(handle, (p) => p.waiting?.stepKeys[0] === 'replay_flaky_static');
+  flags.staticFixed = true;
+  await redrive(client, handle.workflowId, { stepKeys: ['replay_flaky_static'] });
+}
+
+/** The same job left waiting: its redriveTimeout gives up. */
+async function leaveWaiting(): Promise<void> {
+  flags.fixed = false;
+  flags.staticFixed = false;
+}
+
 export interface ReplayCase {
   readonly name: string;
   readonly job: JobDefinition;
@@ -324,4 +382,6 @@ export const replayCases: readonly ReplayCase[] = [
     runConfig: nestedStageConfig(12),
   },
   { name: 'controlled', job: controlledJob, onStarted: controlMaps, allChildren: true },
+  { name: 'redriven', job: redrivenJob('replay_redriven'), onStarted: redriveAll, allChildren: true },
+  { name: 'redrive_timeout', job: redrivenJob('replay_redrive_timeout', '2s'), onStarted: leaveWaiting, allChildren: true },
 ];
