@@ -14,6 +14,7 @@ import { addRedriveCommands } from './redrive.ts';
 import { cancelCommand, launchCommand, reexecuteCommand, statusCommand } from './remote.ts';
 import { runCommand } from './run.ts';
 import { addRunsCommand } from './runs.ts';
+import { addScheduleCommands } from './schedule.ts';
 import { devCommand, workerCommand } from './serve.ts';
 
 /** `opgraph list`: every job, then its nodes (ids), with op name, fan-outs and mapping. */
@@ -158,6 +159,7 @@ temporal_visibility databases, and registers the default namespace and opgraph's
     });
 
   addRunsCommand(program, io, setExit);
+  addScheduleCommands(program, io, setExit, { moduleOption, taskQueue: fallback.taskQueue });
 
   program
     .command('status')
