@@ -10,6 +10,7 @@ import { materialize } from '../store/store.ts';
 import { fitOutputs, offloadOutput } from './fitting.ts';
 import { issuesText, OutputCollector } from './outputs.ts';
 import { resolveStep } from './resolveStep.ts';
+import { frameText, userFrame } from './userFrame.ts';
 
 /** Runs one step: validates what comes in, runs the op body with auto-heartbeats, validates what goes out. */
 export async function runOp(definitions: Definitions, raw: unknown): Promise<OpTaskResult> {
@@ -118,11 +119,15 @@ function validationFailure(task: OpTaskInput, message: string): ApplicationFailu
   });
 }
 
-/** What the op's code threw, wrapped with its step key (the thrown value stays the `cause`). */
+/**
+ * What the op's code threw, wrapped with its step key (the thrown value stays the `cause`), and where:
+ * `op "x" raised RangeError (at mine/ops.ts:13:30): …` — the top frame of the user's own code.
+ */
 function opExecutionError(spec: OpSpec, task: OpTaskInput, err: unknown): OpExecutionError {
+  const frame = err instanceof Error ? userFrame(err.stack) : undefined;
   const thrown =
     err instanceof Error
-      ? `raised ${err.name}: ${err.message}`
+      ? `raised ${err.name}${frame ? ` (at ${frameText(frame)})` : ''}: ${err.message}`
       : `threw a non-Error value: ${preview(err)}. Fix: throw new Error('…') so the message and stack trace are kept`;
   // Bounded: a failure travels in one Temporal payload (and in the run's result), so a huge
   // message must not make the worker's completion too large for the server to accept.
@@ -132,21 +137,33 @@ function opExecutionError(spec: OpSpec, task: OpTaskInput, err: unknown): OpExec
 /**
  * The failure that crosses Temporal for an OpExecutionError: stable type `OpUserError`, the
  * bounded message, and in `details[0]` what the op threw — `errorName` (its `name`), `errorClass`
- * (its class, e.g. `RangeError`) and its stack. Its `cause` is the thrown error itself (bounded
- * message and stack), so the Web UI shows the op's own exception under the step's failure.
+ * (its class, e.g. `RangeError`), `location` (the user's top frame, `file:line:column`, or null) and
+ * its stack. Its own stack trace is the op's (not this activity's), and its `cause` is the thrown
+ * error itself (bounded message and stack), so the Web UI shows the op's own exception under the
+ * step's failure.
  */
 function opExecutionFailure(error: OpExecutionError): ApplicationFailure {
   const thrown: unknown = error.cause;
   const thrownError = thrown instanceof Error ? thrown : undefined;
   const stack = thrownError?.stack ? limitText(thrownError.stack, STACK_LIMIT) : null;
-  return ApplicationFailure.create({
+  const frame = thrownError ? userFrame(thrownError.stack) : undefined;
+  const failure = ApplicationFailure.create({
     type: FailureType.UserError,
     // The interpreter retries per the op's RetryPolicy, counted per step key; Temporal must not.
     nonRetryable: true,
     message: error.message,
-    details: [{ errorName: thrownError?.name ?? typeof thrown, errorClass: error.errorClass ?? typeof thrown, stack }],
+    details: [
+      {
+        errorName: thrownError?.name ?? typeof thrown,
+        errorClass: error.errorClass ?? typeof thrown,
+        location: frame ? frameText(frame) : null,
+        stack,
+      },
+    ],
     cause: thrownError ? thrownFailure(thrownError, error.errorClass ?? thrownError.name, stack) : undefined,
   });
+  if (stack) failure.stack = [`${failure.name}: ${failure.message}`, ...stack.split('\n').filter((l) => /^\s+at /.test(l))].join('\n');
+  return failure;
 }
 
 /** The op's own exception as a bounded failure (its own causes are not carried: their size is unknown). */

@@ -1,5 +1,6 @@
 /** What `opgraph run` / `opgraph status` print about a finished run: outputs on success, failed steps otherwise. */
 import type { JobResult } from '../client/result.ts';
+import type { StepFailure } from '../client/tolerance.ts';
 import type { StepRecord, TaskOutput } from '../dsl/protocol.ts';
 
 const MAX_VALUE_CHARS = 200;
@@ -72,13 +73,41 @@ export async function resultLines(result: JobResult, elapsedMs?: number): Promis
   lines.push(...toleranceLines(result));
   if (result.failures.length > 0) {
     lines.push(`Failed steps (${result.failures.length}):`);
-    for (const f of result.failures) {
-      lines.push(`  ${f.stepKey}: ${f.type}${f.errorClass ? ` (${f.errorClass})` : ''}: ${firstLines(f.message)}`);
-    }
+    lines.push(...failureLines(result.failures));
   }
   for (const status of ['ABANDONED', 'SKIPPED'] as const) {
     const keys = records.filter(([, r]) => r.status === status).map(([k]) => k);
     if (keys.length > 0) lines.push(`${status === 'ABANDONED' ? 'Abandoned' : 'Skipped'} steps (${keys.length}): ${keysPreview(keys)}`);
+  }
+  return lines;
+}
+
+/**
+ * The same failure in many steps (50 keys hitting one bug) is printed once: `50 steps: <error>`, then
+ * their keys. What differs between them only by the step key (the `[job step]` prefix, `(step k)`) is
+ * the same failure; a step whose failure is its own is printed as `key: <error>`.
+ */
+export function failureLines(failures: readonly StepFailure[]): string[] {
+  const groups = new Map<string, { text: string; keys: string[] }>();
+  for (const f of failures) {
+    const prefix = new RegExp(`^\\[\\S+ ${f.stepKey.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\] `);
+    const message = f.message.replace(prefix, '').replaceAll(`(step ${f.stepKey})`, '(step …)');
+    const text = `${f.type}${f.errorClass ? ` (${f.errorClass})` : ''}: ${message}`;
+    const group = groups.get(text) ?? { text, keys: [] };
+    group.keys.push(f.stepKey);
+    groups.set(text, group);
+  }
+  const byFirstKey = new Map([...groups.values()].map((g) => [g.keys[0], g]));
+  const lines: string[] = [];
+  for (const f of failures) {
+    const group = byFirstKey.get(f.stepKey);
+    if (!group) continue; // printed with its group
+    if (group.keys.length === 1) {
+      lines.push(`  ${f.stepKey}: ${f.type}${f.errorClass ? ` (${f.errorClass})` : ''}: ${firstLines(f.message)}`);
+    } else {
+      lines.push(`  ${group.keys.length} steps: ${firstLines(group.text)}`);
+      lines.push(`    ${keysPreview(group.keys)}`);
+    }
   }
   return lines;
 }

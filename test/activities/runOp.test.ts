@@ -250,10 +250,19 @@ describe('runOp: op code that throws becomes OpUserError (an OpExecutionError cr
     const failure = await failureOf(run('runop_throws_range', { stepKey: 'runop_throws_range[k1]', mappingKeys: ['k1'] }));
     expect(failure.type).toBe('OpUserError');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.message).toBe('[runop_job runop_throws_range[k1]] op "runop_throws_range" raised RangeError: x must be below 10');
+    // Where the op threw, in the user's file (not in opgraph's runOp.ts): the message, the details and the stack say so.
+    expect(failure.message).toBe(
+      '[runop_job runop_throws_range[k1]] op "runop_throws_range" raised RangeError (at test/activities/runOp.test.ts:64:9): x must be below 10',
+    );
     expect(failure.details).toEqual([
-      { errorName: 'RangeError', errorClass: 'RangeError', stack: expect.stringContaining('RangeError: x must be below 10') },
+      {
+        errorName: 'RangeError',
+        errorClass: 'RangeError',
+        location: 'test/activities/runOp.test.ts:64:9',
+        stack: expect.stringContaining('RangeError: x must be below 10'),
+      },
     ]);
+    expect(failure.stack?.split('\n')[1]).toContain('test/activities/runOp.test.ts:64:9');
     const details = failure.details?.[0] as { stack: string };
     expect(details.stack, "the op's own stack trace").toContain('runOp.test.ts');
     // The cause chain: OpUserError ← the op's RangeError (as a failure typed with its class name).
@@ -267,8 +276,14 @@ describe('runOp: op code that throws becomes OpUserError (an OpExecutionError cr
   it('a custom error class is reported by its class name even when its `name` is plain "Error"', async () => {
     const failure = await failureOf(run('runop_throws_custom'));
     expect(failure.type).toBe('OpUserError');
-    expect(failure.message).toBe('[runop_job runop_throws_custom] op "runop_throws_custom" raised Error: quota of 5 calls used up');
-    expect(failure.details?.[0]).toMatchObject({ errorName: 'Error', errorClass: 'QuotaExceeded' });
+    expect(failure.message).toBe(
+      '[runop_job runop_throws_custom] op "runop_throws_custom" raised Error (at test/activities/runOp.test.ts:67:9): quota of 5 calls used up',
+    );
+    expect(failure.details?.[0]).toMatchObject({
+      errorName: 'Error',
+      errorClass: 'QuotaExceeded',
+      location: 'test/activities/runOp.test.ts:67:9',
+    });
     expect((failure.cause as ApplicationFailure).type).toBe('QuotaExceeded');
   });
 
@@ -279,7 +294,7 @@ describe('runOp: op code that throws becomes OpUserError (an OpExecutionError cr
     expect(failure.message).toBe(
       `[runop_job runop_throws_string] op "runop_throws_string" threw a non-Error value: "boom". Fix: throw new Error('…') so the message and stack trace are kept`,
     );
-    expect(failure.details).toEqual([{ errorName: 'string', errorClass: 'string', stack: null }]);
+    expect(failure.details).toEqual([{ errorName: 'string', errorClass: 'string', location: null, stack: null }]);
     expect(failure.cause).toBeUndefined();
   });
 

@@ -39,6 +39,24 @@ const staticJob = suite.define('error_class_top', () => {
   staticRange();
 });
 
+/** 50 keys hitting one bug, and one key with a bug of its own. */
+const manyKeys = op({ name: 'error_class_many_keys', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 51; i++) yield new DynamicOutput(i, String(i));
+});
+class OpDefinitionError extends Error {}
+const sameBug = op({ name: 'error_class_same_bug' }, async (_ctx, i: number) => {
+  if (i === 50) throw new TypeError(`cannot read ${i}`);
+  throw new OpDefinitionError('table "events" has no column "ts"');
+});
+const manyJobs = Object.fromEntries(
+  (['child', 'batch'] as const).map((mode) => [
+    mode,
+    suite.define(`error_class_many_${mode}`, () => {
+      manyKeys().map(sameBug, mode === 'batch' ? { mode, batchSize: 20 } : { mode });
+    }),
+  ]),
+) as Record<'child' | 'batch', ReturnType<typeof suite.define>>;
+
 async function run(definition: ReturnType<typeof suite.define>) {
   return awaitRun(await launchRun(suite.harness.client, definition, { taskQueue: suite.taskQueue }));
 }
@@ -65,4 +83,25 @@ describe('failures keep the op’s exception class beside the failure type', () 
       expect.objectContaining({ stepKey: 'error_class_static', type: 'OpUserError', errorClass: 'RangeError' }),
     ]);
   });
+
+  it.each(['child', 'batch'] as const)(
+    '%s mode: 50 identical failures print once with their keys, pointing at the line of user code that threw',
+    async (mode) => {
+      const result = await run(manyJobs[mode]);
+      expect(result.failures).toHaveLength(51);
+      const bug = result.failures.find((f) => f.stepKey === 'error_class_same_bug[0]');
+      expect(bug?.message).toBe(
+        `[error_class_many_${mode} error_class_same_bug[0]] op "error_class_same_bug" raised Error (at test/integration/errorClass.test.ts:49:9): table "events" has no column "ts"`,
+      );
+      const lines = await resultLines(result);
+      const at = lines.indexOf('Failed steps (51):');
+      expect(lines.slice(at, at + 4)).toEqual([
+        'Failed steps (51):',
+        '  50 steps: OpUserError (OpDefinitionError): op "error_class_same_bug" raised Error (at test/integration/errorClass.test.ts:49:9): table "events" has no column "ts"',
+        '    error_class_same_bug[0], error_class_same_bug[1], error_class_same_bug[2], error_class_same_bug[3], …, error_class_same_bug[49]',
+        `  error_class_same_bug[50]: OpUserError (TypeError): [error_class_many_${mode} error_class_same_bug[50]] op "error_class_same_bug" raised TypeError (at test/integration/errorClass.test.ts:48:23): cannot read 50`,
+      ]);
+      expect(lines.join('\n').match(/has no column/g)).toHaveLength(1);
+    },
+  );
 });
