@@ -574,7 +574,8 @@ describe("values over Temporal's 2 MiB payload limit", () => {
     expect(await result.outputFor('bi_fine')).toBe('still here');
     const failure = failureOf(result, 'bi_huge_message');
     expect(failure.type).toBe('OpUserError');
-    const head = '[bad_input_huge_error bi_huge_message] op "bi_huge_message" raised Error (at test/integration/bad-input.test.ts:506:9): request failed: ';
+    const head =
+      '[bad_input_huge_error bi_huge_message] op "bi_huge_message" raised Error (at test/integration/bad-input.test.ts:506:9): request failed: ';
     expect(failure.message.startsWith(`${head}mmm`)).toBe(true);
     const fullLength = head.length + 3 * MiB;
     expect(failure.message).toMatch(
