@@ -3,10 +3,34 @@
 export const MAPPING_KEY_PATTERN = /^[A-Za-z0-9_]+$/;
 export const MAX_MAPPING_KEY_LENGTH = 200;
 
+/** `the number 3`, `null`, `an object {"id":3}`, for an error message. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value);
+    } catch {
+      json = undefined;
+    }
+    const text = json === undefined ? Object.prototype.toString.call(value) : json.length > 80 ? `${json.slice(0, 80)}…` : json;
+    return `${Array.isArray(value) ? 'an array' : 'an object'} ${text}`;
+  }
+  if (typeof value === 'function') return `a function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'bigint') return `the bigint ${value}n`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `the ${typeof value} ${String(value)}`;
+  return typeof value === 'symbol' ? `the symbol ${value.toString()}` : typeof value;
+}
+
 /** Returns why `key` is not a valid mapping key, or undefined when it is. */
 export function mappingKeyProblem(key: unknown): string | undefined {
   if (typeof key !== 'string') {
-    return `mapping key must be a string, got ${typeof key} (${String(key)}); use String(value)`;
+    if (key === undefined) {
+      return "mapping key is missing (got undefined): pass one, new DynamicOutput(value, '7') or new DynamicOutput(value, { mappingKey: '7' })";
+    }
+    const shown = describeValue(key);
+    const asString = typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean' ? `'${String(key)}'` : undefined;
+    return `mapping key must be a string, got ${shown}: pass a string${asString ? `, e.g. ${asString} (String(key))` : ' naming the item (letters, digits, underscore)'}`;
   }
   if (!MAPPING_KEY_PATTERN.test(key)) {
     return `mapping key ${JSON.stringify(key)} is not valid: keys must match ${MAPPING_KEY_PATTERN.source} (letters, digits, underscore); replace other characters, e.g. key.replace(/[^A-Za-z0-9_]/g, '_')`;

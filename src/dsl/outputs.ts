@@ -76,7 +76,11 @@ export class DynamicOutput<T = unknown> {
   readonly metadata: Readonly<Record<string, unknown>> | undefined;
 
   constructor(value: T, keyOrOptions: string | DynamicOutputOptions) {
-    const options = typeof keyOrOptions === 'string' ? { mappingKey: keyOrOptions } : keyOrOptions;
+    // Anything but an options object is the key itself (a number passed as key is named in the error).
+    const options: DynamicOutputOptions =
+      typeof keyOrOptions === 'object' && keyOrOptions !== null && !Array.isArray(keyOrOptions)
+        ? keyOrOptions
+        : { mappingKey: keyOrOptions as string };
     this.value = value;
     // Validated by the op runner, which knows the step key to name in the error.
     this.mappingKey = options.mappingKey;

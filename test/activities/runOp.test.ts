@@ -90,7 +90,12 @@ const bigFanOut = op({ name: 'runop_big_fan_out', out: new DynamicOut<string>() 
   for (let i = 0; i < 5; i++) yield new DynamicOutput(String(i).repeat(100 * K), String(i));
 });
 
+const numberKey = op({ name: 'runop_number_key', out: new DynamicOut<number>() }, async function* () {
+  yield new DynamicOutput(1, 3 as unknown as string); // a key passed as a number
+});
+
 const runOpJob = job({ name: 'runop_job' }, () => {
+  numberKey();
   heartbeats();
   ignoresCancel();
   throwsOnCancel();
@@ -214,6 +219,14 @@ describe('runOp: outputs that break the op contract are OpValidationError, never
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toBe(
       '[runop_job runop_plain_from_dynamic] op "runop_plain_from_dynamic" (step runop_plain_from_dynamic) dynamic output "result" expected a list of DynamicOutput objects, but received a value of type number. Fix: return an array of new DynamicOutput(value, mappingKey), or make the op a generator that yields them.',
+    );
+  });
+
+  it('a mapping key that is not a string: the message names the value it got', async () => {
+    const failure = await failureOf(run('runop_number_key'));
+    expect(failure.type).toBe('OpValidationError');
+    expect(failure.message).toContain(
+      `output "result": mapping key must be a string, got the number 3: pass a string, e.g. '3' (String(key))`,
     );
   });
 
