@@ -6,6 +6,7 @@ import { formatBytes, jsonProblem, utf8Length } from '../dsl/json.ts';
 import type { InputSource } from '../dsl/plan.ts';
 import type { OpContext, OpLogger, OpSpec } from '../dsl/op.ts';
 import { FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts';
+import { userPath } from '../dsl/runConfig.ts';
 import { materialize } from '../store/store.ts';
 import { fitOutputs, offloadOutput } from './fitting.ts';
 import { issuesText, OutputCollector } from './outputs.ts';
@@ -59,7 +60,7 @@ function parseConfig(spec: OpSpec, task: OpTaskInput): unknown {
   if (result.success) return result.data;
   throw validationFailure(
     task,
-    `config of op "${spec.name}" failed its schema: ${issuesText(result.error.issues)}. Fix run config ops.${task.node}.config.`,
+    `config of op "${spec.name}" failed its schema: ${issuesText(result.error.issues)}. Fix run config ${userPath(task.node)}.config.`,
   );
 }
 
@@ -221,7 +222,7 @@ function inputSource(definitions: Definitions, task: OpTaskInput, input: string)
         fix: 'make those ops produce valid values',
       };
     case 'config':
-      return { from: `run config ops.${task.node}.inputs.${input}`, fix: `fix run config ops.${task.node}.inputs.${input}` };
+      return { from: `run config ${userPath(task.node)}.inputs.${input}`, fix: `fix run config ${userPath(task.node)}.inputs.${input}` };
     default:
       return undefined;
   }

@@ -51,7 +51,11 @@ export const RUN_CONFIG_LIMIT_BYTES = PAYLOAD.runConfig;
  */
 export function resolveRunConfig(job: JobDefinition, runConfig: unknown = {}): ResolvedRunConfig {
   const parsed = RunConfigSchema.safeParse(runConfig ?? {});
-  if (!parsed.success) throw new RunConfigError(job.name, parsed.error.issues.map(shapeIssue));
+  if (!parsed.success)
+    throw new RunConfigError(
+      job.name,
+      parsed.error.issues.map((issue) => shapeIssue(issue, job, runConfig)),
+    );
   const issues: RunConfigIssue[] = [];
   const flat = new Map<string, NodeRunConfig>();
   flatten(parsed.data.ops ?? {}, '', flat, job, issues);
@@ -59,7 +63,7 @@ export function resolveRunConfig(job: JobDefinition, runConfig: unknown = {}): R
   for (const [nodeId, spec] of job.nodeOps) {
     const nodeConfig = flat.get(nodeId) ?? {};
     const planNode = job.plan.nodes.find((n) => n.id === nodeId);
-    const configPath = `ops.${nodeId}.config`;
+    const configPath = `${userPath(nodeId)}.config`;
     if (spec.configSchema) {
       const result = spec.configSchema.safeParse(nodeConfig.config);
       if (!result.success && nodeConfig.config === undefined) {
@@ -86,7 +90,7 @@ export function resolveRunConfig(job: JobDefinition, runConfig: unknown = {}): R
     const inputs: Record<string, unknown> = {};
     for (const input of planNode?.inputs ?? []) {
       const given = nodeConfig.inputs?.[input.name];
-      const inputPath = `ops.${nodeId}.inputs.${input.name}`;
+      const inputPath = `${userPath(nodeId)}.inputs.${input.name}`;
       if (input.source.kind === 'config') {
         if (given === undefined) {
           issues.push({
@@ -110,12 +114,12 @@ export function resolveRunConfig(job: JobDefinition, runConfig: unknown = {}): R
       if (!planNode?.inputs.some((i) => i.name === name)) {
         const names = planNode?.inputs.map((i) => i.name) ?? [];
         issues.push({
-          path: `ops.${nodeId}.inputs.${name}`,
+          path: `${userPath(nodeId)}.inputs.${name}`,
           message: `op "${spec.name}" has no input named "${name}"`,
           fix:
             names.length === 0
-              ? `remove ops.${nodeId}.inputs.${name}; op "${spec.name}" has no inputs`
-              : `${renameTo(name, names, 'input', `use one of its inputs (${names.join(', ')})`)}, or remove ops.${nodeId}.inputs.${name}`,
+              ? `remove ${userPath(nodeId)}.inputs.${name}; op "${spec.name}" has no inputs`
+              : `${renameTo(name, names, 'input', `use one of its inputs (${names.join(', ')})`)}, or remove ${userPath(nodeId)}.inputs.${name}`,
         });
       }
     }
@@ -126,14 +130,93 @@ export function resolveRunConfig(job: JobDefinition, runConfig: unknown = {}): R
   return resolved;
 }
 
+/** Where a node's entry is in run config as written: `ops.outer.ops.inner` for node `outer.inner` of a graph. */
+export function userPath(nodeId: string): string {
+  return `ops.${nodeId.split('.').join('.ops.')}`;
+}
+
 /** Run config that is not shaped `{ ops: { <node>: { config, inputs, ops } } }`. */
-function shapeIssue(issue: z.core.$ZodIssue): RunConfigIssue {
+function shapeIssue(issue: z.core.$ZodIssue, job: JobDefinition, raw: unknown): RunConfigIssue {
   const path = issue.path.map(String).join('.') || '(root)';
   if (issue.code === 'unrecognized_keys') {
     const where = issue.path.length === 0 ? 'run config takes only "ops"' : 'a node takes only "config", "inputs" and (for a graph) "ops"';
-    return { path, message: issue.message, fix: `remove or rename ${issue.keys.map((k) => `"${k}"`).join(', ')}: ${where}` };
+    const corrected = correctedShape(issue.path.map(String), issue.keys, job, raw);
+    return {
+      path,
+      message: issue.message,
+      fix: `${corrected ? `write it as ${corrected}` : `remove or rename ${issue.keys.map((k) => `"${k}"`).join(', ')}`}: ${where}`,
+    };
   }
   return { path, message: issue.message, fix: `shape run config as ${SHAPE}` };
+}
+
+/** A value as compact JSON-like text for a suggestion, cut when long. */
+function shown(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? '…';
+  } catch {
+    text = '…';
+  }
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+}
+
+/** `{ ops: { a: { ops: { b: <leaf> } } } }` for node `a.b`. */
+function nested(nodeId: string, leaf: string): string {
+  let text = leaf;
+  for (const part of nodeId.split('.').reverse()) text = `{ ops: { ${part}: ${text} } }`;
+  return text;
+}
+
+function fieldsOf(spec: OpSpec | undefined): string[] {
+  const shape: unknown = (spec?.configSchema as { shape?: unknown } | undefined)?.shape;
+  return typeof shape === 'object' && shape !== null ? Object.keys(shape) : [];
+}
+
+/**
+ * The run config the user most likely meant, with their own values, when keys sit one level off:
+ * node names at the root (`ops:` missing), or an op's config fields / input names directly under
+ * the node (`config:` / `inputs:` missing), or config fields under a node that is not one.
+ */
+function correctedShape(path: readonly string[], keys: readonly string[], job: JobDefinition, raw: unknown): string | undefined {
+  const at = path.reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined), raw);
+  if (typeof at !== 'object' || at === null) return undefined;
+  const value = at as Record<string, unknown>;
+  const nodeIds = [...job.nodeOps.keys()];
+  if (path.length === 0) {
+    // `{ files_in_directory: { config: … } }`: node names at the root, without `ops:`.
+    const tops = new Set(nodeIds.map((n) => n.split('.')[0]));
+    const nodes = keys.filter((k) => tops.has(k));
+    if (nodes.length === 0) return undefined;
+    return `{ ops: { ${nodes.map((k) => `${k}: ${shown(value[k])}`).join(', ')} } }`;
+  }
+  // path is ops.<a>(.ops.<b>)*: the node id the user wrote.
+  const nodeId = path.filter((_, i) => i % 2 === 1).join('.');
+  const spec = job.nodeOps.get(nodeId);
+  const fields = spec ? fieldsOf(spec) : [];
+  const inputs = job.plan.nodes.find((n) => n.id === nodeId)?.inputs.map((i) => i.name) ?? [];
+  if (spec && keys.every((k) => fields.includes(k) || inputs.includes(k))) {
+    const config = keys.filter((k) => fields.includes(k));
+    const given = keys.filter((k) => !fields.includes(k));
+    const merge = (existing: unknown, moved: readonly string[]) =>
+      shown({
+        ...(typeof existing === 'object' && existing !== null ? existing : {}),
+        ...Object.fromEntries(moved.map((k) => [k, value[k]])),
+      });
+    const parts = [
+      ...(config.length > 0 || value.config !== undefined ? [`config: ${merge(value.config, config)}`] : []),
+      ...(given.length > 0 || value.inputs !== undefined ? [`inputs: ${merge(value.inputs, given)}`] : []),
+    ];
+    return nested(nodeId, `{ ${parts.join(', ')} }`);
+  }
+  if (!spec && path.length === 2 && (nodeId === 'config' || nodeId === 'inputs')) {
+    // `{ ops: { config: { path: … } } }`: the node's name left out. The op(s) whose config declares these keys:
+    const owners = nodeIds.filter((n) => keys.every((k) => fieldsOf(job.nodeOps.get(n)).includes(k)));
+    const owner = owners.length === 1 ? owners[0] : undefined;
+    if (owner === undefined) return undefined;
+    return nested(owner, `{ ${nodeId}: ${shown(value)} }`);
+  }
+  return undefined;
 }
 
 const SHAPE = '{ ops: { <node>: { config: { … }, inputs: { <input>: … } } } } (a graph: { ops: { <graph>: { ops: { <op>: { … } } } } })';
@@ -227,9 +310,9 @@ function sizeIssues(resolved: ResolvedRunConfig): RunConfigIssue[] {
   if (size <= RUN_CONFIG_LIMIT_BYTES) return [];
   const entries: [string, number][] = [];
   for (const [nodeId, node] of Object.entries(resolved)) {
-    if (node.config !== undefined) entries.push([`ops.${nodeId}.config`, utf8Length(JSON.stringify(node.config))]);
+    if (node.config !== undefined) entries.push([`${userPath(nodeId)}.config`, utf8Length(JSON.stringify(node.config))]);
     for (const [name, value] of Object.entries(node.inputs))
-      entries.push([`ops.${nodeId}.inputs.${name}`, utf8Length(JSON.stringify(value) ?? '')]);
+      entries.push([`${userPath(nodeId)}.inputs.${name}`, utf8Length(JSON.stringify(value) ?? '')]);
   }
   const largest = entries
     .sort((a, b) => b[1] - a[1])
@@ -305,9 +388,9 @@ function flatten(
     if (job.nodeOps.has(id)) {
       if (nodeConfig.ops) {
         issues.push({
-          path: `ops.${id}.ops`,
+          path: `${userPath(id)}.ops`,
           message: `"${id}" is an op, not a graph; it has no nested ops`,
-          fix: `remove ops.${id}.ops; configure the op itself with ${runConfigExample(id, '{ config: { … }, inputs: { … } }')}`,
+          fix: `remove ${userPath(id)}.ops; configure the op itself with ${runConfigExample(id, '{ config: { … }, inputs: { … } }')}`,
         });
       }
       into.set(id, nodeConfig);
@@ -315,9 +398,9 @@ function flatten(
       if (nodeConfig.config !== undefined || nodeConfig.inputs !== undefined) {
         const children = nodeIds.filter((n) => n.startsWith(`${id}.`)).map((n) => n.slice(id.length + 1).split('.')[0]);
         issues.push({
-          path: `ops.${id}`,
+          path: userPath(id),
           message: `"${id}" is a graph; a graph takes no config or inputs of its own`,
-          fix: `configure its ops under ops.${id}.ops.<op> (its ops: ${[...new Set(children)].join(', ')}), e.g. ${runConfigExample(`${id}.${children[0] ?? '<op>'}`, '{ config: { … } }')}`,
+          fix: `configure its ops under ${userPath(id)}.ops.<op> (its ops: ${[...new Set(children)].join(', ')}), e.g. ${runConfigExample(`${id}.${children[0] ?? '<op>'}`, '{ config: { … } }')}`,
         });
       }
       flatten(nodeConfig.ops ?? {}, `${id}.`, into, job, issues);
@@ -327,11 +410,11 @@ function flatten(
       // The op exists, but inside a graph: its config goes under the graph's `ops`.
       const nested = nodeIds.find((n) => n.endsWith(`.${name}`) && n !== id);
       issues.push({
-        path: `ops.${id}`,
+        path: userPath(id),
         message: `job "${job.name}" has no node named "${id}" (nodes: ${nodeIds.join(', ')})`,
         fix: nested
           ? `node "${nested}" is inside a graph: configure it there, ${runConfigExample(nested, '{ config: { … } }')}`
-          : `${renameTo(name, siblings, 'node', "use one of the job's node names")}, or remove ops.${id}`,
+          : `${renameTo(name, siblings, 'node', "use one of the job's node names")}, or remove ${userPath(id)}`,
       });
     }
   }

@@ -210,6 +210,50 @@ describe('RunConfigError: structured issues with path, message and fix', () => {
     );
   });
 
+  it('keys one level off: the fix prints the corrected run config, with the values given', () => {
+    const config = { dir: '/data', limit: 5 };
+    // `ops:` missing.
+    expect(rejected(configured, { rc_list_files: { config } }).issues).toEqual<RunConfigIssue[]>([
+      {
+        path: '(root)',
+        message: 'Unrecognized key: "rc_list_files"',
+        fix: 'write it as { ops: { rc_list_files: {"config":{"dir":"/data","limit":5}} } }: run config takes only "ops"',
+      },
+    ]);
+    // `config:` missing under the node; an input name lands under `inputs:`.
+    expect(rejected(configured, { ops: { rc_list_files: config, scale_me: { x: 3 } } }).issues).toEqual<RunConfigIssue[]>([
+      {
+        path: 'ops.rc_list_files',
+        message: 'Unrecognized keys: "dir", "limit"',
+        fix: 'write it as { ops: { rc_list_files: { config: {"dir":"/data","limit":5} } } }: a node takes only "config", "inputs" and (for a graph) "ops"',
+      },
+      {
+        path: 'ops.scale_me',
+        message: 'Unrecognized key: "x"',
+        fix: 'write it as { ops: { scale_me: { inputs: {"x":3} } } }: a node takes only "config", "inputs" and (for a graph) "ops"',
+      },
+    ]);
+    // The node's name missing: `ops.config` holds the fields of the one op whose schema declares them.
+    expect(rejected(configured, { ops: { config } }).issues).toEqual<RunConfigIssue[]>([
+      {
+        path: 'ops.config',
+        message: 'Unrecognized keys: "dir", "limit"',
+        fix: 'write it as { ops: { rc_list_files: { config: {"dir":"/data","limit":5} } } }: a node takes only "config", "inputs" and (for a graph) "ops"',
+      },
+    ]);
+  });
+
+  it('an op inside a graph: the path printed is where it goes in run config, as the fix says', () => {
+    const error = rejected(configured, { ops: { ...valid.ops, rc_inner: { ops: { rc_plain: { config: { a: 1 } } } } } });
+    expect(error.issues).toEqual<RunConfigIssue[]>([
+      {
+        path: 'ops.rc_inner.ops.rc_plain.config',
+        message: 'op "rc_plain" declares no config schema, so it takes no config',
+        fix: "remove ops.rc_inner.ops.rc_plain.config, or declare the op's config: op({ name: 'rc_plain', config: z.object({ … }) }, …)",
+      },
+    ]);
+  });
+
   it('run config too large to travel names the largest entries', () => {
     const error = rejected(configured, { ops: { ...valid.ops, rc_list_files: { config: { dir: 'd'.repeat(200_000), limit: 1 } } } });
     expect(error.issues).toEqual<RunConfigIssue[]>([

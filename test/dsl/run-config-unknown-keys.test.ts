@@ -52,8 +52,11 @@ describe('op config: unknown keys are rejected with their path and a did-you-mea
     expect(error.message).toContain('ops.x.config.minLenght: unknown key; did you mean "minLength"?');
   });
 
-  it('inside a graph, the path goes through the graph', () => {
-    expect(paths(rejected(minLength, { minLength: 5 }, { minLenght: 5 }))).toEqual(['ops.outer.y.config.minLenght']);
+  it('inside a graph, the path goes through the graph as run config is written, and the fix names the same path', () => {
+    const error = rejected(minLength, { minLength: 5 }, { verbose: 5 });
+    expect(paths(error)).toEqual(['ops.outer.ops.y.config.verbose']);
+    expect(error.issues[0]?.fix).toMatch(/^remove ops\.outer\.ops\.y\.config\.verbose,/);
+    expect(paths(rejected(minLength, { minLength: 5 }, { minLenght: 5 }))).toEqual(['ops.outer.ops.y.config.minLenght']);
   });
 
   it('valid config is accepted and travels as written', () => {
