@@ -1,7 +1,7 @@
 import { stepKey } from '../dsl/keys.ts';
 import { SliceInput, type SliceResult, type StepRecord, type StoredRef } from '../dsl/protocol.ts';
 import { reusable } from '../engine/redrive.ts';
-import { getDefaultStore, loadPart, offload } from '../store/store.ts';
+import { getDefaultStore, loadPart, offload, readJson } from '../store/store.ts';
 
 /** `__opgraph_store`: workflows cannot write files, so they hand large results to this activity. */
 export async function storeValue(value: unknown): Promise<StoredRef> {
@@ -17,7 +17,7 @@ export async function sliceItems(raw: unknown): Promise<SliceResult> {
   const store = getDefaultStore();
   let items: [string, unknown][] = [];
   if (input.itemsRef) {
-    const all = JSON.parse(await store.get(input.itemsRef)) as [string, unknown][];
+    const all = (await readJson(input.itemsRef, store)) as [string, unknown][];
     items = await Promise.all(
       all
         .slice(input.start, input.end)

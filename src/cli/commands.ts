@@ -4,6 +4,9 @@ import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { MAP_OPTION_BOUNDS } from '../dsl/limits.ts';
 import { DEFAULT_HISTORY_SHARDS } from '../server/cluster.ts';
 import { clusterCommand } from './cluster.ts';
+import { codecServerCommand } from './codecServer.ts';
+import { CODEC_ENV } from '../codec/keys.ts';
+import { CODEC_SERVER_TOKEN_ENV, DEFAULT_CODEC_SERVER_PORT, DEFAULT_UI_ORIGINS } from '../codec/server.ts';
 import type { Definitions } from '../dsl/job.ts';
 import { DEFAULT_MODULE, getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT, isUsageError } from './errors.ts';
@@ -70,6 +73,7 @@ Environment:
   OPGRAPH_DEFINITIONS default for -m/--module (else ${DEFAULT_MODULE})
   OPGRAPH_TASK_QUEUE  default task queue for worker/dev/launch/run --no-worker (else ${DEFAULT_TASK_QUEUE})
   OPGRAPH_LOG_LEVEL   worker log level (TRACE, DEBUG, INFO, WARN, ERROR)
+  OPGRAPH_CODEC_KEYS  payload encryption keys, <id>=<base64 32 bytes>,… (or OPGRAPH_CODEC_KEY_FILE); README "Security"
 
 Exit codes: 0 success, 1 run failed / cancelled / server error, 2 usage or config error.`,
     );
@@ -112,6 +116,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .option('--ui-port <port>', 'Web UI port (default: a free port)')
     .option('--ip <ip>', 'address to bind (default 127.0.0.1)')
     .option('--db-filename <file>', 'SQLite file, to keep runs across restarts (default: in memory)')
+    .option('--ui-codec-endpoint <url>', 'codec server the Web UI decodes payloads with (e.g. `opgraph codec-server`)')
     .addOption(moduleOption())
     .addOption(taskQueueOption('task queue the worker polls').default(fallback.taskQueue))
     .option('--no-worker', 'server and UI only')
@@ -121,6 +126,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
         uiPort?: string;
         ip?: string;
         dbFilename?: string;
+        uiCodecEndpoint?: string;
         module: string;
         taskQueue?: string;
         worker: boolean;
@@ -128,6 +134,26 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
         setExit(await devCommand(opts, io));
       },
     );
+
+  program
+    .command('codec-server')
+    .description("serve the Web UI's remote codec endpoint (POST /encode, /decode) with this process's codec keys, until Ctrl+C")
+    .option('-p, --port <port>', `port (default ${DEFAULT_CODEC_SERVER_PORT})`)
+    .option('--ip <ip>', 'address to bind (default 127.0.0.1)')
+    .option(
+      '--cors-origin <origins...>',
+      `Web UI origins allowed to call it ("*": any); default TEMPORAL_UI_URL, else ${DEFAULT_UI_ORIGINS.join(' ')}`,
+    )
+    .addHelpText(
+      'after',
+      `
+Keys: ${CODEC_ENV.keys} or ${CODEC_ENV.keyFile} (as for workers). With ${CODEC_SERVER_TOKEN_ENV} set, every request
+must carry "Authorization: Bearer <token>". Point the UI at it: \`opgraph dev --ui-codec-endpoint http://127.0.0.1:${DEFAULT_CODEC_SERVER_PORT}\`,
+\`temporal server start-dev --ui-codec-endpoint …\`, or the UI's "Codec Server" settings.`,
+    )
+    .action(async (opts: { port?: string; ip?: string; corsOrigin?: string[] }) => {
+      setExit(await codecServerCommand(opts, io));
+    });
 
   program
     .command('cluster')

@@ -1,5 +1,6 @@
 import { OpgraphError, RunConfigError, JobDefinitionError } from '../dsl/errors.ts';
 import { StoreConfigError } from '../store/config.ts';
+import { CodecConfigError } from '../codec/keys.ts';
 
 /** Exit codes of the `opgraph` command. */
 export const EXIT = {
@@ -17,7 +18,13 @@ export class UsageError extends OpgraphError {
 
 /** Errors that mean "fix the command line / config", as opposed to runtime failures (a malformed OPGRAPH_STORAGE_URL too). */
 export function isUsageError(err: unknown): boolean {
-  return err instanceof UsageError || err instanceof RunConfigError || err instanceof JobDefinitionError || err instanceof StoreConfigError;
+  return (
+    err instanceof UsageError ||
+    err instanceof RunConfigError ||
+    err instanceof JobDefinitionError ||
+    err instanceof StoreConfigError ||
+    err instanceof CodecConfigError
+  );
 }
 
 export function errorMessage(err: unknown): string {

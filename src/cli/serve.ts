@@ -60,6 +60,8 @@ export interface DevCommandOptions {
   uiPort?: string;
   ip?: string;
   dbFilename?: string;
+  /** The Web UI's remote codec endpoint (`opgraph codec-server`). */
+  uiCodecEndpoint?: string;
   /** false with --no-worker: the server only. */
   worker: boolean;
 }
@@ -84,6 +86,7 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
     ...(uiPort === undefined ? {} : { uiPort }),
     ...(options.ip === undefined ? {} : { ip: options.ip }),
     ...(options.dbFilename === undefined ? {} : { dbFilename: options.dbFilename }),
+    ...(options.uiCodecEndpoint === undefined ? {} : { uiCodecEndpoint: options.uiCodecEndpoint }),
   });
   const native = definitions ? await connectNative(server.address) : undefined;
   try {
@@ -95,6 +98,7 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
     out(`  TEMPORAL_ADDRESS: ${server.address}`);
     out(`  Namespace:        ${server.namespace}`);
     if (options.dbFilename) out(`  Database:         ${options.dbFilename}`);
+    if (options.uiCodecEndpoint) out(`  UI codec server:  ${options.uiCodecEndpoint}`);
     if (worker && definitions) {
       out(`  Worker:           task queue "${taskQueue}", ${definitions.jobs.size} job(s) from ${options.module}`);
     }

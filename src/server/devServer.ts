@@ -22,6 +22,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** SQLite file for persistence across restarts (default: in-memory). */
   dbFilename?: string;
+  /** The Web UI's remote codec endpoint (`opgraph codec-server`), so it shows encrypted payloads decoded. */
+  uiCodecEndpoint?: string;
   /** Namespace to create and wait for (default 'default', which always exists). */
   namespace?: string;
   /** Custom search attributes registered at startup. */
@@ -55,6 +57,7 @@ export interface ResolvedDevServerSettings {
   uiPort: number | undefined;
   namespace: string;
   dbFilename: string | undefined;
+  uiCodecEndpoint?: string | undefined;
   searchAttributes: Record<string, SearchAttributeType>;
   dynamicConfig: Record<string, string | number | boolean>;
   logLevel: DevServerLogLevel;
@@ -137,6 +140,7 @@ async function resolveSettings(opts: DevServerOptions): Promise<ResolvedDevServe
     uiPort: ui ? (opts.uiPort ?? (await findFreePort(ip))) : undefined,
     namespace: opts.namespace ?? 'default',
     dbFilename: opts.dbFilename,
+    uiCodecEndpoint: opts.uiCodecEndpoint,
     searchAttributes: opts.searchAttributes ?? {},
     dynamicConfig: opts.dynamicConfig ?? {},
     logLevel: opts.logLevel ?? 'warn',
@@ -147,6 +151,7 @@ async function resolveSettings(opts: DevServerOptions): Promise<ResolvedDevServe
 export function buildStartDevArgs(s: ResolvedDevServerSettings): string[] {
   const args = ['server', 'start-dev', '--ip', s.ip, '--port', String(s.port)];
   args.push(...(s.uiPort === undefined ? ['--headless'] : ['--ui-port', String(s.uiPort)]));
+  if (s.uiPort !== undefined && s.uiCodecEndpoint !== undefined) args.push('--ui-codec-endpoint', s.uiCodecEndpoint);
   // "default" is always created by the CLI; passing it again would register it twice.
   if (s.namespace !== 'default') args.push('--namespace', s.namespace);
   // Durability isn't the point of a dev server; these make SQLite much faster.

@@ -6,6 +6,10 @@ import { PAYLOAD } from '../dsl/limits.ts';
 import { LazyCollect, LazyConcat, LazyItems, ScopeResult, StoredRef } from '../dsl/protocol.ts';
 import { DEFAULT_STORAGE_DIR, StoreConfigError, storeConfigFromEnv } from './config.ts';
 import { S3Store } from './s3.ts';
+import { SealedStore } from './sealed.ts';
+import { openText } from '../codec/aesGcm.ts';
+import { type Keyring, keyringFromEnv } from '../codec/keys.ts';
+import { getDefaultKeyring } from '../codec/index.ts';
 import type { ValueStore } from './types.ts';
 
 /**
@@ -14,7 +18,7 @@ import type { ValueStore } from './types.ts';
  */
 export { StoredRef };
 export type { ValueStore };
-export { S3Store };
+export { S3Store, SealedStore };
 
 export function isStoredRef(value: unknown): value is StoredRef {
   return typeof value === 'object' && value !== null && '$opgraphRef' in value && StoredRef.safeParse(value).success;
@@ -83,7 +87,13 @@ export function storeThreshold(): number {
  * The store that `env` selects (see config.ts): the filesystem store under OPGRAPH_STORAGE_DIR unless
  * OPGRAPH_STORAGE_URL names another. Throws an OpgraphError naming the variable to fix.
  */
-export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): ValueStore {
+export function storeFromEnv(env: NodeJS.ProcessEnv = process.env, keyring: Keyring | undefined = keyringFromEnv(env)): ValueStore {
+  const store = plainStoreFromEnv(env);
+  // With codec keys (OPGRAPH_CODEC_KEYS / OPGRAPH_CODEC_KEY_FILE), values are encrypted like payloads.
+  return keyring ? new SealedStore(store, keyring) : store;
+}
+
+function plainStoreFromEnv(env: NodeJS.ProcessEnv): ValueStore {
   const config = storeConfigFromEnv(env);
   if (config.kind === 'fs') return new FileSystemStore(config.root);
   const { kind: _kind, ...options } = config;
@@ -106,7 +116,7 @@ export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): ValueStore {
 let defaultStore: ValueStore | undefined;
 /** This process's store — workers, clients, the CLI and executeInProcess all use it: `storeFromEnv()` on first use. */
 export function getDefaultStore(): ValueStore {
-  defaultStore ??= storeFromEnv();
+  defaultStore ??= storeFromEnv(process.env, getDefaultKeyring());
   return defaultStore;
 }
 export function setDefaultStore(store: ValueStore): void {
@@ -121,9 +131,17 @@ export async function offload(value: unknown, store: ValueStore = getDefaultStor
   return store.put(json);
 }
 
+/**
+ * A stored value's JSON, parsed. A sealed value read through a store without keys fails naming its key id
+ * (a SealedStore has opened it already).
+ */
+export async function readJson(ref: StoredRef, store: ValueStore = getDefaultStore()): Promise<unknown> {
+  return JSON.parse(openText(await store.get(ref), undefined, `stored value ${ref.key} (${store.location})`)) as unknown;
+}
+
 /** Loads a reference (or each reference in a list: collects and fan-ins, or a lazy collect) back into values. */
 export async function materialize(value: unknown, store: ValueStore = getDefaultStore()): Promise<unknown> {
-  if (isStoredRef(value)) return JSON.parse(await store.get(value)) as unknown;
+  if (isStoredRef(value)) return readJson(value, store);
   if (Array.isArray(value) && value.some(isStoredRef)) return Promise.all(value.map((v) => materialize(v, store)));
   if (typeof value === 'object' && value !== null) {
     const collect = LazyCollect.safeParse(value);
@@ -141,13 +159,13 @@ export async function materialize(value: unknown, store: ValueStore = getDefault
 
 /** A stored `[key, value][]` fan-out list, with each value materialized. */
 export async function loadItems(ref: StoredRef, store: ValueStore = getDefaultStore()): Promise<[string, unknown][]> {
-  const items = JSON.parse(await store.get(ref)) as [string, unknown][];
+  const items = (await readJson(ref, store)) as [string, unknown][];
   return Promise.all(items.map(async ([k, v]) => [k, await materialize(v, store)] as [string, unknown]));
 }
 
 /** A stored part of a run's results. */
 export async function loadPart(ref: StoredRef, store: ValueStore = getDefaultStore()): Promise<ScopeResult> {
-  return ScopeResult.parse(JSON.parse(await store.get(ref)));
+  return ScopeResult.parse(await readJson(ref, store));
 }
 
 /**

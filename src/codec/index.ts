@@ -1,0 +1,31 @@
+/**
+ * opgraph's payload codec for this process: the keys OPGRAPH_CODEC_KEYS / OPGRAPH_CODEC_KEY_FILE configure
+ * (read once), and the Temporal data converter every client and worker opgraph builds uses.
+ */
+import type { DataConverter } from '@temporalio/common';
+import { AesGcmCodec } from './aesGcm.ts';
+import { type Keyring, keyringFromEnv } from './keys.ts';
+
+export { AesGcmCodec, CodecKeyError, ENCRYPTED_ENCODING, KEY_ID_METADATA } from './aesGcm.ts';
+export { CODEC_ENV, CodecConfigError, Keyring, keyringFromEnv, parseKeys } from './keys.ts';
+
+let defaultKeyring: { keyring: Keyring | undefined } | undefined;
+
+/** This process's keys (`keyringFromEnv()` on first use); undefined when encryption is off. */
+export function getDefaultKeyring(): Keyring | undefined {
+  defaultKeyring ??= { keyring: keyringFromEnv() };
+  return defaultKeyring.keyring;
+}
+
+/** Replaces this process's keys (tests; embedding applications that hold keys elsewhere). */
+export function setDefaultKeyring(keyring: Keyring | undefined): void {
+  defaultKeyring = { keyring };
+}
+
+/**
+ * The data converter for `keyring` (default: this process's). The codec is installed even without keys,
+ * so that an encrypted payload fails with its key id and the variable to set.
+ */
+export function codecDataConverter(keyring: Keyring | undefined = getDefaultKeyring()): DataConverter {
+  return { payloadCodecs: [new AesGcmCodec(keyring)] };
+}
