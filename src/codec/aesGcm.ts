@@ -87,7 +87,12 @@ export class AesGcmCodec implements PayloadCodec {
   }
 
   decode(payloads: Payload[]): Promise<Payload[]> {
-    return Promise.resolve(payloads.map((payload) => this.decodeOne(payload)));
+    // A rejected promise, not a synchronous throw: callers await it.
+    try {
+      return Promise.resolve(payloads.map((payload) => this.decodeOne(payload)));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   private decodeOne(payload: Payload): Payload {
