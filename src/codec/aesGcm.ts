@@ -91,7 +91,7 @@ export class AesGcmCodec implements PayloadCodec {
     try {
       return Promise.resolve(payloads.map((payload) => this.decodeOne(payload)));
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err);
     }
   }
 
