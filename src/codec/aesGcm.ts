@@ -87,7 +87,6 @@ export class AesGcmCodec implements PayloadCodec {
   }
 
   // async: a bad payload must reject the promise, not throw synchronously.
-  // eslint-disable-next-line @typescript-eslint/require-await
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => this.decodeOne(payload));
   }
