@@ -1,6 +1,6 @@
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { clientConnectionOptions, targetForAddress } from '../connection.ts';
-import { codecDataConverter } from '../codec/index.ts';
+import { defaultDataConverter } from '../codec/index.ts';
 import { OpgraphError } from '../dsl/errors.ts';
 
 export const UNREACHABLE_HINT =
@@ -20,7 +20,7 @@ export async function connectClient(
   const resolved = options ?? clientConnectionOptions(targetForAddress(address, namespace));
   try {
     const connection = await Connection.connect({ ...resolved, address, connectTimeout: timeoutMs });
-    return new Client({ connection, namespace, dataConverter: codecDataConverter() });
+    return new Client({ connection, namespace, dataConverter: defaultDataConverter() });
   } catch (err) {
     throw new OpgraphError(
       `cannot reach the Temporal server at ${address} within ${timeoutMs / 1000}s: ${(err as Error).message}. ${UNREACHABLE_HINT}`,

@@ -23,9 +23,14 @@ export function setDefaultKeyring(keyring: Keyring | undefined): void {
 }
 
 /**
- * The data converter for `keyring` (default: this process's). The codec is installed even without keys,
- * so that an encrypted payload fails with its key id and the variable to set.
+ * The data converter for `keyring` (undefined: no keys). The codec is installed even without keys, so that
+ * an encrypted payload fails with its key id and the variable to set.
  */
-export function codecDataConverter(keyring: Keyring | undefined = getDefaultKeyring()): DataConverter {
+export function codecDataConverter(keyring: Keyring | undefined): DataConverter {
   return { payloadCodecs: [new AesGcmCodec(keyring)] };
+}
+
+/** The data converter every client and worker opgraph builds uses: this process's keys. */
+export function defaultDataConverter(): DataConverter {
+  return codecDataConverter(getDefaultKeyring());
 }

@@ -6,7 +6,7 @@ import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, nativeConnectionOptions, targetF
 import { OpgraphError } from '../dsl/errors.ts';
 import { UNREACHABLE_HINT } from '../client/connect.ts';
 import { getDefaultStore } from '../store/store.ts';
-import { codecDataConverter } from '../codec/index.ts';
+import { defaultDataConverter } from '../codec/index.ts';
 
 /** The interpreter's workflow module (bundled by the worker with webpack). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -47,7 +47,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   return Worker.create({
     namespace: target?.namespace ?? DEFAULT_NAMESPACE,
     // Payload encryption when OPGRAPH_CODEC_KEYS / OPGRAPH_CODEC_KEY_FILE are set (src/codec).
-    dataConverter: codecDataConverter(),
+    dataConverter: defaultDataConverter(),
     ...rest,
     connection: nativeConnection,
     taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
