@@ -106,6 +106,14 @@ describe('buildStartDevArgs', () => {
     ]);
   });
 
+  it('points the UI at a codec server with --ui-codec-endpoint (only when there is a UI)', () => {
+    const base = { ip: '127.0.0.1', port: 7555, namespace: 'default', dbFilename: undefined, searchAttributes: {}, dynamicConfig: {} };
+    const withUi = buildStartDevArgs({ ...base, uiPort: 8233, uiCodecEndpoint: 'http://127.0.0.1:8888', logLevel: 'warn' });
+    expect(withUi.slice(6, 10)).toEqual(['--ui-port', '8233', '--ui-codec-endpoint', 'http://127.0.0.1:8888']);
+    const headless = buildStartDevArgs({ ...base, uiPort: undefined, uiCodecEndpoint: 'http://127.0.0.1:8888', logLevel: 'warn' });
+    expect(headless).not.toContain('--ui-codec-endpoint');
+  });
+
   it('uses --ui-port instead of --headless and omits the always-present default namespace', () => {
     const args = buildStartDevArgs({
       ip: '127.0.0.1',
