@@ -1,6 +1,7 @@
 /** Commands against a long-lived server (TEMPORAL_ADDRESS): `launch`, `status`, `cancel`. */
 import type { Client } from '@temporalio/client';
 import { reexecuteRun } from '../client/reexecute.ts';
+import { decodeRawPayload } from '../codec/index.ts';
 import { awaitRun, cancelRun, launchRun } from '../client/run.ts';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { OpgraphError } from '../dsl/errors.ts';
@@ -51,10 +52,7 @@ export async function fetchRunInput(client: Client, namespace: string, workflowI
   const response = await client.workflowService.getWorkflowExecutionHistory({ namespace, execution: { workflowId }, maximumPageSize: 1 });
   const payload = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   if (!payload) return undefined;
-  // Raw history: run the client's codecs (e.g. decryption) in reverse, as the SDK does.
-  let decoded = [payload];
-  for (const codec of [...client.options.loadedDataConverter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
-  const parsed = JobWorkflowInput.safeParse(client.options.loadedDataConverter.payloadConverter.fromPayload(decoded[0] ?? payload));
+  const parsed = JobWorkflowInput.safeParse(await decodeRawPayload(client.options.loadedDataConverter, payload));
   return parsed.success ? parsed.data : undefined;
 }
 

@@ -6,7 +6,7 @@
  * top-level mapping key, so each key or shard of the new run loads only the chunks that can hold it.
  */
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { decodeRawPayload } from '../codec/index.ts';
 import { stepKey as keyOf } from '../dsl/keys.ts';
 import { OpgraphError } from '../dsl/errors.ts';
 import { PAYLOAD } from '../dsl/limits.ts';
@@ -43,7 +43,7 @@ export async function runInputOf(client: Client, workflowId: string): Promise<Jo
   });
   const payload = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   if (!payload) return undefined;
-  const parsed = JobWorkflowInput.safeParse(defaultPayloadConverter.fromPayload(payload));
+  const parsed = JobWorkflowInput.safeParse(await decodeRawPayload(client.options.loadedDataConverter, payload));
   return parsed.success ? parsed.data : undefined;
 }
 

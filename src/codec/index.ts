@@ -2,7 +2,7 @@
  * opgraph's payload codec for this process: the keys OPGRAPH_CODEC_KEYS / OPGRAPH_CODEC_KEY_FILE configure
  * (read once), and the Temporal data converter every client and worker opgraph builds uses.
  */
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, LoadedDataConverter, Payload } from '@temporalio/common';
 import { AesGcmCodec } from './aesGcm.ts';
 import { type Keyring, keyringFromEnv } from './keys.ts';
 
@@ -33,4 +33,14 @@ export function codecDataConverter(keyring: Keyring | undefined): DataConverter 
 /** The data converter every client and worker opgraph builds uses: this process's keys. */
 export function defaultDataConverter(): DataConverter {
   return codecDataConverter(getDefaultKeyring());
+}
+
+/**
+ * A payload read from raw history (`getWorkflowExecutionHistory`) decoded as the SDK would: the client's
+ * codecs in reverse (decryption), then its payload converter.
+ */
+export async function decodeRawPayload(converter: LoadedDataConverter, payload: Payload): Promise<unknown> {
+  let decoded = [payload];
+  for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  return converter.payloadConverter.fromPayload(decoded[0] ?? payload);
 }

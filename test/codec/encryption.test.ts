@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { codecDataConverter, setDefaultKeyring } from '../../src/codec/index.ts';
 import { Keyring, parseKeys } from '../../src/codec/keys.ts';
 import { awaitRun, launchRun, type LaunchedRun } from '../../src/client/run.ts';
+import { runInputOf } from '../../src/client/reexecute.ts';
+import { fetchRunInput } from '../../src/cli/remote.ts';
 import type { JobResult } from '../../src/client/result.ts';
 import { Definitions, DynamicOut, DynamicOutput, job, op } from '../../src/index.ts';
 import { installRuntimeLogger } from '../../src/logging.ts';
@@ -167,6 +169,13 @@ describe('encrypted payloads on a real server', () => {
     await expect(otherKey.workflow.getHandle(encryptedRun.workflowId).result()).rejects.toThrow(
       /encrypted with key id "k1", which is not among this process's keys \(k2\)/,
     );
+  });
+
+  it('the CLI and re-execution read the run input from raw history through the codec', async () => {
+    expect(encryptedRun).toBeDefined();
+    const client = useKeys(k1);
+    expect((await runInputOf(client, encryptedRun.workflowId))?.plan.job).toBe('codec_secrets');
+    expect((await fetchRunInput(client, 'default', encryptedRun.workflowId))?.plan.job).toBe('codec_secrets');
   });
 
   it('rotation: a run launched under k1 is finished by a worker whose current key is k2; both decode', async () => {
