@@ -157,7 +157,55 @@ export const crashShardedJob = job({ name: 'crash_job_sharded' }, () => {
   crashTotal(crashFanOut().map(crashWork, { mode: 'activity', shardSize: CRASH_SHARD_SIZE, maxConcurrency: 2 }).collect());
 });
 
-export const crashDefs = new Definitions({ jobs: [crashJob, crashActivityJob, crashBatchJob, crashShardedJob] });
+/**
+ * Redrive in place under a crash: `crash_flaky_work` fails for the keys in `failing` while the file
+ * `brokenFlag` exists (a bug not yet fixed); once it is removed (the fix deployed) those keys take
+ * `fixedMs` each, long enough to SIGKILL the worker in the middle of the redrive.
+ */
+const FlakyConfig = WorkConfig.extend({ brokenFlag: z.string(), failing: z.array(z.string()), fixedMs: z.number().int().nonnegative() });
+export const FLAKY_WORK = 'crash_flaky_work';
+export const crashFlakyWork = op(
+  { name: FLAKY_WORK, config: FlakyConfig, timeouts: TIMEOUTS },
+  async (ctx, item: WorkItem): Promise<WorkValue> => {
+    const { ledger, minMs, maxMs, brokenFlag, failing, fixedMs } = ctx.opConfig;
+    const key = ctx.getMappingKey() ?? '';
+    record(ledger, 'start', ctx.stepKey);
+    if (failing.includes(key)) {
+      if (existsSync(brokenFlag)) throw new Error(`${ctx.stepKey}: bad data (not fixed yet)`);
+      await sleep(fixedMs);
+    } else {
+      await sleep(minMs + Math.floor(Math.random() * (Math.max(minMs, maxMs) - minMs + 1)));
+    }
+    checkAborted(ctx);
+    record(ledger, 'done', ctx.stepKey);
+    return { key, value: workValue(item.index) };
+  },
+);
+export const crashRedriveJob = job({ name: 'crash_job_redrive', onStepFailure: 'wait' }, () => {
+  crashTotal(crashFanOut().map(crashFlakyWork).collect());
+});
+
+export function crashRedriveConfig(o: CrashRunOptions & { brokenFlag: string; failing: string[]; fixedMs: number }): RunConfig {
+  const base = crashRunConfig(o);
+  return {
+    ops: {
+      [FAN_OUT]: base.ops?.[FAN_OUT] ?? {},
+      [FLAKY_WORK]: {
+        config: {
+          ledger: o.ledger,
+          minMs: o.minMs ?? 100,
+          maxMs: o.maxMs ?? 200,
+          brokenFlag: o.brokenFlag,
+          failing: o.failing,
+          fixedMs: o.fixedMs,
+        },
+      },
+      [TOTAL]: base.ops?.[TOTAL] ?? {},
+    },
+  };
+}
+
+export const crashDefs = new Definitions({ jobs: [crashJob, crashActivityJob, crashBatchJob, crashShardedJob, crashRedriveJob] });
 export default crashDefs;
 
 export interface CrashRunOptions {
