@@ -221,7 +221,7 @@ const regressions: Regression[] = [
 
 const cases = regressions.map((r, i) => ({ ...r, case: makeCase(r.model, `mreg${i}`) }));
 /** A hung run (batch mode above) counts as a mismatch after this long. */
-const RUN_TIMEOUT_MS = 20_000;
+const RUN_TIMEOUT_MS = 60_000;
 
 describe('model-based regressions', () => {
   let harness: TemporalHarness;
@@ -242,7 +242,7 @@ describe('model-based regressions', () => {
         ),
       );
     });
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => harness?.close());
 
   for (const c of cases) {
