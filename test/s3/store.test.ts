@@ -1,11 +1,12 @@
 /**
  * The S3 store against a real S3-compatible server: the suite's MinIO (test/setup/minio.ts), never a mock.
  */
-import { createHash } from 'node:crypto';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBucket, s3Env } from '../../src/server/minio.ts';
-import { isStoredRef, materialize, offload, S3Store, storeFromEnv, type StoredRef } from '../../src/store/store.ts';
+import { Keyring, parseKeys } from '../../src/codec/keys.ts';
+import { isStoredRef, materialize, offload, S3Store, SealedStore, storeFromEnv, type StoredRef } from '../../src/store/store.ts';
 import { suiteMinio, uniqueBucket } from './support.ts';
 
 const minio = suiteMinio();
@@ -118,6 +119,23 @@ describe('S3 store (MinIO)', () => {
     const rootRef = await root.put(JSON.stringify('at the root'));
     expect(await objectKeys(rootRef.key.slice(0, 2))).toContain(rootRef.key);
     expect(await objectKeys('tenant-b/')).toEqual([]);
+  });
+
+  it('with codec keys, objects hold sealed text (no clear value); they read back, also after key rotation', async () => {
+    const k1 = `k1=${randomBytes(32).toString('base64')}`;
+    const k2 = `k2=${randomBytes(32).toString('base64')}`;
+    const secret = `s3-secret-${randomBytes(8).toString('hex')}`;
+    const sealed = new SealedStore(tracked(storeAt('unit/sealed')), new Keyring(parseKeys(k1, 'test')));
+    const ref = await sealed.put(JSON.stringify({ secret }));
+    const object = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: `unit/sealed/${ref.key}` }));
+    const body = await object.Body!.transformToString();
+    expect(body).toMatch(/^opgraph-aes256gcm:v1:k1:/);
+    expect(body).not.toContain(secret);
+    const rotated = new SealedStore(tracked(storeAt('unit/sealed')), new Keyring(parseKeys(`${k1},${k2}`, 'test')));
+    expect(await materialize(ref, rotated)).toEqual({ secret });
+    await expect(materialize(ref, tracked(storeAt('unit/sealed')))).rejects.toThrow(
+      /encrypted with key id "k1", but this process has no codec keys/,
+    );
   });
 
   it('detects a corrupt object', async () => {
