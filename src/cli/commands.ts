@@ -93,7 +93,7 @@ Exit codes: 0 success, 1 run failed / cancelled / server error, 2 usage or confi
       'after',
       `
 Without TEMPORAL_ADDRESS, starts a local Temporal dev server with the Web UI for the duration of the command.
-Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits for it to end CANCELED.`,
+Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits for it to end CANCELLED.`,
     )
     .action(async (job: string, opts: { config?: string; module: string; taskQueue?: string; worker: boolean; keepServer?: boolean }) => {
       setExit(await runCommand(job, opts, io));
@@ -210,7 +210,7 @@ temporal_visibility databases, and registers the default namespace and opgraph's
 
   program
     .command('cancel')
-    .description('cancel a run: running ops see ctx.signal, the run ends CANCELED')
+    .description('cancel a run: running ops see ctx.signal, the run ends CANCELLED')
     .argument('<workflowId>', 'the workflow id of the run, or its run id')
     .action(async (workflowId: string) => {
       setExit(await cancelCommand(workflowId, io));

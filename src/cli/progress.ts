@@ -6,10 +6,10 @@
  * - Pipe (not a TTY, or CI=true): plain lines, only for what changed, at most one batch per
  *   throttle interval; no ANSI sequences, so logs stay readable.
  *
- * After a run ended CANCELED, the last snapshot still counts the steps and keys that were running
+ * After a run ended CANCELLED, the last snapshot still counts the steps and keys that were running
  * when it was cancelled (they never reported an end) and never counts the ones that had not started:
  * given how the run ended, those are shown `cancelled` and `not started` instead of `running` and
- * `pending`. (The run's own status keeps Temporal's spelling, CANCELED.)
+ * `pending`. (One spelling throughout: CANCELLED, cancelled.)
  *
  * `progressItems` and the two printers are pure (snapshots and a clock in, text out) for testing.
  */
@@ -23,7 +23,7 @@ export interface PlanShape {
   readonly nodes: readonly { readonly id: string; readonly dim: readonly string[] }[];
 }
 
-/** `cancelled` and `not-started` only once a run has ended CANCELED: it was running / had not started then. */
+/** `cancelled` and `not-started` only once a run has ended CANCELLED: it was running / had not started then. */
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'abandoned' | 'cancelled' | 'not-started';
 
 export type ProgressItem =
@@ -69,12 +69,12 @@ function dimensionLabel(dim: string): string {
 /**
  * What to show for a snapshot (undefined = nothing known yet), in plan order: static steps, and for
  * each top-level dimension (at its first mapped node) its bar(s), then its mapped nodes' counts.
- * `ended`: how the run ended, when it has; CANCELED turns what was still running into `cancelled`
+ * `ended`: how the run ended, when it has; CANCELLED turns what was still running into `cancelled`
  * and what had not started into `not started`.
  */
 export function progressItems(plan: PlanShape, progress: RunProgress | undefined, ended?: RunStatus): ProgressItem[] {
   const items = liveItems(plan, progress);
-  return ended === 'CANCELED' ? items.map(afterCancel) : items;
+  return ended === 'CANCELLED' ? items.map(afterCancel) : items;
 }
 
 /** An item as it stands once the run was cancelled: nothing is running or pending any more. */
@@ -310,8 +310,8 @@ export interface ProgressView {
   finish(progress: RunProgress | undefined, status: RunStatus): void;
 }
 
-/** The run's status in the title line (the run keeps Temporal's spelling; its steps are `cancelled`). */
-const RUN_WORD: Record<RunStatus, string> = { SUCCESS: 'succeeded', FAILURE: 'failed', CANCELED: 'canceled' };
+/** The run's status in the title line (cancelled, as its steps). */
+const RUN_WORD: Record<RunStatus, string> = { SUCCESS: 'succeeded', FAILURE: 'failed', CANCELLED: 'cancelled' };
 
 /** A view writing to `stream` in TTY or plain mode. */
 export function createProgressView(

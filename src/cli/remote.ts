@@ -86,7 +86,7 @@ export async function statusCommand(id: string, io: CliIO): Promise<number> {
       ? await awaitRun({ jobName: description.type, runId, workflowId, handle, ...(input ? { plan: input.plan } : {}) })
       : undefined;
     let progress: RunProgress | undefined;
-    if (result && result.status !== 'CANCELED') {
+    if (result && result.status !== 'CANCELLED') {
       progress = progressOfRecords(description.type, runId, input?.plan, result.steps());
     } else {
       // Running, or cancelled (its result holds no steps): the workflow's own counts, which need a worker to answer.
@@ -104,7 +104,7 @@ export async function statusCommand(id: string, io: CliIO): Promise<number> {
       out('Progress:');
       const plan = input?.plan ?? snapshotPlan(progress);
       // A cancelled run's last snapshot still counts what was running then: shown as cancelled / not started.
-      const ended = status === 'CANCELLED' ? 'CANCELED' : undefined;
+      const ended = status === 'CANCELLED' ? 'CANCELLED' : undefined;
       for (const line of ttyLines(progressItems(plan, progress, ended))) out(`  ${line}`);
     }
     if (result) {
@@ -156,7 +156,7 @@ export async function reexecuteCommand(id: string, options: ReexecuteCommandOpti
   });
 }
 
-/** Requests cancellation: running ops see ctx.signal, the run ends CANCELED. */
+/** Requests cancellation: running ops see ctx.signal, the run ends CANCELLED. */
 export async function cancelCommand(id: string, io: CliIO): Promise<number> {
   return withClient(io, 'cancel', async (client, namespace) => {
     const workflowId = await resolveWorkflowId(client, namespace, id);
@@ -165,7 +165,7 @@ export async function cancelCommand(id: string, io: CliIO): Promise<number> {
       throw new OpgraphError(`workflow ${workflowId} is not running (status ${description.status.name}); nothing to cancel`);
     }
     await cancelRun(client, workflowId);
-    printer(io.stdout)(`Cancellation requested for ${workflowId}; its running ops are cancelled and the run ends CANCELED.`);
+    printer(io.stdout)(`Cancellation requested for ${workflowId}; its running ops are cancelled and the run ends CANCELLED.`);
     return EXIT.ok;
   });
 }

@@ -127,7 +127,7 @@ async function followRun(run: LaunchedRun, plan: JobPlan, io: CliIO): Promise<Jo
 
 /**
  * Ctrl+C (SIGINT/SIGTERM) during `run`: against an external server, the first one cancels the
- * run (ops see ctx.signal and clean up; the run ends CANCELED, exit 1) and the second stops
+ * run (ops see ctx.signal and clean up; the run ends CANCELLED, exit 1) and the second stops
  * waiting. With the embedded server — which the terminal interrupted too — or before the run
  * started, it exits at once (130).
  */

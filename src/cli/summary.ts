@@ -65,7 +65,7 @@ export async function resultLines(result: JobResult, elapsedMs?: number): Promis
     );
     return lines;
   }
-  const word = result.status === 'CANCELED' ? 'was CANCELED' : 'FAILED';
+  const word = result.status === 'CANCELLED' ? 'was CANCELLED' : 'FAILED';
   lines.push(`${head} ${word}${elapsedText(elapsedMs, 'after')}.`);
   if (result.runError) lines.push(`  ${result.runError.type}: ${result.runError.message}`);
   for (const map of result.toleranceExceeded)

@@ -5,7 +5,7 @@ import type { ScopeResult, StepError, StepRecord, StepStatus } from '../dsl/prot
 import { loadItems, materialize } from '../store/store.ts';
 import { type FailedKey, type MapFailures, mapFailures, type StepFailure, stepFailure } from './tolerance.ts';
 
-export type RunStatus = 'SUCCESS' | 'FAILURE' | 'CANCELED';
+export type RunStatus = 'SUCCESS' | 'FAILURE' | 'CANCELLED';
 export type { FailedKey, MapFailures, StepFailure };
 
 /** The outcome of one run: status, every step's status, outputs by node, failures by step key. */

@@ -104,7 +104,7 @@ export async function awaitRun(run: LaunchedRun): Promise<JobResult> {
         return new JobResult(run.jobName, run.runId, run.workflowId, 'FAILURE', await withParts(parsed.data), undefined, run.plan);
       }
     }
-    const status = cause instanceof CancelledFailure ? 'CANCELED' : 'FAILURE';
+    const status = cause instanceof CancelledFailure ? 'CANCELLED' : 'FAILURE';
     return new JobResult(
       run.jobName,
       run.runId,
@@ -127,7 +127,7 @@ export async function runJob(client: Client, job: JobDefinition, options: Launch
 
 /**
  * Requests cancellation of a run: the job workflow cancels its children and running ops
- * (each op's `ctx.signal` fires), then ends CANCELED.
+ * (each op's `ctx.signal` fires), then ends CANCELLED.
  */
 export async function cancelRun(client: Client, workflowId: string): Promise<void> {
   await client.workflow.getHandle(workflowId).cancel();

@@ -207,14 +207,14 @@ describe('progress after a cancel: running steps are cancelled, pending ones nev
     { 'load_pieces:result': { total: 50, running: 20, done: 25 } },
   );
 
-  it('the same snapshot reads running / pending while the run goes, cancelled / not started once it ended CANCELED', () => {
+  it('the same snapshot reads running / pending while the run goes, cancelled / not started once it ended CANCELLED', () => {
     expect(ttyLines(progressItems(dynamicGraph.plan, cancelledMidway))).toEqual([
       '✔ load_pieces           succeeded',
       '▸ map over load_pieces  [████████████░░░░░░░░░░░░] 25/50 keys done, 20 running, 0 failed',
       '    compute_piece[*]    3 running, 25 succeeded',
       '○ merge_and_analyze     pending',
     ]);
-    const lines = ttyLines(progressItems(dynamicGraph.plan, cancelledMidway, 'CANCELED'));
+    const lines = ttyLines(progressItems(dynamicGraph.plan, cancelledMidway, 'CANCELLED'));
     expect(lines).toEqual([
       '✔ load_pieces           succeeded',
       '⊗ map over load_pieces  [████████████░░░░░░░░░░░░] 25/50 keys done, 20 cancelled, 0 failed, 5 not started',
@@ -227,7 +227,7 @@ describe('progress after a cancel: running steps are cancelled, pending ones nev
   });
 
   it('cancelled while the fan-out op ran: the op is cancelled, its map and everything after it never started', () => {
-    expect(progressItems(dynamicGraph.plan, loading, 'CANCELED').map(plainLine)).toEqual([
+    expect(progressItems(dynamicGraph.plan, loading, 'CANCELLED').map(plainLine)).toEqual([
       'load_pieces: cancelled',
       'map over load_pieces not started (the run was cancelled before load_pieces finished)',
       'compute_piece[*]: 0 succeeded',
@@ -238,7 +238,7 @@ describe('progress after a cancel: running steps are cancelled, pending ones nev
   it('the final view prints the change in pipe mode, and titles a terminal block with the run’s status', () => {
     const printer = new PlainProgressPrinter(dynamicGraph.plan, 0, 0);
     expect(printer.update(cancelledMidway, 1_000)).toHaveLength(3);
-    expect(printer.update(cancelledMidway, 2_000, true, 'CANCELED')).toEqual([
+    expect(printer.update(cancelledMidway, 2_000, true, 'CANCELLED')).toEqual([
       '[2.0s] map over load_pieces [##########----------] 25/50 keys done, 20 cancelled, 0 failed, 5 not started',
       '[2.0s] compute_piece[*]: 25 succeeded, 3 cancelled',
       '[2.0s] merge_and_analyze: not started',
@@ -247,10 +247,10 @@ describe('progress after a cancel: running steps are cancelled, pending ones nev
       cancelledMidway,
       2_000,
       120,
-      'canceled',
-      'CANCELED',
+      'cancelled',
+      'CANCELLED',
     );
-    expect(frame).toContain('dynamic_graph · run r1 · canceled 2.0s\n');
+    expect(frame).toContain('dynamic_graph · run r1 · cancelled 2.0s\n');
     expect(frame).toContain('○ merge_and_analyze     not started\n');
   });
 });

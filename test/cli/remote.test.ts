@@ -35,7 +35,7 @@ describe('opgraph launch / status / cancel', () => {
     return { code, stdout: stdout(), stderr: stderr() };
   }
 
-  it('launch prints only the workflow id; status shows progress; cancel ends the run CANCELED', async () => {
+  it('launch prints only the workflow id; status shows progress; cancel ends the run CANCELLED', async () => {
     await harness.withWorker([failOne, greet, slow], async (taskQueue) => {
       // The real binary: stdout is exactly one line, the workflow id.
       const launched = await runOpgraph(['launch', 'slow', '-m', FIXTURES, '--task-queue', taskQueue], env);
@@ -72,7 +72,9 @@ describe('opgraph launch / status / cancel', () => {
 
       const cancelled = await cli('cancel', workflowId);
       expect(cancelled.code, cancelled.stderr).toBe(0);
-      expect(cancelled.stdout).toBe(`Cancellation requested for ${workflowId}; its running ops are cancelled and the run ends CANCELED.\n`);
+      expect(cancelled.stdout).toBe(
+        `Cancellation requested for ${workflowId}; its running ops are cancelled and the run ends CANCELLED.\n`,
+      );
       await expect(handle.result()).rejects.toThrow();
       expect((await handle.describe()).status.name).toBe('CANCELLED');
 
@@ -80,7 +82,7 @@ describe('opgraph launch / status / cancel', () => {
       expect(after.code).toBe(1);
       expect(after.stdout).toContain('Status:     CANCELLED\n');
       expect(after.stdout).toMatch(/\nClosed: {5}\d{4}-\d\d-\d\dT/);
-      expect(after.stdout).toContain(`Result:\n  Run ${runId} of job slow was CANCELED.\n`);
+      expect(after.stdout).toContain(`Result:\n  Run ${runId} of job slow was CANCELLED.\n`);
       // The last snapshot still counts the two keys as running and the gather as not begun: they read cancelled / not started.
       expect(after.stdout).toContain(
         [

@@ -60,7 +60,7 @@ describe('opgraph worker / run --no-worker / Ctrl+C (subprocesses, suite server)
     expect(run.stderr).toContain('--no-worker needs TEMPORAL_ADDRESS');
   }, 60_000);
 
-  it('Ctrl+C during `run` cancels the run (ops see ctx.signal), which ends CANCELED; exit 1', async () => {
+  it('Ctrl+C during `run` cancels the run (ops see ctx.signal), which ends CANCELLED; exit 1', async () => {
     const run = opgraph(['run', 'slow', '--module', FIXTURES], env);
     await run.waitFor(/map over slow_keys \[-{20}\] 0\/2 keys done, 2 running, 0 failed/);
     const workflowId = /as workflow (slow-[0-9a-f-]{36})/.exec(run.stderr())?.[1] ?? '';
@@ -80,7 +80,7 @@ describe('opgraph worker / run --no-worker / Ctrl+C (subprocesses, suite server)
     const { code, stdout, stderr } = await run.done;
     expect(code, stderr).toBe(1);
     expect(stderr).toContain(`Cancelling run ${workflowId} …`);
-    expect(stdout).toMatch(/^Run [0-9a-f-]{36} of job slow was CANCELED after \d+\.\ds\.$/m);
+    expect(stdout).toMatch(/^Run [0-9a-f-]{36} of job slow was CANCELLED after \d+\.\ds\.$/m);
     const description = await harness.client.workflow.getHandle(workflowId).describe();
     expect(description.status.name).toBe('CANCELLED');
     // The run can end while a child still finishes its own cancellation: its parent close policy

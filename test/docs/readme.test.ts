@@ -1,5 +1,5 @@
 /** The README's examples table and sample output say what the code does. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defs } from '../../examples/definitions.ts';
 
@@ -38,5 +38,21 @@ describe('README', () => {
 
   it('the sample `opgraph run` output counts the jobs the worker serves', () => {
     expect(README).toContain(`Starting a worker in this process for ${defs.jobs.size} job(s) …`);
+  });
+
+  it('cancelled is spelled one way (CANCELLED, cancelled) in the README and what the CLI and client print', () => {
+    const root = new URL('../../', import.meta.url);
+    const files = ['README.md', ...['src/cli', 'src/client'].flatMap((dir) => readdirSync(new URL(dir, root)).map((f) => `${dir}/${f}`))];
+    const found = files.flatMap((file) =>
+      readFileSync(new URL(file, root), 'utf8')
+        .split('\n')
+        .flatMap((line, i) =>
+          // Temporal's visibility query value is 'Canceled'; `--status canceled` is accepted as cancelled.
+          /\bCANCELED\b|\bcanceled\b/.test(line) && !line.includes(".replace('canceled', 'cancelled')")
+            ? [`${file}:${i + 1}: ${line.trim()}`]
+            : [],
+        ),
+    );
+    expect(found).toEqual([]);
   });
 });

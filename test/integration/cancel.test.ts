@@ -44,7 +44,7 @@ describe('cancelling a run', () => {
   });
   afterAll(async () => harness?.close());
 
-  it('cancels children and running ops (ctx.signal fires) and ends CANCELED', async () => {
+  it('cancels children and running ops (ctx.signal fires) and ends CANCELLED', async () => {
     const { result, progress } = await harness.withWorker([cancellable], async (taskQueue) => {
       const run = await launchRun(harness.client, cancellable, { taskQueue });
       while (started.size < 3) await new Promise((r) => setTimeout(r, 50));
@@ -52,14 +52,14 @@ describe('cancelling a run', () => {
       const ended = await awaitRun(run);
       return { result: ended, progress: await run.handle.query<RunProgress>('progress') };
     });
-    expect(result.status).toBe('CANCELED');
+    expect(result.status).toBe('CANCELLED');
     expect(result.success).toBe(false);
     expect([...cleanedUp].sort()).toEqual(['wait_forever[a]', 'wait_forever[b]', 'wait_forever[c]']);
     const children = await harness.client.workflow.getHandle(`${result.workflowId}/cancel_keys[b]`).describe();
     expect(children.status.name).toBe('CANCELLED');
     const root = await harness.client.workflow.getHandle(result.workflowId).describe();
     expect(root.status.name).toBe('CANCELLED');
-    // The closed run's last snapshot still counts its keys as running; shown for a CANCELED run, they are cancelled.
+    // The closed run's last snapshot still counts its keys as running; shown for a CANCELLED run, they are cancelled.
     expect(progress.dimensions['cancel_keys:result']).toMatchObject({ total: 3, running: 3, done: 0 });
     expect(ttyLines(progressItems(cancellable.plan, progress, result.status))).toEqual([
       '✔ cancel_keys           succeeded',
@@ -78,7 +78,7 @@ describe('cancelling a run', () => {
       const ended = await awaitRun(run);
       return { result: ended, progress: await run.handle.query<RunProgress>('progress') };
     });
-    expect(result.status).toBe('CANCELED');
+    expect(result.status).toBe('CANCELLED');
     expect(progress.nodes.wait_forever).toMatchObject({ running: 3, succeeded: 0 });
     expect(ttyLines(progressItems(cancellableInline.plan, progress, result.status))).toEqual([
       '✔ cancel_keys           succeeded',
