@@ -46,8 +46,8 @@ function flatJob(name: string, mode: FanOutMode, extra: { shardSize?: number; re
 }
 
 /** Polls the run's progress until `ready` holds. */
-async function progressUntil(handle: WorkflowHandle, ready: (p: RunProgress) => boolean, what: string): Promise<RunProgress> {
-  const deadline = Date.now() + 120_000;
+async function progressUntil(handle: WorkflowHandle, ready: (p: RunProgress) => boolean, what: string, ms = 120_000): Promise<RunProgress> {
+  const deadline = Date.now() + ms;
   for (;;) {
     const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
     if (progress && ready(progress)) return progress;
@@ -135,6 +135,46 @@ describe('redrive in place (onStepFailure: wait)', () => {
       });
     }, 300_000);
   });
+
+  it('2,000 keys with 1 % failing (activity mode, sharded by the budget): the redrive re-runs 20 keys and takes over the rest', async () => {
+    const many = op({ name: 'rd_many', out: new DynamicOut<number>() }, async function* () {
+      for (let i = 0; i < 2_000; i++) yield new DynamicOutput(i, `m${i}`);
+    });
+    const failingMany = new Set(Array.from({ length: 20 }, (_, i) => `m${i * 100 + 37}`));
+    const flaky = op({ name: 'rd_many_check' }, async (ctx, x: number) => {
+      ledger.push(ctx.stepKey);
+      if (!fixed && failingMany.has(ctx.mappingKeys[0] ?? '')) throw new Error(`bad data at ${ctx.stepKey}`);
+      return x;
+    });
+    const definition = job({ name: 'rd_many_job', onStepFailure: 'wait' }, () => {
+      total(many().map(flaky, { mode: 'activity' }).map(double, { mode: 'activity' }).collect());
+    });
+    await harness.withWorker([definition], async (taskQueue) => {
+      fixed = false;
+      ledger.length = 0;
+      const started = Date.now();
+      const run = await launchRun(harness.client, definition, { taskQueue });
+      await progressUntil(run.handle, waitingFor(20), `20 failed steps waiting (ledger: ${ledger.length} steps)`, 480_000);
+      await until(() => ran('rd_double[') === 1_980, "the other 1,980 keys' steps");
+      const firstPass = { steps: ledger.length, seconds: (Date.now() - started) / 1000 };
+      fixed = true;
+      ledger.length = 0;
+      const redriveStarted = Date.now();
+      await redrive(harness.client, run.workflowId);
+      const result = await awaitRun(run);
+      expect(result.success).toBe(true);
+      const expectedRan = [...failingMany].flatMap((k) => [`rd_many_check[${k}]`, `rd_double[${k}]`]).concat('rd_total');
+      expect([...ledger].sort()).toEqual([...expectedRan].sort());
+      expect(await result.outputFor('rd_total')).toBe(2 * ((1_999 * 2_000) / 2));
+      const steps = Object.keys(result.steps()).length;
+      const reused = result.reusedStepKeys().length;
+      console.log(
+        `[redrive] 2,000 keys, 20 failing (1 %), activity mode: first pass ran ${firstPass.steps} step bodies in ${firstPass.seconds.toFixed(1)} s; ` +
+          `the redrive ran ${ledger.length} (20 checks, 20 doubles, the collect) in ${((Date.now() - redriveStarted) / 1000).toFixed(1)} s; ` +
+          `of the run's ${steps} step records, ${reused} were taken over from the first pass (marked reused)`,
+      );
+    });
+  }, 600_000);
 
   it('redrive by step key: one key now, the others still wait, then the rest', async () => {
     const definition = flatJob('rd_partial', 'activity');
