@@ -208,6 +208,11 @@ export function renderDot(plan: JobPlan): string {
     `  label=${dotString(graph.description ? `${graph.job}\n${graph.description}` : graph.job)};`,
     '  labelloc=t;',
     '  rankdir=TB;',
+    // Edge labels as xlabels, placed after layout where they overlap nothing (forcelabels keeps every one),
+    // and cluster labels at the bottom, away from the map edges entering at the top.
+    '  forcelabels=true;',
+    '  nodesep=0.5;',
+    '  ranksep=0.6;',
     '  node [shape=box, style=rounded];',
   ];
   const emitNodes = (ids: readonly string[], indent: string): void => {
@@ -220,6 +225,8 @@ export function renderDot(plan: JobPlan): string {
   const emitDimension = (dim: GraphDimension, indent: string): void => {
     lines.push(`${indent}subgraph ${dotString(`cluster_${clusters++}`)} {`);
     lines.push(`${indent}  label=${dotString(dimensionLabel(dim))};`);
+    lines.push(`${indent}  labelloc=b;`);
+    lines.push(`${indent}  labeljust=l;`);
     lines.push(`${indent}  style=dashed;`);
     emitNodes(dim.nodes, `${indent}  `);
     for (const child of tree.get(dim.id) ?? []) emitDimension(child, `${indent}  `);
@@ -233,7 +240,7 @@ export function renderDot(plan: JobPlan): string {
   for (const edge of graph.edges) {
     const attrs: string[] = [];
     const label = edgeLabel(edge);
-    if (label) attrs.push(`label=${dotString(label)}`);
+    if (label) attrs.push(`xlabel=${dotString(label)}`);
     if (edge.kind === 'map' || edge.kind === 'collect') attrs.push('style=bold');
     lines.push(`  ${dotString(edge.from)} -> ${dotString(edge.to)}${attrs.length ? ` [${attrs.join(', ')}]` : ''};`);
   }

@@ -30,16 +30,21 @@ describe('opgraph graph: dynamic_graph', () => {
         '  label="dynamic_graph";',
         '  labelloc=t;',
         '  rankdir=TB;',
+        '  forcelabels=true;',
+        '  nodesep=0.5;',
+        '  ranksep=0.6;',
         '  node [shape=box, style=rounded];',
         '  "load_pieces" [label="load_pieces\\nDynamicOut"];',
         '  "merge_and_analyze" [label="merge_and_analyze"];',
         '  subgraph "cluster_0" {',
         '    label="map over load_pieces";',
+        '    labelloc=b;',
+        '    labeljust=l;',
         '    style=dashed;',
         '    "compute_piece" [label="compute_piece"];',
         '  }',
-        '  "load_pieces" -> "compute_piece" [label="map", style=bold];',
-        '  "compute_piece" -> "merge_and_analyze" [label="collect", style=bold];',
+        '  "load_pieces" -> "compute_piece" [xlabel="map", style=bold];',
+        '  "compute_piece" -> "merge_and_analyze" [xlabel="collect", style=bold];',
         '}',
         '',
       ].join('\n'),
@@ -143,7 +148,7 @@ describe('opgraph graph: other shapes', () => {
     const dot = renderDot(nested.plan);
     expect(dot).toContain('  subgraph "cluster_0" {\n    label="map over g_outer_keys";');
     expect(dot).toContain(
-      '    subgraph "cluster_1" {\n      label="map over g_split";\n      style=dashed;\n      "g_double" [label="g_double"];\n    }\n  }',
+      '    subgraph "cluster_1" {\n      label="map over g_split";\n      labelloc=b;\n      labeljust=l;\n      style=dashed;\n      "g_double" [label="g_double"];\n    }\n  }',
     );
     expect(JSON.parse(renderJson(nested.plan)).dimensions).toEqual([
       { id: 'g_outer_keys:result', source: { node: 'g_outer_keys', output: 'result' }, parent: null, nodes: ['g_split', 'g_total'] },
@@ -158,5 +163,19 @@ describe('opgraph graph: other shapes', () => {
       after(end());
     });
     expect(renderMermaid(j.plan)).toContain('  end_node --> after_end\n');
+  });
+});
+
+describe('opgraph graph --format dot: labels that do not collide', () => {
+  it('every example job: edge labels are xlabels (placed after layout, all kept), map labels sit at the bottom of their clusters', async () => {
+    const { defs } = await import('../../examples/definitions.ts');
+    for (const definition of defs.jobs.values()) {
+      const dot = renderDot(definition.plan);
+      expect(dot).toContain('  forcelabels=true;\n');
+      const edges = dot.split('\n').filter((l) => l.includes(' -> '));
+      for (const edge of edges) expect(edge, `${definition.name}: ${edge}`).not.toMatch(/[[ ]label=/);
+      const clusters = dot.split('subgraph "cluster_').length - 1;
+      expect(dot.split('labelloc=b;').length - 1, definition.name).toBe(clusters);
+    }
   });
 });
