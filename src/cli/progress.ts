@@ -143,6 +143,7 @@ function countsText(c: NodeProgress, cancelled = 0): string {
   if (c.failed) parts.push(`${c.failed} failed`);
   if (c.skipped) parts.push(`${c.skipped} skipped`);
   if (c.abandoned) parts.push(`${c.abandoned} abandoned`);
+  if (c.waiting) parts.push(`${c.waiting} failed, waiting for a redrive`);
   if (cancelled) parts.push(`${cancelled} cancelled`);
   return parts.join(', ');
 }

@@ -1,5 +1,6 @@
 /** Commands against a long-lived server (TEMPORAL_ADDRESS): `launch`, `status`, `cancel`. */
 import type { Client } from '@temporalio/client';
+import { waitingText } from '../engine/redrive.ts';
 import { reexecuteRun } from '../client/reexecute.ts';
 import { decodeRawPayload } from '../codec/index.ts';
 import { awaitRun, cancelRun, launchRun } from '../client/run.ts';
@@ -106,6 +107,10 @@ export async function statusCommand(id: string, io: CliIO): Promise<number> {
       // A cancelled run's last snapshot still counts what was running then: shown as cancelled / not started.
       const ended = status === 'CANCELLED' ? 'CANCELLED' : undefined;
       for (const line of ttyLines(progressItems(plan, progress, ended))) out(`  ${line}`);
+      if (progress.waiting && !closed) {
+        out(`Waiting:    ${waitingText(progress.waiting)}`);
+        out(`            redrive: opgraph redrive ${workflowId} [--step-keys …] · end it: opgraph give-up ${workflowId}`);
+      }
     }
     if (result) {
       out('Result:');
