@@ -30,6 +30,7 @@ import {
   subtreeOf,
 } from './geometry.ts';
 import { taskBytes } from './inputSize.ts';
+import { REDRIVE_KEYS_PATCH } from './redrive.ts';
 import { runKeyed } from './keyed.ts';
 import {
   chooseFit,
@@ -645,6 +646,8 @@ export class ScopeInterpreter {
   private async waitForRedrive(node: PlanNode, key: string, failed: StepRecord): Promise<boolean> {
     const failures = this.engine.failures;
     if (!failures) return false;
+    // Steps of a key wait with their whole key (src/engine/keyed.ts), so the key does not hold its map's lane.
+    if (this.scope.keys.length > 0 && this.engine.patched(REDRIVE_KEYS_PATCH)) return false;
     this.progress.stepWaiting?.(node.id, true);
     try {
       return (await failures.park([{ stepKey: key, error: failed.error }], 0, stepEvents(node))) === 'redrive';

@@ -1,11 +1,11 @@
 /** Runs the keys of one dimension per its mode, within the map's window and the workflow's budget. */
-import { BUDGET, EVENTS } from '../dsl/limits.ts';
+import { BUDGET, EVENTS, stepEvents } from '../dsl/limits.ts';
 import type { DimensionOptions } from '../dsl/plan.ts';
 import type { ScopeResult } from '../dsl/protocol.ts';
-import { childScope } from './geometry.ts';
+import { childScope, keyNodes } from './geometry.ts';
 import { dimensionBytes, keyBytes } from './inputSize.ts';
 import type { ProgressSink } from './progress.ts';
-import { Lanes, settleKey } from './redrive.ts';
+import { Lanes, REDRIVE_KEYS_PATCH, settleKey } from './redrive.ts';
 import { hasUntoleratedFailure } from './tolerance.ts';
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
 import { forEachWindowed, mapGate, type WindowGate } from './window.ts';
@@ -55,13 +55,20 @@ export async function runKeyed(
     events: number,
     again: (item: KeyedScope) => Promise<ScopeResult>,
   ) => {
-    if (!engine.failures || options.toleratedFailures || !hasUntoleratedFailure(first)) return done(index, first, mode !== 'activity');
+    if (!waitsHere(engine, request, options, first, mode)) return done(index, first, mode !== 'activity');
     waiting.push(
-      settleKey(engine, first, events, (reusedParts, drive) => redriveLanes.run(() => again({ ...item, reusedParts, drive }))).then(
-        (result) => done(index, result, mode !== 'activity'),
-      ),
+      settleKey(
+        engine,
+        first,
+        events,
+        (reusedParts, drive) => redriveLanes.run(() => again({ ...item, reusedParts, drive })),
+        // Inline keys' steps were counted as they ended: the ones that run again are counted again.
+        (result) => mode === 'activity' && progress.stepsRedriven?.(result.steps),
+      ).then((result) => done(index, result, mode !== 'activity')),
     );
   };
+  // A redriven inline key: its steps again, and the slice that loads what it keeps.
+  const inlineEvents = keyNodes(request).reduce<number>((sum, node) => sum + stepEvents(node), EVENTS.activity);
   const runChild = (item: KeyedScope) => engine.budget.run('child', () => engine.runChild(request, item), perRequest + keyBytes(item));
   if (mode === 'batch') {
     const size = options.batchSize ?? BUDGET.defaultBatchSize;
@@ -81,12 +88,26 @@ export async function runKeyed(
     await forEachWindowed(keyed, window, async (item, index) => {
       progress.childStarted(progressLabel);
       if (mode === 'activity') {
-        // The key's steps run as activities of this very workflow: no child, lower overhead. Its failed steps wait themselves.
-        done(index, await runInline(childScope(scope, request, item)), false);
+        // The key's steps run as activities of this very workflow: no child, lower overhead.
+        const inline = (again: KeyedScope) => runInline(childScope(scope, request, again));
+        settle(index, item, await inline(item), inlineEvents, inline);
       } else {
         settle(index, item, await runChild(item), EVENTS.child + EVENTS.activity, runChild);
       }
     });
   }
   await Promise.all(waiting);
+}
+
+/**
+ * Whether a key that ended with failures waits here for a redrive: in the job workflow of a job with
+ * onStepFailure 'wait', for a map of the job's top level (a nested map's failed key fails its outer
+ * key, which waits: a waiting inner key would hold the outer key's lane) and not for a map with
+ * toleratedFailures. Runs recorded before REDRIVE_KEYS_PATCH parked inline keys' steps themselves
+ * and keys of any map.
+ */
+function waitsHere(engine: ScopeEngine, request: DimensionRequest, options: DimensionOptions, result: ScopeResult, mode: string): boolean {
+  if (!engine.failures || options.toleratedFailures || !hasUntoleratedFailure(result)) return false;
+  if (request.outerKeys.length === 0 && mode !== 'activity') return true;
+  return engine.patched(REDRIVE_KEYS_PATCH) ? request.outerKeys.length === 0 : mode !== 'activity';
 }

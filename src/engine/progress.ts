@@ -60,6 +60,8 @@ export interface ProgressSink {
   dimensionSharded?(dim: string): void;
   /** A failed step of this workflow starts (true) or stops (false) waiting for a redrive. */
   stepWaiting?(node: string, waiting: boolean): void;
+  /** A key run here is redriven: its failed and abandoned steps, counted when they ended, run again. */
+  stepsRedriven?(steps: Readonly<Record<string, StepRecord>>): void;
 }
 
 /** For scopes nobody watches (inside a batch activity). */
@@ -138,6 +140,16 @@ export class ProgressCounter implements ProgressSink {
     // A waiting step is not running; it runs again when redriven (or ends failed when given up).
     counts.waiting = Math.max(0, (counts.waiting ?? 0) + (waiting ? 1 : -1));
     counts.running += waiting ? -1 : 1;
+    this.changed(this.state);
+  }
+
+  stepsRedriven(steps: Readonly<Record<string, StepRecord>>): void {
+    for (const record of Object.values(steps)) {
+      if (record.status !== 'FAILURE' && record.status !== 'ABANDONED') continue;
+      const counts = this.node(record.node);
+      const field = STATUS_FIELD[record.status];
+      counts[field] = Math.max(0, (counts[field] ?? 0) - 1);
+    }
     this.changed(this.state);
   }
 

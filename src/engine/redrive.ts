@@ -19,6 +19,14 @@ import type { ScopeEngine } from './types.ts';
 
 export type Verdict = 'redrive' | 'give-up';
 
+/**
+ * Gate: whole keys wait, not their steps. A key run inline (mode 'activity') whose step failed waits
+ * as a key (outside its map's window, like a child key) and only keys of the job's top-level maps
+ * and shards wait (a nested one fails its outer key, which waits). Runs recorded before it parked
+ * the steps of inline keys where they failed, holding their lane.
+ */
+export const REDRIVE_KEYS_PATCH = 'opgraph-redrive-whole-keys';
+
 export interface WaitingStep {
   readonly stepKey: string;
   readonly error?: StepError | undefined;
@@ -158,6 +166,8 @@ export async function settleKey(
   first: ScopeResult,
   events: number,
   rerun: (reusedParts: StoredRef[], drive: number) => Promise<ScopeResult>,
+  /** Called with the result about to run again (its failed and abandoned steps are counted again by the rerun). */
+  redriving: (result: ScopeResult) => void = () => {},
 ): Promise<ScopeResult> {
   const failures = engine.failures;
   let result = first;
@@ -165,6 +175,7 @@ export async function settleKey(
     const failed = untoleratedFailures(result);
     if (failed.length === 0) return result;
     if ((await failures.park(failed, 0, events)) === 'give-up') return result;
+    redriving(result);
     result = await rerun(await keptParts(engine, result), drive);
   }
   return result;

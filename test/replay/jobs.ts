@@ -312,6 +312,36 @@ async function redriveAll(handle: WorkflowHandle, client: Client): Promise<void>
   await redrive(client, handle.workflowId, { stepKeys: ['replay_flaky_static'] });
 }
 
+/** A nested map inside an inline outer key: the failed inner key fails its outer key, which waits as a whole. */
+const nestedRedriveOuter = op({ name: 'replay_redrive_outer', out: new DynamicOut<number>() }, async function* () {
+  for (let i = 0; i < 3; i++) yield new DynamicOutput(i, `o${i}`);
+});
+const nestedRedriveInner = op({ name: 'replay_redrive_inner', out: new DynamicOut<number>() }, async function* (_ctx, x: number) {
+  for (let j = 0; j < 2; j++) yield new DynamicOutput(x * 10 + j, `r${j * 3 + x}`);
+});
+const nestedRedrivenJob = job({ name: 'replay_redriven_nested', onStepFailure: 'wait' }, () => {
+  total.alias('nested_outer_total')(
+    nestedRedriveOuter()
+      .map(
+        (x) =>
+          total.alias('nested_inner_total')(nestedRedriveInner(x).map(redriveFlaky.alias('nested_flaky'), { mode: 'child' }).collect()),
+        { mode: 'activity' },
+      )
+      .collect(),
+  );
+  total.alias('inline_total')(
+    redriveKeys.alias('inline_keys')().map(redriveFlaky.alias('inline_flaky'), { mode: 'activity', maxConcurrency: 2 }).collect(),
+  );
+});
+
+/** While `nestedRedrivenJob` runs: once its 4 failed steps wait (2 nested, 2 inline), fix and redrive them. */
+async function redriveNested(handle: WorkflowHandle, client: Client): Promise<void> {
+  flags.fixed = false;
+  await progressUntil(handle, (p) => p.waiting?.steps === 4);
+  flags.fixed = true;
+  await redrive(client, handle.workflowId);
+}
+
 /** The same job left waiting: its redriveTimeout gives up. */
 async function leaveWaiting(): Promise<void> {
   flags.fixed = false;
@@ -384,4 +414,5 @@ export const replayCases: readonly ReplayCase[] = [
   { name: 'controlled', job: controlledJob, onStarted: controlMaps, allChildren: true },
   { name: 'redriven', job: redrivenJob('replay_redriven'), onStarted: redriveAll, allChildren: true },
   { name: 'redrive_timeout', job: redrivenJob('replay_redrive_timeout', '2s'), onStarted: leaveWaiting, allChildren: true },
+  { name: 'redriven_nested', job: nestedRedrivenJob, onStarted: redriveNested, allChildren: true },
 ];
