@@ -342,6 +342,34 @@ async function redriveNested(handle: WorkflowHandle, client: Client): Promise<vo
   await redrive(client, handle.workflowId);
 }
 
+/** Tolerated failures: r1 and r4 fail for good in every mode and a sharded map; one map tolerates 1 key only (over it). */
+const toleratedJob = job({ name: 'replay_tolerated' }, () => {
+  for (const mode of ['child', 'activity', 'batch'] as const) {
+    total.alias(`tol_${mode}_total`)(
+      redriveKeys
+        .alias(`tol_${mode}_keys`)()
+        .map(redriveFlaky.alias(`tol_${mode}_flaky`), {
+          mode,
+          toleratedFailures: { count: 2 },
+          ...(mode === 'batch' ? { batchSize: 2 } : {}),
+        })
+        .collect(),
+    );
+  }
+  total.alias('tol_sharded_total')(
+    redriveKeys
+      .alias('tol_sharded_keys')()
+      .map(redriveFlaky.alias('tol_sharded_flaky'), { mode: 'activity', shardSize: 3, toleratedFailures: { ratio: 0.5 } })
+      .collect(),
+  );
+  total.alias('tol_over_total')(
+    redriveKeys
+      .alias('tol_over_keys')()
+      .map(redriveFlaky.alias('tol_over_flaky'), { toleratedFailures: { count: 1 } })
+      .collect(),
+  );
+});
+
 /** The same job left waiting: its redriveTimeout gives up. */
 async function leaveWaiting(): Promise<void> {
   flags.fixed = false;
@@ -415,4 +443,5 @@ export const replayCases: readonly ReplayCase[] = [
   { name: 'redriven', job: redrivenJob('replay_redriven'), onStarted: redriveAll, allChildren: true },
   { name: 'redrive_timeout', job: redrivenJob('replay_redrive_timeout', '2s'), onStarted: leaveWaiting, allChildren: true },
   { name: 'redriven_nested', job: nestedRedrivenJob, onStarted: redriveNested, allChildren: true },
+  { name: 'tolerated', job: toleratedJob, onStarted: leaveWaiting, allChildren: true },
 ];
