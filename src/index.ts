@@ -8,6 +8,8 @@ export type { LaunchedRun, LaunchOptions } from './client/run.ts';
 export { MapControlError, pauseMap, resizeMap, resumeMap } from './client/control.ts';
 export { giveUp, redrive, RedriveError, type RedriveReport } from './client/redrive.ts';
 export type { MapAction, MapControlReport } from './client/control.ts';
+export { stepLogs } from './client/logs.ts';
+export type { StepLogEntry } from './client/logs.ts';
 export { executeInProcess, localDevServer, resolveTarget, stopLocalDevServer } from './execute.ts';
 export type { ExecuteOptions } from './execute.ts';
 export { createWorker, interpreterBundle } from './worker/createWorker.ts';

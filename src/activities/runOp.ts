@@ -11,6 +11,7 @@ import { materialize } from '../store/store.ts';
 import { fitOutputs, offloadOutput } from './fitting.ts';
 import { issuesText, OutputCollector } from './outputs.ts';
 import { resolveStep } from './resolveStep.ts';
+import { StepJournalWriter } from './stepJournal.ts';
 import { frameText, userFrame } from './userFrame.ts';
 
 /** Runs one step: validates what comes in, runs the op body with auto-heartbeats, validates what goes out. */
@@ -20,6 +21,38 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
     throw ApplicationFailure.nonRetryable(`op task input is malformed: ${parsed.error.message}`, FailureType.Definition);
   }
   const task = parsed.data;
+  const activity = Context.current();
+  // The step's journal (its attempts and ctx.log lines, for `opgraph logs` and the run page).
+  const journal = new StepJournalWriter(task, activity);
+  try {
+    const result = await runAttempt(definitions, task, activity, journal);
+    await journal.finish('succeeded');
+    return result;
+  } catch (err) {
+    if (activity.cancellationSignal.aborted) {
+      await journal.finish('cancelled');
+    } else {
+      const failure = err instanceof ApplicationFailure ? err : undefined;
+      const error = { type: failure?.type ?? 'Error', message: failure?.message ?? (err as Error).message, ...errorClassOf(failure) };
+      const policy = definitions.jobs.get(task.job)?.plan.nodes.find((n) => n.id === task.node)?.retryPolicy;
+      await journal.finish('failed', error, error.type === FailureType.UserError && !!policy && task.attempt <= policy.maxRetries);
+    }
+    throw err;
+  }
+}
+
+function errorClassOf(failure: ApplicationFailure | undefined): { errorClass?: string } {
+  const details: unknown = failure?.details?.[0];
+  const errorClass = (details as { errorClass?: unknown } | undefined)?.errorClass;
+  return typeof errorClass === 'string' ? { errorClass } : {};
+}
+
+async function runAttempt(
+  definitions: Definitions,
+  task: OpTaskInput,
+  activity: Context,
+  journal: StepJournalWriter,
+): Promise<OpTaskResult> {
   const spec = resolveStep(definitions, task);
   const config = parseConfig(spec, task);
   const loaded = await Promise.all(spec.inputs.map((decl) => materialize(task.inputs[decl.name])));
@@ -35,8 +68,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
     );
   });
 
-  const activity = Context.current();
-  const { ctx, latestDetails } = makeContext(task, config, activity);
+  const { ctx, latestDetails } = makeContext(task, config, activity, journal);
   const stopHeartbeats = autoHeartbeat(activity, latestDetails);
   try {
     const collector = new OutputCollector(spec, task.stepKey);
@@ -64,21 +96,31 @@ function parseConfig(spec: OpSpec, task: OpTaskInput): unknown {
   );
 }
 
-function makeContext(task: OpTaskInput, opConfig: unknown, activity: Context): { ctx: OpContext<unknown>; latestDetails: () => unknown } {
+function makeContext(
+  task: OpTaskInput,
+  opConfig: unknown,
+  activity: Context,
+  journal: StepJournalWriter,
+): { ctx: OpContext<unknown>; latestDetails: () => unknown } {
   let details: unknown;
   const attrs = { stepKey: task.stepKey, job: task.job, runId: task.runId };
+  // Each line goes to the worker's log and to the step's journal.
   const log: OpLogger = {
     debug: (message, extra) => {
       activity.log.debug(message, { ...attrs, ...extra });
+      journal.log('debug', message, extra);
     },
     info: (message, extra) => {
       activity.log.info(message, { ...attrs, ...extra });
+      journal.log('info', message, extra);
     },
     warn: (message, extra) => {
       activity.log.warn(message, { ...attrs, ...extra });
+      journal.log('warn', message, extra);
     },
     error: (message, extra) => {
       activity.log.error(message, { ...attrs, ...extra });
+      journal.log('error', message, extra);
     },
   };
   const ctx: OpContext<unknown> = {

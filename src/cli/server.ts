@@ -1,8 +1,8 @@
 /** Where the CLI's commands find Temporal: TEMPORAL_ADDRESS, or an embedded dev server (with the Web UI). */
-import { DefaultLogger, type LogLevel, Runtime } from '@temporalio/worker';
+import { type LogLevel, Runtime } from '@temporalio/worker';
 import { temporalTargetFromEnv, type TemporalTarget } from '../connection.ts';
 import { localDevServer, stopLocalDevServer } from '../execute.ts';
-import { installRuntimeLogger } from '../logging.ts';
+import { installRuntimeLogger, oneLineLogger } from '../logging.ts';
 import { UsageError } from './errors.ts';
 
 export interface CliTarget extends TemporalTarget {
@@ -57,10 +57,9 @@ export async function openTarget(env: NodeJS.ProcessEnv, log: (line: string) => 
 export function installCliRuntime(options: { ownSignals: boolean; defaultLevel?: LogLevel }): void {
   const level = (process.env.OPGRAPH_LOG_LEVEL ?? options.defaultLevel ?? 'WARN').toUpperCase();
   if (options.ownSignals) {
-    const valid: LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
     try {
       Runtime.install({
-        logger: new DefaultLogger(valid.includes(level as LogLevel) ? (level as LogLevel) : 'WARN'),
+        logger: oneLineLogger(level),
         shutdownSignals: [],
       });
     } catch {

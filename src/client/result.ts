@@ -3,6 +3,7 @@ import type { GraphOutput, JobPlan } from '../dsl/plan.ts';
 import { stepKey as formatStepKey } from '../dsl/keys.ts';
 import type { ScopeResult, StepError, StepRecord, StepStatus } from '../dsl/protocol.ts';
 import { loadItems, materialize } from '../store/store.ts';
+import { type StepLogEntry, stepLogs } from './logs.ts';
 import { type FailedKey, type MapFailures, mapFailures, type StepFailure, stepFailure } from './tolerance.ts';
 
 export type RunStatus = 'SUCCESS' | 'FAILURE' | 'CANCELLED';
@@ -105,6 +106,14 @@ export class JobResult {
     }
     if (entries.length === 0) throw this.notFound(node, output, records);
     return new Map(await Promise.all(entries.map(async ([key, value]) => [key, await materialize(value)] as const)));
+  }
+
+  /**
+   * The `ctx.log` lines of a step, every attempt, oldest first, read from the store (the last
+   * LOG_LINES_KEPT lines of each attempt are kept); [] for a step that never ran an attempt.
+   */
+  logs(stepKey: string): Promise<StepLogEntry[]> {
+    return stepLogs(this.runId, stepKey);
   }
 
   stepStatus(stepKey: string): StepStatus | undefined {

@@ -90,6 +90,50 @@ export class S3Store implements ValueStore {
     return json;
   }
 
+  async putNamed(name: string, json: string): Promise<void> {
+    const { sdk, client } = await this.connect();
+    const Key = this.objectKey(`named/${name}`);
+    await client
+      .send(new sdk.PutObjectCommand({ Bucket: this.options.bucket, Key, Body: json, ContentType: 'application/json' }))
+      .catch((err: unknown) => {
+        throw this.failure(err, `store ${name}`);
+      });
+  }
+
+  async getNamed(name: string): Promise<string | undefined> {
+    const { sdk, client } = await this.connect();
+    return client
+      .send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(`named/${name}`) }))
+      .then(async (response) => response.Body?.transformToString('utf-8'))
+      .catch((err: unknown) => {
+        if (errorName(err) === 'NoSuchKey' || statusOf(err) === 404) return undefined;
+        throw this.failure(err, `read ${name}`);
+      });
+  }
+
+  async listNamed(prefix: string): Promise<string[]> {
+    const { sdk, client } = await this.connect();
+    const base = this.objectKey('named/');
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client
+        .send(
+          new sdk.ListObjectsV2Command({
+            Bucket: this.options.bucket,
+            Prefix: `${base}${prefix}`,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        )
+        .catch((err: unknown) => {
+          throw this.failure(err, `list ${prefix}`);
+        });
+      for (const object of page.Contents ?? []) if (object.Key) names.push(object.Key.slice(base.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return names;
+  }
+
   /** The bucket exists and these credentials may use it (a HEAD request): fails with what to set. */
   async check(): Promise<void> {
     const { sdk, client } = await this.connect();

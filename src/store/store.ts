@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { OpgraphError } from '../dsl/errors.ts';
 import { PAYLOAD } from '../dsl/limits.ts';
@@ -74,6 +74,34 @@ export class FileSystemStore implements ValueStore {
     const sha256 = createHash('sha256').update(json).digest('hex');
     if (sha256 !== ref.sha256) throw new OpgraphError(`stored value ${path} is corrupt: sha256 ${sha256} ≠ ${ref.sha256}`);
     return json;
+  }
+
+  async putNamed(name: string, json: string): Promise<void> {
+    const path = this.namedPath(name);
+    await mkdir(dirname(path), { recursive: true });
+    const temp = `${path}.${randomUUID()}.tmp`;
+    await writeFile(temp, json);
+    await rename(temp, path);
+  }
+
+  async getNamed(name: string): Promise<string | undefined> {
+    return readFile(this.namedPath(name), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+  }
+
+  async listNamed(prefix: string): Promise<string[]> {
+    const entries = await readdir(this.namedPath(prefix)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    return entries.filter((e) => !e.endsWith('.tmp')).map((e) => `${prefix}${e}`);
+  }
+
+  /** Named records live under `named/`, apart from the content-addressed `ab/ab12….json` values. */
+  private namedPath(name: string): string {
+    return join(this.root, 'named', name);
   }
 }
 

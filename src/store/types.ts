@@ -12,6 +12,14 @@ export interface ValueStore {
   readonly location: string;
   put(json: string): Promise<StoredRef>;
   get(ref: StoredRef): Promise<string>;
+  /**
+   * Named, overwritable records (per-step logs: `runs/<runId>/steps/<hash>.json`), beside the
+   * content-addressed values. `getNamed` resolves undefined for a record never written; `listNamed`
+   * gives the names under a prefix (ending in `/`).
+   */
+  putNamed(name: string, json: string): Promise<void>;
+  getNamed(name: string): Promise<string | undefined>;
+  listNamed(prefix: string): Promise<string[]>;
   /** Fails with what to set when the store cannot be used (e.g. a missing bucket or credentials). Optional. */
   check?(): Promise<void>;
 }
