@@ -4,8 +4,10 @@
  * edges into and out of them labelled `map` / `collect`. Pure: plan in, text out.
  */
 import { parseDimensionId, type JobPlan, type PlanNode } from '../dsl/plan.ts';
+import { layoutSvg } from './graphSvg.ts';
+import { decorationLine, type GraphDecorations, NODE_STATES, STATE_COLOURS } from './nodeStates.ts';
 
-export const GRAPH_FORMATS = ['mermaid', 'dot', 'json'] as const;
+export const GRAPH_FORMATS = ['mermaid', 'dot', 'json', 'svg'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
 
 export type EdgeKind = 'output' | 'map' | 'collect' | 'fanin';
@@ -91,13 +93,13 @@ function edgesInto(node: PlanNode): GraphEdge[] {
 }
 
 /** `map`, `collect`, `fan-in`, plus the output's name when the source has several / a non-default one. */
-function edgeLabel(edge: GraphEdge): string {
+export function edgeLabel(edge: GraphEdge): string {
   const kind = edge.kind === 'output' ? '' : edge.kind === 'fanin' ? 'fan-in' : edge.kind;
   const output = edge.output === 'result' ? '' : edge.output;
   return [kind, output].filter(Boolean).join(' ');
 }
 
-function nodeLabel(node: GraphNode): string {
+export function nodeLabel(node: GraphNode): string {
   const parts = [node.id];
   if (node.op !== node.id) parts.push(`op ${node.op}`);
   if (node.stage > 0) parts.push(`stage ${node.stage + 1}`);
@@ -107,7 +109,7 @@ function nodeLabel(node: GraphNode): string {
   return parts.join('\n');
 }
 
-function dimensionLabel(dim: GraphDimension): string {
+export function dimensionLabel(dim: GraphDimension): string {
   const { node, output } = dim.source;
   return output === 'result' ? `map over ${node}` : `map over ${node}.${output}`;
 }
@@ -164,7 +166,7 @@ function mermaidText(text: string): string {
   return `"${text.replace(/"/g, '#quot;').replace(/\n/g, '<br/>')}"`;
 }
 
-export function renderMermaid(plan: JobPlan): string {
+export function renderMermaid(plan: JobPlan, decorations?: GraphDecorations): string {
   const graph = planGraph(plan);
   const ids = mermaidIds();
   const nodeId = ids.node;
@@ -174,7 +176,10 @@ export function renderMermaid(plan: JobPlan): string {
   const emitNodes = (ids: readonly string[], indent: string): void => {
     for (const id of ids) {
       const node = graph.nodes.find((n) => n.id === id);
-      if (node) lines.push(`${indent}${nodeId(node.id)}[${mermaidText(nodeLabel(node))}]`);
+      if (!node) continue;
+      const decoration = decorations?.[node.id];
+      const label = decoration ? `${nodeLabel(node)}\n${decorationLine(decoration)}` : nodeLabel(node);
+      lines.push(`${indent}${nodeId(node.id)}[${mermaidText(label)}]${decoration ? `:::${decoration.state}` : ''}`);
     }
   };
   const emitDimension = (dim: GraphDimension, indent: string): void => {
@@ -193,6 +198,12 @@ export function renderMermaid(plan: JobPlan): string {
     const arrow = edge.kind === 'map' || edge.kind === 'collect' ? '==>' : '-->';
     lines.push(`  ${nodeId(edge.from)} ${arrow}${label ? `|${label}|` : ''} ${nodeId(edge.to)}`);
   }
+  if (decorations) {
+    for (const state of NODE_STATES) {
+      const { fill, stroke } = STATE_COLOURS[state];
+      lines.push(`  classDef ${state} fill:${fill},stroke:${stroke},stroke-width:2px,color:#000`);
+    }
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -200,7 +211,7 @@ function dotString(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-export function renderDot(plan: JobPlan): string {
+export function renderDot(plan: JobPlan, decorations?: GraphDecorations): string {
   const graph = planGraph(plan);
   const tree = dimensionTree(graph);
   const lines = [
@@ -218,7 +229,15 @@ export function renderDot(plan: JobPlan): string {
   const emitNodes = (ids: readonly string[], indent: string): void => {
     for (const id of ids) {
       const node = graph.nodes.find((n) => n.id === id);
-      if (node) lines.push(`${indent}${dotString(node.id)} [label=${dotString(nodeLabel(node))}];`);
+      if (!node) continue;
+      const decoration = decorations?.[node.id];
+      if (!decoration) {
+        lines.push(`${indent}${dotString(node.id)} [label=${dotString(nodeLabel(node))}];`);
+        continue;
+      }
+      const { fill, stroke } = STATE_COLOURS[decoration.state];
+      const label = dotString(`${nodeLabel(node)}\n${decorationLine(decoration)}`);
+      lines.push(`${indent}${dotString(node.id)} [label=${label}, style="rounded,filled", fillcolor="${fill}", color="${stroke}", penwidth=2];`);
     }
   };
   let clusters = 0;
@@ -248,17 +267,45 @@ export function renderDot(plan: JobPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A standalone SVG (laid out in graphSvg.ts); with decorations, nodes coloured by a run's states. */
+export function renderSvg(plan: JobPlan, decorations?: GraphDecorations): string {
+  const graph = planGraph(plan);
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const dims = new Map(graph.dimensions.map((d) => [d.id, d]));
+  return layoutSvg(
+    graph,
+    {
+      node: (id) => {
+        const node = byId.get(id);
+        return node ? nodeLabel(node) : id;
+      },
+      dimension: (id) => {
+        const dim = dims.get(id);
+        return dim ? dimensionLabel(dim) : id;
+      },
+      edge: (index) => {
+        const edge = graph.edges[index];
+        return edge ? edgeLabel(edge) : '';
+      },
+    },
+    decorations,
+  );
+}
+
 export function renderJson(plan: JobPlan): string {
   return `${JSON.stringify(planGraph(plan), null, 2)}\n`;
 }
 
-export function renderGraph(plan: JobPlan, format: GraphFormat): string {
+/** `decorations`: a run's state per node (`opgraph graph --run`), drawn as colours and counts. */
+export function renderGraph(plan: JobPlan, format: GraphFormat, decorations?: GraphDecorations): string {
   switch (format) {
     case 'mermaid':
-      return renderMermaid(plan);
+      return renderMermaid(plan, decorations);
     case 'dot':
-      return renderDot(plan);
+      return renderDot(plan, decorations);
     case 'json':
-      return renderJson(plan);
+      return decorations ? `${JSON.stringify({ ...planGraph(plan), states: decorations }, null, 2)}\n` : renderJson(plan);
+    case 'svg':
+      return renderSvg(plan, decorations);
   }
 }
