@@ -8,15 +8,15 @@ import { codecServerCommand } from './codecServer.ts';
 import { CODEC_ENV } from '../codec/keys.ts';
 import { CODEC_SERVER_TOKEN_ENV, DEFAULT_CODEC_SERVER_PORT, DEFAULT_UI_ORIGINS } from '../codec/server.ts';
 import type { Definitions } from '../dsl/job.ts';
-import { DEFAULT_MODULE, getJob, loadDefinitions } from './definitions.ts';
+import { DEFAULT_MODULE, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT, isUsageError } from './errors.ts';
-import { GRAPH_FORMATS, renderGraph, type GraphFormat } from './graph.ts';
 import { type CliIO, printer, processIO } from './io.ts';
 import { mapCommand } from './mapControl.ts';
 import { addRedriveCommands } from './redrive.ts';
 import { cancelCommand, launchCommand, reexecuteCommand, statusCommand } from './remote.ts';
 import { runCommand } from './run.ts';
 import { addRunsCommand } from './runs.ts';
+import { registerRunViewCommands } from './runViewCommands.ts';
 import { addScheduleCommands } from './schedule.ts';
 import { devCommand, workerCommand } from './serve.ts';
 
@@ -89,15 +89,21 @@ Exit codes: 0 success, 1 run failed / cancelled / server error, 2 usage or confi
     )
     .option('--no-worker', 'do not start a worker in this process (needs TEMPORAL_ADDRESS and a running `opgraph worker`)')
     .option('--keep-server', 'embedded dev server only: keep it (and the Web UI) up after the run until Ctrl+C')
+    .option('-v, --verbose', "print every step's ctx.log lines at the end (failed steps' lines are always printed)")
     .addHelpText(
       'after',
       `
 Without TEMPORAL_ADDRESS, starts a local Temporal dev server with the Web UI for the duration of the command.
 Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits for it to end CANCELLED.`,
     )
-    .action(async (job: string, opts: { config?: string; module: string; taskQueue?: string; worker: boolean; keepServer?: boolean }) => {
-      setExit(await runCommand(job, opts, io));
-    });
+    .action(
+      async (
+        job: string,
+        opts: { config?: string; module: string; taskQueue?: string; worker: boolean; keepServer?: boolean; verbose?: boolean },
+      ) => {
+        setExit(await runCommand(job, opts, io));
+      },
+    );
 
   program
     .command('worker')
@@ -254,17 +260,8 @@ maps nested in other maps are controlled in every workflow that runs their keys.
       setExit(await mapCommand('resize', workflowId, name, opts, io));
     });
 
-  program
-    .command('graph')
-    .description("render a job's plan; dynamic dimensions as subgraphs/clusters, edges labelled map/collect")
-    .argument('<job>', 'job name (see `opgraph list`)')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(GRAPH_FORMATS).default('mermaid'))
-    .addOption(moduleOption())
-    .action(async (job: string, opts: { format: GraphFormat; module: string }) => {
-      const definitions = await loadDefinitions(opts.module, io.cwd);
-      io.stdout.write(renderGraph(getJob(definitions, job, opts.module).plan, opts.format));
-      setExit(EXIT.ok);
-    });
+  // graph, logs, view: src/cli/runViewCommands.ts
+  registerRunViewCommands(program, io, setExit, moduleOption);
 
   program
     .command('list')

@@ -237,7 +237,9 @@ export function renderDot(plan: JobPlan, decorations?: GraphDecorations): string
       }
       const { fill, stroke } = STATE_COLOURS[decoration.state];
       const label = dotString(`${nodeLabel(node)}\n${decorationLine(decoration)}`);
-      lines.push(`${indent}${dotString(node.id)} [label=${label}, style="rounded,filled", fillcolor="${fill}", color="${stroke}", penwidth=2];`);
+      lines.push(
+        `${indent}${dotString(node.id)} [label=${label}, style="rounded,filled", fillcolor="${fill}", color="${stroke}", penwidth=2];`,
+      );
     }
   };
   let clusters = 0;

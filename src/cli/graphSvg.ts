@@ -159,7 +159,10 @@ export function layoutSvg(graph: SvgGraph, labels: SvgLabels, decorations?: Grap
     const decoration = decorations?.[node.id];
     const { fill, stroke } = decoration ? STATE_COLOURS[decoration.state] : { fill: '#ffffff', stroke: '#546e7a' };
     const text = (lines.get(node.id) ?? [node.id])
-      .map((line, i) => `<tspan x="${box.x + 10}" dy="${i === 0 ? 0 : LINE_HEIGHT}"${i === 0 ? ' font-weight="bold"' : ''}>${xml(line)}</tspan>`)
+      .map(
+        (line, i) =>
+          `<tspan x="${box.x + 10}" dy="${i === 0 ? 0 : LINE_HEIGHT}"${i === 0 ? ' font-weight="bold"' : ''}>${xml(line)}</tspan>`,
+      )
       .join('');
     out.push(
       `<g class="node" data-node="${xml(node.id)}"${decoration ? ` data-state="${decoration.state}"` : ''} tabindex="0">` +

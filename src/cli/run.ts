@@ -20,6 +20,7 @@ import { errorMessage, EXIT, UsageError } from './errors.ts';
 import { type CliIO, printer, withTimeout } from './io.ts';
 import { createProgressView, plainMode, watchProgress } from './progress.ts';
 import { installCliRuntime, openTarget, type CliTarget } from './server.ts';
+import { runLogLines } from './runViewCommands.ts';
 import { resultLines, workflowUiUrl } from './summary.ts';
 
 export interface RunCommandOptions {
@@ -30,6 +31,8 @@ export interface RunCommandOptions {
   worker: boolean;
   /** Embedded server only: keep server and worker up after the run, for the Web UI, until Ctrl+C. */
   keepServer?: boolean;
+  /** Print every step's log lines at the end (failed steps' are always printed). */
+  verbose?: boolean;
 }
 
 const QUERY_TIMEOUT_MS = 5_000;
@@ -73,6 +76,7 @@ export async function runCommand(jobName: string, options: RunCommandOptions, io
       const result = await followRun(run, job.plan, io);
       interrupts.run = undefined;
       for (const line of await resultLines(result, Date.now() - started)) out(line);
+      for (const line of await runLogLines(result, options.verbose ?? false)) out(line);
       if (link) out(`Web UI: ${link}`);
       else err('(set TEMPORAL_UI_URL to the Web UI base URL to get a link to the run)');
       if (connectedTarget.embedded) {
