@@ -90,9 +90,17 @@ describe('opgraph graph: dynamic_graph', () => {
     expect(await runCli(['graph', 'dynamic_graph'], mermaid.io)).toBe(0);
     expect(mermaid.stdout()).toBe(renderMermaid(dynamicGraph.plan));
 
+    const svg = captureIO();
+    expect(await runCli(['graph', 'dynamic_graph', '--format', 'svg'], svg.io)).toBe(0);
+    expect(svg.stdout()).toBe(renderGraph(dynamicGraph.plan, 'svg'));
+
     const bad = captureIO();
-    expect(await runCli(['graph', 'dynamic_graph', '--format', 'svg'], bad.io)).toBe(2);
-    expect(bad.stderr()).toContain("argument 'svg' is invalid. Allowed choices are mermaid, dot, json");
+    expect(await runCli(['graph', 'dynamic_graph', '--format', 'png'], bad.io)).toBe(2);
+    expect(bad.stderr()).toContain("argument 'png' is invalid. Allowed choices are mermaid, dot, json, svg");
+
+    const noServer = captureIO({});
+    expect(await runCli(['graph', 'dynamic_graph', '--run', 'dynamic_graph-x'], noServer.io)).toBe(2);
+    expect(noServer.stderr()).toContain('TEMPORAL_ADDRESS');
 
     const unknown = captureIO();
     expect(await runCli(['graph', 'no_such_job'], unknown.io)).toBe(2);
