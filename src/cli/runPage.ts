@@ -5,6 +5,7 @@
  * error, log lines and links into the Temporal Web UI. No dependencies and nothing from a CDN:
  * the server renders the SVG (graphSvg.ts) and the page's script only swaps it in.
  *
+ *   GET /                                  the latest runs (top-level workflows), linked to their pages
  *   GET /runs/<workflowId>                 the page
  *   GET /api/runs/<workflowId>             { view, svg, ui, maps } (ui: Web UI base and namespace, or null)
  *   GET /api/runs/<workflowId>/logs?step=  the step's journal (attempts and log lines)
@@ -43,6 +44,7 @@ export async function startRunPage(options: RunPageOptions): Promise<RunPageServ
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts.length === 0) return send(res, 200, 'text/html; charset=utf-8', await indexHtml(options.client));
     if (parts[0] === 'runs' && parts.length === 2 && parts[1]) {
       return send(res, 200, 'text/html; charset=utf-8', pageHtml(parts[1]));
     }
@@ -96,6 +98,22 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function html(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** The 30 latest top-level workflows (job runs; their children are left out). */
+async function indexHtml(client: Client): Promise<string> {
+  const rows: string[] = [];
+  for await (const execution of client.workflow.list({ query: 'ParentWorkflowId is null', pageSize: 30 })) {
+    rows.push(
+      `<tr><td><a href="/runs/${encodeURIComponent(execution.workflowId)}">${html(execution.workflowId)}</a></td><td>${html(execution.type)}</td>` +
+        `<td>${html(execution.status.name)}</td><td>${html(execution.startTime.toISOString())}</td></tr>`,
+    );
+    if (rows.length >= 30) break;
+  }
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>opgraph runs</title>
+<style>body{font-family:system-ui,sans-serif;margin:18px;color:#263238}td,th{padding:3px 10px;text-align:left;border-bottom:1px solid #eceff1}</style></head>
+<body><h1>opgraph runs</h1>${rows.length ? `<table id="runs"><tr><th>workflow id</th><th>job</th><th>status</th><th>started</th></tr>${rows.join('')}</table>` : '<p>No runs yet: <code>opgraph launch &lt;job&gt;</code>.</p>'}</body></html>
+`;
 }
 
 function pageHtml(workflowId: string): string {

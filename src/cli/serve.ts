@@ -1,11 +1,13 @@
 /** Long-running commands: `opgraph worker` (against TEMPORAL_ADDRESS) and `opgraph dev` (dev server + UI + worker). */
 import { availableParallelism } from 'node:os';
+import { connectClient } from '../client/connect.ts';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { localDevServer, stopLocalDevServer } from '../execute.ts';
 import { connectNative, createWorker } from '../worker/createWorker.ts';
 import { loadDefinitions } from './definitions.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { type CliIO, printer } from './io.ts';
+import { startRunPage } from './runPage.ts';
 import { installCliRuntime, requireServer } from './server.ts';
 import { superviseProcesses } from './supervise.ts';
 
@@ -89,12 +91,16 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
     ...(options.uiCodecEndpoint === undefined ? {} : { uiCodecEndpoint: options.uiCodecEndpoint }),
   });
   const native = definitions ? await connectNative(server.address) : undefined;
+  // The run page (as `opgraph view`) for every run on this server.
+  const client = await connectClient(server.address, server.namespace);
+  const runPage = await startRunPage({ client, namespace: server.namespace, ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}) });
   try {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     const worker =
       definitions && native ? await createWorker({ definitions, connection: native, namespace: server.namespace, taskQueue }) : undefined;
     out('Temporal dev server is up.');
     out(`  Web UI:           ${server.uiUrl ?? '(none)'}`);
+    out(`  Run pages:        ${runPage.url}/ (a run's graph, live: ${runPage.url}/runs/<workflowId>)`);
     out(`  TEMPORAL_ADDRESS: ${server.address}`);
     out(`  Namespace:        ${server.namespace}`);
     if (options.dbFilename) out(`  Database:         ${options.dbFilename}`);
@@ -121,6 +127,8 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
     printer(io.stderr)('Stopping the dev server …');
     return EXIT.ok;
   } finally {
+    await runPage.close();
+    await client.connection.close().catch(() => undefined);
     await native?.close().catch(() => undefined);
     await stopLocalDevServer();
   }

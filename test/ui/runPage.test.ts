@@ -20,6 +20,7 @@ import { fetchRunView } from '../../src/cli/runView.ts';
 import type { JobResult } from '../../src/client/result.ts';
 import { awaitRun, launchRun, type LaunchedRun } from '../../src/client/run.ts';
 import { captureIO } from '../cli/capture.ts';
+import { opgraph } from '../cli/spawn.ts';
 import { TemporalHarness } from '../integration/harness.ts';
 import { release, runPageJob } from './runPageDefs.ts';
 
@@ -132,6 +133,24 @@ describe('the run page shows a live run graph coloured by step state (real chrom
     await page.screenshot({ path: join(ARTIFACTS, 'run-page-midrun.png'), fullPage: true });
   }, 120_000);
 
+  it("the server's index lists the run, linked to its page", async () => {
+    requireBrowser();
+    const index = await context!.newPage();
+    try {
+      await expect
+        .poll(
+          async () => {
+            await index.goto(server!.url);
+            return index.locator(`#runs a[href="/runs/${encodeURIComponent(run.workflowId)}"]`).count();
+          },
+          { timeout: TIMEOUT, interval: 1_000 },
+        )
+        .toBe(1);
+    } finally {
+      await index.close();
+    }
+  });
+
   it('the map box lists every step of the map', async () => {
     requireBrowser();
     await page.locator('#graph g.map text').first().click();
@@ -218,4 +237,20 @@ describe('the run page shows a live run graph coloured by step state (real chrom
     expect(missing.stderr()).toContain('never started an attempt');
     stopWorker();
   }, 60_000);
+
+  it('`opgraph view <workflowId>` serves the same page until Ctrl+C (a child process)', async () => {
+    requireBrowser();
+    const view = opgraph(['view', run.workflowId], { TEMPORAL_ADDRESS: inject('temporalAddress') });
+    try {
+      await view.waitFor(/Run page: http:\/\/127\.0\.0\.1:\d+\/runs\//, 60_000);
+      const url = /Run page: (\S+)/.exec(view.stdout())?.[1] ?? '';
+      await page.goto(url);
+      await expect.poll(() => page.locator('#status').getAttribute('data-status'), { timeout: TIMEOUT }).toBe('FAILED');
+      expect(await nodeState('rp_work')).toBe('failed');
+      expect(await nodeState('rp_total')).toBe('abandoned');
+    } finally {
+      view.child.kill('SIGINT');
+    }
+    expect((await view.done).code).toBe(0);
+  }, 90_000);
 });
