@@ -15,29 +15,20 @@ import { GRAPH_FORMATS, type GraphFormat, renderGraph } from './graph.ts';
 import { type CliIO, printer } from './io.ts';
 import { startRunPage } from './runPage.ts';
 import { fetchRunView } from './runView.ts';
-import { requireServer, uiUrlFromEnv } from './server.ts';
 import { fetchRunInput } from './remote.ts';
+import { resolveWorkflowId } from './runs.ts';
+import { withClient } from './serverClient.ts';
+import { requireServer, uiUrlFromEnv } from './server.ts';
 
-async function withServerClient<T>(io: CliIO, command: string, body: (client: Client, namespace: string) => Promise<T>): Promise<T> {
-  const target = requireServer(io.env, command);
-  const client = await connectClient(target.address, target.namespace);
-  try {
-    return await body(client, target.namespace);
-  } finally {
-    await client.connection.close().catch(() => undefined);
-  }
-}
-
-/** The run id of a job run's workflow (from its input), or an error saying what the id is not. */
-async function runIdOf(client: Client, namespace: string, workflowId: string): Promise<string> {
-  const input = await fetchRunInput(client, namespace, workflowId).catch((err: unknown) => {
-    throw new OpgraphError(
-      `no workflow "${workflowId}" in namespace "${namespace}" (${(err as Error).message}); pass the workflow id \`opgraph run\` / \`launch\` printed`,
-      { cause: err },
-    );
-  });
+/**
+ * The job workflow for `id` (a workflow id, or the run id opgraph prints) and its run id (from its
+ * input), or an error saying what the id is not.
+ */
+async function resolveRun(client: Client, namespace: string, id: string): Promise<{ workflowId: string; runId: string }> {
+  const workflowId = await resolveWorkflowId(client, namespace, id);
+  const input = await fetchRunInput(client, namespace, workflowId);
   if (!input) throw new OpgraphError(`workflow "${workflowId}" is not an opgraph job run (its input is not a job's)`);
-  return input.runId;
+  return { workflowId, runId: input.runId };
 }
 
 /** `k2 #1 12:00:00.000 INFO message` lines of journals, oldest first across steps. */
@@ -79,7 +70,10 @@ export function registerRunViewCommands(program: Command, io: CliIO, setExit: (c
     .description("render a job's plan; dynamic dimensions as subgraphs/clusters, edges labelled map/collect")
     .argument('<job>', 'job name (see `opgraph list`)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(GRAPH_FORMATS).default('mermaid'))
-    .option('--run <workflowId>', "colour nodes by that run's step states, with per-map counts (needs TEMPORAL_ADDRESS)")
+    .option(
+      '--run <workflowId>',
+      "colour nodes by that run's step states, with per-map counts (a workflow or run id; needs TEMPORAL_ADDRESS)",
+    )
     .addOption(moduleOption())
     .action(async (job: string, opts: { format: GraphFormat; module: string; run?: string }) => {
       const definitions = await loadDefinitions(opts.module, io.cwd);
@@ -89,8 +83,9 @@ export function registerRunViewCommands(program: Command, io: CliIO, setExit: (c
         setExit(EXIT.ok);
         return;
       }
-      const workflowId = opts.run;
-      await withServerClient(io, 'graph --run', async (client, namespace) => {
+      const id = opts.run;
+      await withClient(io, 'graph --run', async (client, namespace) => {
+        const workflowId = await resolveWorkflowId(client, namespace, id);
         const { view, plan: runPlan } = await fetchRunView(client, namespace, workflowId);
         if (runPlan.job !== plan.job) {
           throw new UsageError(
@@ -105,11 +100,11 @@ export function registerRunViewCommands(program: Command, io: CliIO, setExit: (c
   program
     .command('logs')
     .description("print a run's ctx.log lines, per step key and attempt (all steps, or one)")
-    .argument('<workflowId>', 'the workflow id printed by `opgraph launch` / `opgraph run`')
+    .argument('<workflowId>', 'the workflow id (or run id) printed by `opgraph launch` / `opgraph run`')
     .argument('[stepKey]', 'one step key, e.g. compute_piece[3]')
-    .action(async (workflowId: string, stepKey: string | undefined) => {
-      await withServerClient(io, 'logs', async (client, namespace) => {
-        const runId = await runIdOf(client, namespace, workflowId);
+    .action(async (id: string, stepKey: string | undefined) => {
+      await withClient(io, 'logs', async (client, namespace) => {
+        const { workflowId, runId } = await resolveRun(client, namespace, id);
         const store = getDefaultStore();
         if (stepKey !== undefined) {
           const journal = await readStepJournal(store, runId, stepKey);
@@ -137,15 +132,15 @@ export function registerRunViewCommands(program: Command, io: CliIO, setExit: (c
   program
     .command('view')
     .description("serve a local page with the run's graph, coloured by step state and updated live, until Ctrl+C")
-    .argument('<workflowId>', 'the workflow id printed by `opgraph launch` / `opgraph run`')
+    .argument('<workflowId>', 'the workflow id (or run id) printed by `opgraph launch` / `opgraph run`')
     .option('-p, --port <port>', 'port on 127.0.0.1 (default: a free port)')
-    .action(async (workflowId: string, opts: { port?: string }) => {
+    .action(async (id: string, opts: { port?: string }) => {
       const target = requireServer(io.env, 'view');
       const port = opts.port === undefined ? 0 : Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got "${opts.port}"`);
       const client = await connectClient(target.address, target.namespace);
       try {
-        await runIdOf(client, target.namespace, workflowId);
+        const { workflowId } = await resolveRun(client, target.namespace, id);
         const uiUrl = uiUrlFromEnv(io.env);
         const page = await startRunPage({ client, namespace: target.namespace, port, ...(uiUrl ? { uiUrl } : {}) });
         out(`Run page: ${page.pageUrl(workflowId)}`);

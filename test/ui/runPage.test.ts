@@ -228,6 +228,9 @@ describe('the run page shows a live run graph coloured by step state (real chrom
       expect.stringMatching(/^ {2}OpUserError: /),
       '',
     ]);
+    const byRunId = captureIO(env);
+    expect(await runCli(['logs', run.runId, 'rp_work[5]'], byRunId.io), byRunId.stderr()).toBe(0);
+    expect(byRunId.stdout()).toBe(one.stdout());
     const all = captureIO(env);
     expect(await runCli(['logs', run.workflowId], all.io)).toBe(0);
     expect(all.stdout().trim().split('\n')).toHaveLength(16);
