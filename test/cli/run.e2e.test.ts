@@ -57,6 +57,9 @@ describe('opgraph run (subprocess, suite server)', () => {
         'Abandoned steps (1): cli_gather',
       ].join('\n'),
     );
+    // The failed step's ctx.log lines, one line each (not the succeeded steps' without -v).
+    expect(stdout).toMatch(/^Logs of failed steps:\n {2}\d\d:\d\d:\d\d\.\d{3} INFO {2}maybe_fail\[b\]#1 checking key b$/m);
+    expect(stdout).not.toContain('checking key a');
     expect(stdout).toMatch(/^Web UI: http:\/\/ui\.example:8233\/namespaces\/default\/workflows\/fail_one-[0-9a-f-]{36}$/m);
     expect(stderr).toMatch(/^\[\d+\.\ds\] map over cli_keys \[#{20}\] 3\/3 keys done, 0 running, 1 failed$/m);
     expect(stderr).toMatch(/^\[\d+\.\ds\] maybe_fail\[\*\]: 2 succeeded, 1 failed$/m);
