@@ -85,6 +85,7 @@ const PRECEDENCE: readonly NodeState[] = [
 
 export function buildRunView(input: RunViewInput): RunView {
   const live = input.status === 'RUNNING';
+  const waitingKeys = new Set((input.progress as { waiting?: { stepKeys?: string[] } } | undefined)?.waiting?.stepKeys ?? []);
   const journals = new Map(input.journals.map((j) => [j.stepKey, j]));
   const keys = new Set([...Object.keys(input.records ?? {}), ...journals.keys()]);
   const steps: StepView[] = [];
@@ -100,6 +101,8 @@ export function buildRunView(input: RunViewInput): RunView {
     else state = last.state;
     // A closed run has nothing running any more: what was, was cut short.
     if (!live && (state === 'running' || state === 'retrying')) state = 'cancelled';
+    // Failed for good, but the job waits for a redrive (onStepFailure 'wait'): the progress lists it.
+    if (live && state === 'failed' && !record && waitingKeys.has(stepKey)) state = 'waiting';
     const node = record?.node ?? journal?.node ?? stepKey.replace(/\[.*$/, '');
     const view: StepView = {
       stepKey,
@@ -129,15 +132,23 @@ export function buildRunView(input: RunViewInput): RunView {
 
   const nodes: Record<string, NodeDecoration> = {};
   for (const planNode of input.plan.nodes) {
+    // Steps waiting for a redrive beyond those the progress lists by key: the node's latest failed ones.
+    const waitingCount = live ? ((input.progress?.nodes[planNode.id] as { waiting?: number } | undefined)?.waiting ?? 0) : 0;
+    const own = steps.filter((step) => step.node === planNode.id);
+    const unlisted = waitingCount - own.filter((step) => step.state === 'waiting').length;
+    if (unlisted > 0) {
+      const failed = own.filter((step) => step.state === 'failed' && !input.records?.[step.stepKey]);
+      failed.sort((a, b) => (b.endedAt ?? 0) - (a.endedAt ?? 0));
+      for (const step of failed.slice(0, unlisted)) step.state = 'waiting';
+    }
     const counts: Partial<Record<NodeState, number>> = {};
-    for (const step of steps) if (step.node === planNode.id) counts[step.state] = (counts[step.state] ?? 0) + 1;
+    for (const step of own) counts[step.state] = (counts[step.state] ?? 0) + 1;
     // Steps that never ran an attempt (skipped, abandoned, parked) are only counted by the workflow while it runs.
-    const progress: (NodeProgress & { waiting?: number }) | undefined = live ? input.progress?.nodes[planNode.id] : undefined;
+    const progress: NodeProgress | undefined = live ? input.progress?.nodes[planNode.id] : undefined;
     if (progress) {
       counts.skipped = Math.max(counts.skipped ?? 0, progress.skipped);
       counts.abandoned = Math.max(counts.abandoned ?? 0, progress.abandoned);
-      if (progress.waiting) counts.waiting = Math.max(counts.waiting ?? 0, progress.waiting);
-      for (const state of ['skipped', 'abandoned', 'waiting'] as const) if (counts[state] === 0) delete counts[state];
+      for (const state of ['skipped', 'abandoned'] as const) if (counts[state] === 0) delete counts[state];
     }
     const mapped = planNode.dim.length > 0;
     let state = PRECEDENCE.find((s) => (counts[s] ?? 0) > 0) ?? 'pending';

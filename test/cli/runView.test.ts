@@ -73,25 +73,45 @@ describe('buildRunView', () => {
     });
   });
 
-  it('live: a map whose first keys succeeded is running until all keys are done; skipped/abandoned/waiting counts come from progress', () => {
+  it('live: a map whose first keys succeeded is running until all keys are done; skipped/abandoned counts come from progress', () => {
     const view = buildRunView({
       ...base,
       status: 'RUNNING',
       progress: {
         job: 'dynamic_graph',
         runId: 'run',
-        nodes: { compute_piece: { running: 0, succeeded: 1, failed: 0, skipped: 2, abandoned: 1, waiting: 1 } as never },
+        nodes: { compute_piece: { running: 0, succeeded: 1, failed: 0, skipped: 2, abandoned: 1 } },
         dimensions: { 'load_pieces:result': { total: 50, running: 0, done: 1, failed: 0 } },
       },
       journals: [journal('compute_piece[0]', [attempt(1, 'succeeded')])],
     });
-    expect(view.nodes.compute_piece).toEqual({
-      state: 'waiting',
-      counts: { succeeded: 1, skipped: 2, abandoned: 1, waiting: 1 },
-      mapped: true,
+    expect(view.nodes.compute_piece).toEqual({ state: 'running', counts: { succeeded: 1, skipped: 2, abandoned: 1 }, mapped: true });
+  });
+
+  it('live: failed steps waiting for a redrive are waiting — those the progress lists by key, then the latest failed up to its count', () => {
+    const failedAt = (endedAt: number) => [attempt(1, 'failed', { endedAt, error: { type: 'OpUserError', message: 'no' } })];
+    const view = buildRunView({
+      ...base,
+      status: 'RUNNING',
+      progress: {
+        job: 'dynamic_graph',
+        runId: 'run',
+        nodes: { compute_piece: { running: 0, succeeded: 0, failed: 0, skipped: 0, abandoned: 0, waiting: 2 } as never },
+        dimensions: {},
+        waiting: { steps: 2, stepKeys: ['compute_piece[0]'] },
+      } as never,
+      journals: [
+        journal('compute_piece[0]', failedAt(1)),
+        journal('compute_piece[1]', failedAt(3)),
+        journal('compute_piece[2]', failedAt(2)),
+      ],
     });
-    const done = buildRunView({ ...base, status: 'RUNNING', journals: [journal('compute_piece[0]', [attempt(1, 'succeeded')])] });
-    expect(done.nodes.compute_piece?.state).toBe('running');
+    expect(Object.fromEntries(view.steps.map((s) => [s.stepKey, s.state]))).toEqual({
+      'compute_piece[0]': 'waiting',
+      'compute_piece[1]': 'waiting',
+      'compute_piece[2]': 'failed',
+    });
+    expect(view.nodes.compute_piece).toEqual({ state: 'failed', counts: { waiting: 2, failed: 1 }, mapped: true });
   });
 
   it('closed: final records win; a WAITING record is waiting; what was still running in a cancelled run is cancelled', () => {
