@@ -20,12 +20,19 @@ import type { ValueStore } from '../store/types.ts';
 const FLUSH_MS = 1_000;
 let warned = false;
 
+/** `OPGRAPH_STEP_LOGS=0` (or `off`, `false`) turns journals off: no store writes per step, no step logs. */
+function journalsEnabled(): boolean {
+  const setting = process.env.OPGRAPH_STEP_LOGS?.trim().toLowerCase();
+  return !(setting === '0' || setting === 'off' || setting === 'false');
+}
+
 export class StepJournalWriter {
   private journal: StepJournal | undefined;
   private readonly attempt: AttemptJournal;
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private readonly ready: Promise<void>;
+  private readonly enabled = journalsEnabled();
 
   constructor(
     private readonly task: OpTaskInput,
@@ -43,7 +50,7 @@ export class StepJournalWriter {
       logs: [],
       droppedLines: 0,
     };
-    this.ready = this.load();
+    this.ready = this.enabled ? this.load() : Promise.resolve();
     void this.flush();
   }
 
@@ -57,6 +64,7 @@ export class StepJournalWriter {
         extraText = '(extra is not JSON)';
       }
     }
+    if (!this.enabled) return;
     this.attempt.logs.push({ at: Date.now(), level, message: text, ...(extraText ? { extra: extraText } : {}) });
     if (this.attempt.logs.length > LOG_LINES_KEPT) {
       this.attempt.logs.splice(0, this.attempt.logs.length - LOG_LINES_KEPT);
