@@ -13,7 +13,8 @@ import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { runOp } from '../../src/activities/runOp.ts';
-import { Definitions, DynamicOut, DynamicOutput, In, job, type JobDefinition, op, Out } from '../../src/dsl/index.ts';
+import { Definitions, DynamicOut, DynamicOutput, In, job, type JobDefinition, op, Out, RetryPolicy } from '../../src/dsl/index.ts';
+import { readStepJournal } from '../../src/store/stepLogs.ts';
 import type { OpTaskInput, OpTaskResult, TaskOutput } from '../../src/dsl/protocol.ts';
 import {
   FileSystemStore,
@@ -94,8 +95,14 @@ const numberKey = op({ name: 'runop_number_key', out: new DynamicOut<number>() }
   yield new DynamicOutput(1, 3 as unknown as string); // a key passed as a number
 });
 
+const chatty = op({ name: 'runop_chatty', retryPolicy: new RetryPolicy({ maxRetries: 1 }) }, async (ctx) => {
+  for (let i = 1; i <= 250; i++) ctx.log.info(`line ${i}`, i === 250 ? { last: true } : undefined);
+  throw new RangeError('after 250 lines');
+});
+
 const runOpJob = job({ name: 'runop_job' }, () => {
   numberKey();
+  chatty();
   heartbeats();
   ignoresCancel();
   throwsOnCancel();
@@ -154,6 +161,37 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
 }
+
+describe('runOp: the step journal (per-step logs)', () => {
+  it('records each attempt: its last 200 log lines (and how many were dropped), state, error, whether it is retried, where it ran', async () => {
+    const runId = `journal-${Date.now()}`;
+    await rejection(run('runop_chatty', { runId }));
+    await rejection(run('runop_chatty', { runId, attempt: 2 }));
+    const journal = await readStepJournal(getDefaultStore(), runId, 'runop_chatty');
+    expect(journal?.attempts.map((a) => [a.attempt, a.state, a.willRetry ?? false, a.logs.length, a.droppedLines])).toEqual([
+      [1, 'failed', true, 200, 50],
+      [2, 'failed', false, 200, 50],
+    ]);
+    const first = journal?.attempts[0];
+    expect(first?.logs[0]?.message).toBe('line 51');
+    expect(first?.logs[199]).toMatchObject({ level: 'info', message: 'line 250', extra: '{"last":true}' });
+    expect(first?.error).toMatchObject({ type: 'OpUserError', errorClass: 'RangeError' });
+    expect(first?.error?.message).toContain('after 250 lines');
+    expect(first?.activityId).toBeTypeOf('string');
+    expect(first?.endedAt).toBeGreaterThanOrEqual(first?.startedAt ?? Infinity);
+  });
+
+  it('OPGRAPH_STEP_LOGS=0 writes none', async () => {
+    const runId = `journal-off-${Date.now()}`;
+    process.env.OPGRAPH_STEP_LOGS = '0';
+    try {
+      await rejection(run('runop_chatty', { runId }));
+    } finally {
+      delete process.env.OPGRAPH_STEP_LOGS;
+    }
+    expect(await readStepJournal(getDefaultStore(), runId, 'runop_chatty')).toBeUndefined();
+  });
+});
 
 describe('runOp: auto-heartbeats', () => {
   it('beats well within the heartbeat timeout while the op runs, repeats ctx.heartbeat details, and stops when the op returns', async () => {
