@@ -89,16 +89,16 @@ export class StepJournalWriter {
   }
 
   private async load(): Promise<void> {
-    // Earlier attempts of this step key ran before (user retries are sequential): keep them.
-    const earlier =
-      this.task.attempt > 1 ? await readStepJournal(this.store, this.task.runId, this.task.stepKey).catch(() => undefined) : undefined;
+    // Earlier attempts of this step key ran before (user retries are sequential; a redriven key starts
+    // again at attempt 1): keep them, in the order they ran.
+    const earlier = await readStepJournal(this.store, this.task.runId, this.task.stepKey).catch(() => undefined);
     this.journal = {
       runId: this.task.runId,
       stepKey: this.task.stepKey,
       node: this.task.node,
       mappingKeys: this.task.mappingKeys,
-      // The same attempt again (Temporal retried the activity after a lost worker) replaces its entry.
-      attempts: [...(earlier?.attempts.filter((a) => a.attempt !== this.task.attempt) ?? []), this.attempt],
+      // The same attempt still "running" was cut short (Temporal retried the activity after a lost worker): replaced.
+      attempts: [...(earlier?.attempts.filter((a) => !(a.attempt === this.task.attempt && a.state === 'running')) ?? []), this.attempt],
     };
   }
 

@@ -85,14 +85,15 @@ const PRECEDENCE: readonly NodeState[] = [
 
 export function buildRunView(input: RunViewInput): RunView {
   const live = input.status === 'RUNNING';
-  const waitingKeys = new Set((input.progress as { waiting?: { stepKeys?: string[] } } | undefined)?.waiting?.stepKeys ?? []);
+  const waitingKeys = new Set(input.progress?.waiting?.stepKeys ?? []);
   const journals = new Map(input.journals.map((j) => [j.stepKey, j]));
   const keys = new Set([...Object.keys(input.records ?? {}), ...journals.keys()]);
   const steps: StepView[] = [];
   for (const stepKey of keys) {
     const record = input.records?.[stepKey];
     const journal = journals.get(stepKey);
-    const last = journal?.attempts.reduce((a, b) => (b.attempt >= a.attempt ? b : a));
+    // The attempt that ran last (a redriven key starts again at attempt 1).
+    const last = journal?.attempts[journal.attempts.length - 1];
     let state: NodeState;
     if (record) state = RECORD_STATE[record.status] ?? (record.status.toLowerCase() as NodeState);
     else if (!last) state = 'pending';
@@ -133,7 +134,7 @@ export function buildRunView(input: RunViewInput): RunView {
   const nodes: Record<string, NodeDecoration> = {};
   for (const planNode of input.plan.nodes) {
     // Steps waiting for a redrive beyond those the progress lists by key: the node's latest failed ones.
-    const waitingCount = live ? ((input.progress?.nodes[planNode.id] as { waiting?: number } | undefined)?.waiting ?? 0) : 0;
+    const waitingCount = live ? (input.progress?.nodes[planNode.id]?.waiting ?? 0) : 0;
     const own = steps.filter((step) => step.node === planNode.id);
     const unlisted = waitingCount - own.filter((step) => step.state === 'waiting').length;
     if (unlisted > 0) {

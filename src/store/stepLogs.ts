@@ -51,6 +51,7 @@ export const StepJournal = z.object({
   stepKey: z.string(),
   node: z.string(),
   mappingKeys: z.array(z.string()),
+  /** In the order they ran (a redriven step's attempts start again at 1). */
   attempts: z.array(AttemptJournal),
 });
 export type StepJournal = z.infer<typeof StepJournal>;

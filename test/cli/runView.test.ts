@@ -96,10 +96,10 @@ describe('buildRunView', () => {
       progress: {
         job: 'dynamic_graph',
         runId: 'run',
-        nodes: { compute_piece: { running: 0, succeeded: 0, failed: 0, skipped: 0, abandoned: 0, waiting: 2 } as never },
+        nodes: { compute_piece: { running: 0, succeeded: 0, failed: 0, skipped: 0, abandoned: 0, waiting: 2 } },
         dimensions: {},
         waiting: { steps: 2, stepKeys: ['compute_piece[0]'] },
-      } as never,
+      },
       journals: [
         journal('compute_piece[0]', failedAt(1)),
         journal('compute_piece[1]', failedAt(3)),
