@@ -30,6 +30,20 @@ export class SealedStore implements ValueStore {
     return openText(await this.inner.get(ref), this.keyring, `stored value ${ref.key} (${this.inner.location})`);
   }
 
+  /** Named records (per-step logs) are sealed too: they hold what ops log. */
+  putNamed(name: string, json: string): Promise<void> {
+    return this.inner.putNamed(name, sealText(json, this.keyring));
+  }
+
+  async getNamed(name: string): Promise<string | undefined> {
+    const text = await this.inner.getNamed(name);
+    return text === undefined ? undefined : openText(text, this.keyring, `record ${name} (${this.inner.location})`);
+  }
+
+  listNamed(prefix: string): Promise<string[]> {
+    return this.inner.listNamed(prefix);
+  }
+
   check(): Promise<void> {
     return this.inner.check?.() ?? Promise.resolve();
   }

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { isSealed, openText } from '../codec/aesGcm.ts';
 import type { ValueStore } from './types.ts';
 
 export const LOG_LINES_KEPT = 200;
@@ -90,6 +91,8 @@ export async function listStepJournals(store: ValueStore, runId: string): Promis
 }
 
 function parseJournal(json: string): StepJournal | undefined {
+  // Sealed text reaching here was read without the codec keys: say so (openText names the key id).
+  if (isSealed(json)) openText(json, undefined, 'a step log');
   try {
     const parsed = StepJournal.safeParse(JSON.parse(json));
     return parsed.success ? parsed.data : undefined;

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../../src/codec/aesGcm.ts';
 import { CodecConfigError, Keyring, keyringFromEnv, parseKeys } from '../../src/codec/keys.ts';
 import { FileSystemStore, readJson, SealedStore, storeFromEnv } from '../../src/store/store.ts';
+import { listStepJournals, readStepJournal, stepJournalName } from '../../src/store/stepLogs.ts';
 
 const k1 = randomBytes(32).toString('base64');
 const k2 = randomBytes(32).toString('base64');
@@ -133,6 +134,19 @@ describe('sealed store values', () => {
     expect(await readJson(oldRef, rotated)).toEqual([SECRET, 1]);
     expect(await readJson(plainRef, rotated)).toEqual([SECRET, 0]);
     expect(await readJson(newRef, rotated)).toEqual([SECRET, 2]);
+  });
+
+  it('step journals (per-step logs) are sealed too, read back with the keys, and refused without them', async () => {
+    const root = tempDir();
+    const sealed = new SealedStore(new FileSystemStore(root), ring(`k1=${k1}`));
+    const journal = { runId: 'r', stepKey: 'op[a]', node: 'op', mappingKeys: ['a'], attempts: [] };
+    await sealed.putNamed(stepJournalName('r', 'op[a]'), JSON.stringify(journal));
+    const raw = readFileSync(join(root, 'named', stepJournalName('r', 'op[a]')), 'utf8');
+    expect(raw).toMatch(/^opgraph-aes256gcm:v1:k1:/);
+    expect(raw).not.toContain('op[a]');
+    expect(await readStepJournal(sealed, 'r', 'op[a]')).toEqual(journal);
+    expect(await listStepJournals(sealed, 'r')).toEqual([journal]);
+    await expect(readStepJournal(new FileSystemStore(root), 'r', 'op[a]')).rejects.toThrow(/encrypted with key id "k1"/);
   });
 
   it('a sealed value read without its key (or without any key) fails naming the key id', async () => {
