@@ -303,17 +303,17 @@ describe('runOp: op code that throws becomes OpUserError (an OpExecutionError cr
     expect(failure.nonRetryable).toBe(true);
     // Where the op threw, in the user's file (not in opgraph's runOp.ts): the message, the details and the stack say so.
     expect(failure.message).toBe(
-      '[runop_job runop_throws_range[k1]] op "runop_throws_range" raised RangeError (at test/activities/runOp.test.ts:64:9): x must be below 10',
+      '[runop_job runop_throws_range[k1]] op "runop_throws_range" raised RangeError (at test/activities/runOp.test.ts:65:9): x must be below 10',
     );
     expect(failure.details).toEqual([
       {
         errorName: 'RangeError',
         errorClass: 'RangeError',
-        location: 'test/activities/runOp.test.ts:64:9',
+        location: 'test/activities/runOp.test.ts:65:9',
         stack: expect.stringContaining('RangeError: x must be below 10'),
       },
     ]);
-    expect(failure.stack?.split('\n')[1]).toContain('test/activities/runOp.test.ts:64:9');
+    expect(failure.stack?.split('\n')[1]).toContain('test/activities/runOp.test.ts:65:9');
     const details = failure.details?.[0] as { stack: string };
     expect(details.stack, "the op's own stack trace").toContain('runOp.test.ts');
     // The cause chain: OpUserError ← the op's RangeError (as a failure typed with its class name).
@@ -328,12 +328,12 @@ describe('runOp: op code that throws becomes OpUserError (an OpExecutionError cr
     const failure = await failureOf(run('runop_throws_custom'));
     expect(failure.type).toBe('OpUserError');
     expect(failure.message).toBe(
-      '[runop_job runop_throws_custom] op "runop_throws_custom" raised Error (at test/activities/runOp.test.ts:67:9): quota of 5 calls used up',
+      '[runop_job runop_throws_custom] op "runop_throws_custom" raised Error (at test/activities/runOp.test.ts:68:9): quota of 5 calls used up',
     );
     expect(failure.details?.[0]).toMatchObject({
       errorName: 'Error',
       errorClass: 'QuotaExceeded',
-      location: 'test/activities/runOp.test.ts:67:9',
+      location: 'test/activities/runOp.test.ts:68:9',
     });
     expect((failure.cause as ApplicationFailure).type).toBe('QuotaExceeded');
   });

@@ -53,7 +53,7 @@ describe('opgraph run (subprocess, suite server)', () => {
     expect(stdout).toContain(
       [
         'Failed steps (1):',
-        '  maybe_fail[b]: OpUserError (Error): [fail_one maybe_fail[b]] op "maybe_fail" raised Error (at test/cli/fixtures/defs.ts:16:26): bad key b',
+        '  maybe_fail[b]: OpUserError (Error): [fail_one maybe_fail[b]] op "maybe_fail" raised Error (at test/cli/fixtures/defs.ts:17:26): bad key b',
         'Abandoned steps (1): cli_gather',
       ].join('\n'),
     );

@@ -222,7 +222,9 @@ describe('the run page shows a live run graph coloured by step state (real chrom
     expect(one.stdout().split('\n')).toEqual([
       '— rp_work[5] attempt 1: failed (retried)',
       expect.stringMatching(/^ {2}\S+ INFO {2}working on piece 5 \{"attempt":1\}$/),
-      expect.stringMatching(/^ {2}OpUserError: \[run_page_demo rp_work\[5\]\] op "rp_work" raised RangeError: piece 5 is out of range/),
+      expect.stringMatching(
+        /^ {2}OpUserError: \[run_page_demo rp_work\[5\]\] op "rp_work" raised RangeError \(at test\/ui\/runPageDefs\.ts:18:22\): piece 5 is out of range$/,
+      ),
       '— rp_work[5] attempt 2: failed',
       expect.stringMatching(/^ {2}\S+ INFO {2}working on piece 5 \{"attempt":2\}$/),
       expect.stringMatching(/^ {2}OpUserError: /),
