@@ -19,6 +19,8 @@ export default defineConfig({
       'test/integration/largeValues.test.ts',
       'test/integration/startByName.test.ts',
       'test/integration/budget.test.ts',
+      // Redrive in place with a worker SIGKILLed in the middle of it.
+      'test/crash/redrive.test.ts',
     ],
     globalSetup: ['test/setup/cluster.ts'],
     testTimeout: 60_000,

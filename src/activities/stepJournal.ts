@@ -4,6 +4,7 @@
  * A journal that cannot be written never fails the step: the first problem is logged once.
  */
 import type { Context } from '@temporalio/activity';
+import { BATCH_ACTIVITY } from '../dsl/constants.ts';
 import type { OpTaskInput, StepError } from '../dsl/protocol.ts';
 import { getDefaultStore } from '../store/store.ts';
 import {
@@ -31,8 +32,13 @@ export class StepJournalWriter {
   private readonly attempt: AttemptJournal;
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private readonly ready: Promise<void>;
+  private ready: Promise<void>;
   private readonly enabled = journalsEnabled();
+  /**
+   * Inside a batch activity (thousands of keys per activity, 1,000,000 per run) a step's journal is
+   * written only when there is something to read: log lines, a failure. A quiet success costs nothing.
+   */
+  private readonly lazy: boolean;
 
   constructor(
     private readonly task: OpTaskInput,
@@ -50,8 +56,9 @@ export class StepJournalWriter {
       logs: [],
       droppedLines: 0,
     };
-    this.ready = this.enabled ? this.load() : Promise.resolve();
-    void this.flush();
+    this.lazy = info.activityType === BATCH_ACTIVITY;
+    this.ready = this.enabled && !this.lazy ? this.load() : Promise.resolve();
+    if (!this.lazy) void this.flush();
   }
 
   log(level: LogLevel, message: string, extra?: Record<string, unknown>): void {
@@ -85,6 +92,10 @@ export class StepJournalWriter {
     this.attempt.endedAt = Date.now();
     if (error) this.attempt.error = error;
     if (willRetry) this.attempt.willRetry = true;
+    if (this.lazy) {
+      if (!this.enabled || (state === 'succeeded' && this.attempt.logs.length === 0)) return;
+      this.ready = this.load();
+    }
     await this.flush();
   }
 
