@@ -27,8 +27,16 @@ function countingStore(): { store: ValueStore; writes: string[]; reads: string[]
   return { store, writes, reads };
 }
 
-const task = (stepKey: string): OpTaskInput =>
-  ({ runId: 'r1', job: 'j', node: 'work', op: 'work', stepKey, mappingKeys: ['k'], inputs: {}, attempt: 1 }) as OpTaskInput;
+const task = (stepKey: string): OpTaskInput => ({
+  runId: 'r1',
+  job: 'j',
+  node: 'work',
+  op: 'work',
+  stepKey,
+  mappingKeys: ['k'],
+  inputs: {},
+  attempt: 1,
+});
 const context = (activityType: string) =>
   ({ info: { activityType, activityId: 'a1', workflowExecution: { workflowId: 'wf', runId: 'run' } } }) as unknown as Context;
 
