@@ -9,7 +9,17 @@
 import { dimensionId, opSignature, parseDimensionId, stepKey } from '../dsl/keys.ts';
 import { EVENTS, PAYLOAD } from '../dsl/limits.ts';
 import type { InputSource, OutputRef, PlanNode } from '../dsl/plan.ts';
-import type { Binding, OpTaskInput, ReusedChunk, ScopeResult, ShardResult, StepRecord, StoredRef, TaskOutput } from '../dsl/protocol.ts';
+import type {
+  Binding,
+  OpTaskInput,
+  ReusedChunk,
+  ScopeResult,
+  ShardResult,
+  SliceInput,
+  StepRecord,
+  StoredRef,
+  TaskOutput,
+} from '../dsl/protocol.ts';
 import { exceedsTolerance, mapLabel, toleranceMessage } from '../dsl/tolerance.ts';
 import { tagOutput } from '../dsl/wire.ts';
 import {
@@ -171,21 +181,8 @@ export class ScopeInterpreter {
 
   /** Loads this key's records held in stored earlier-stage results (only ever given in runs past NESTED_PRIOR_PATCH). */
   private async loadPriorParts(parts: readonly StoredRef[]): Promise<void> {
-    const depth = this.scope.keys.length;
-    const key = this.scope.keys[depth - 1];
-    if (key === undefined) throw this.engine.fatal('internal error: earlier-stage parts given to the top-level scope');
-    const slice = await this.engine.budget.run('activity', () =>
-      this.engine.slice({
-        keys: [key],
-        start: 0,
-        end: 0,
-        inlineLimit: PAYLOAD.sliceValue,
-        priorParts: [...parts],
-        priorNodes: this.scope.plan.nodes.map((n) => n.id),
-        depth,
-      }),
-    );
-    Object.assign(this.prior, slice.prior);
+    if (this.scope.keys.length === 0) throw this.engine.fatal('internal error: earlier-stage parts given to the top-level scope');
+    await this.loadOwnRecords({ priorParts: [...parts] });
   }
 
   /**
@@ -193,26 +190,17 @@ export class ScopeInterpreter {
    * key every chunk it was given (its records and those below it, which its dimensions carry down).
    */
   private async loadReused(chunks: readonly ReusedChunk[]): Promise<void> {
-    const depth = this.scope.keys.length;
-    const mine = depth === 0 ? chunks.filter((c) => c.dim === '') : chunks;
-    if (mine.length === 0) return;
-    const key = this.scope.keys[depth - 1];
-    const slice = await this.engine.budget.run('activity', () =>
-      this.engine.slice({
-        ...(key === undefined ? {} : { keys: [key] }),
-        start: 0,
-        end: 0,
-        inlineLimit: PAYLOAD.sliceValue,
-        priorParts: mine.map((c) => c.ref),
-        priorNodes: this.scope.plan.nodes.map((n) => n.id),
-        depth,
-      }),
-    );
-    Object.assign(this.prior, slice.prior);
+    const mine = this.scope.keys.length === 0 ? chunks.filter((c) => c.dim === '') : chunks;
+    if (mine.length > 0) await this.loadOwnRecords({ priorParts: mine.map((c) => c.ref) });
   }
 
   /** A redriven key's earlier records: the slice keeps what did not fail (marked reused), so only the rest runs again. */
   private async loadRedriven(parts: readonly StoredRef[]): Promise<void> {
+    await this.loadOwnRecords({ priorParts: [], reusedParts: [...parts] });
+  }
+
+  /** Adds the records of this scope's key (and those below it) held in stored `parts` to its prior records, with one slice activity. */
+  private async loadOwnRecords(parts: Pick<SliceInput, 'priorParts' | 'reusedParts'>): Promise<void> {
     const depth = this.scope.keys.length;
     const key = this.scope.keys[depth - 1];
     const slice = await this.engine.budget.run('activity', () =>
@@ -221,8 +209,7 @@ export class ScopeInterpreter {
         start: 0,
         end: 0,
         inlineLimit: PAYLOAD.sliceValue,
-        priorParts: [],
-        reusedParts: [...parts],
+        ...parts,
         priorNodes: this.scope.plan.nodes.map((n) => n.id),
         depth,
       }),

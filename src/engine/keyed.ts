@@ -5,7 +5,7 @@ import type { ScopeResult } from '../dsl/protocol.ts';
 import { childScope, keyNodes } from './geometry.ts';
 import { dimensionBytes, keyBytes } from './inputSize.ts';
 import type { ProgressSink } from './progress.ts';
-import { Lanes, REDRIVE_KEYS_PATCH, settleKey } from './redrive.ts';
+import { Lanes, settleKey, waitsHere } from './redrive.ts';
 import { hasUntoleratedFailure } from './tolerance.ts';
 import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './types.ts';
 import { forEachWindowed, mapGate, type WindowGate } from './window.ts';
@@ -55,7 +55,8 @@ export async function runKeyed(
     events: number,
     again: (item: KeyedScope) => Promise<ScopeResult>,
   ) => {
-    if (!waitsHere(engine, request, options, first, mode)) return done(index, first, mode !== 'activity');
+    if (!waitsHere(engine, request, options, () => hasUntoleratedFailure(first), mode === 'activity'))
+      return done(index, first, mode !== 'activity');
     waiting.push(
       settleKey(
         engine,
@@ -97,17 +98,4 @@ export async function runKeyed(
     });
   }
   await Promise.all(waiting);
-}
-
-/**
- * Whether a key that ended with failures waits here for a redrive: in the job workflow of a job with
- * onStepFailure 'wait', for a map of the job's top level (a nested map's failed key fails its outer
- * key, which waits: a waiting inner key would hold the outer key's lane) and not for a map with
- * toleratedFailures. Runs recorded before REDRIVE_KEYS_PATCH parked inline keys' steps themselves
- * and keys of any map.
- */
-function waitsHere(engine: ScopeEngine, request: DimensionRequest, options: DimensionOptions, result: ScopeResult, mode: string): boolean {
-  if (!engine.failures || options.toleratedFailures || !hasUntoleratedFailure(result)) return false;
-  if (request.outerKeys.length === 0 && mode !== 'activity') return true;
-  return engine.patched(REDRIVE_KEYS_PATCH) ? request.outerKeys.length === 0 : mode !== 'activity';
 }

@@ -12,10 +12,11 @@
  * Deterministic, host-neutral: no timers, no Temporal.
  */
 import { parseStepKey } from '../dsl/keys.ts';
+import type { DimensionOptions } from '../dsl/plan.ts';
 import type { ScopeResult, ShardResult, StepError, StepRecord, StoredRef } from '../dsl/protocol.ts';
 import { storeInChunks } from './results.ts';
 import { untoleratedFailures } from './tolerance.ts';
-import type { ScopeEngine } from './types.ts';
+import type { DimensionRequest, ScopeEngine } from './types.ts';
 
 export type Verdict = 'redrive' | 'give-up';
 
@@ -157,47 +158,92 @@ export function reusable(record: StepRecord): boolean {
 }
 
 /**
- * A key's result that ended with failures, in a workflow whose failures wait: parks it, and runs it
- * again on each redrive (with the records it keeps as `reusedParts`) until it ends without
- * untolerated failures or is given up. `rerun(parts, drive)` runs the key's scope again.
+ * Whether a unit that ended with `failed` steps waits here for a redrive: in the job workflow of a
+ * job with onStepFailure 'wait', for a map of the job's top level (a nested map's failed key or shard
+ * fails its outer key, which waits: a waiting inner one would hold the outer key's lane) and not for
+ * a map with toleratedFailures. `inline`: a key run in this workflow (mode 'activity'). Runs recorded
+ * before REDRIVE_KEYS_PATCH parked inline keys' steps themselves, and keys and shards of any map.
  */
-export async function settleKey(
+export function waitsHere(
+  engine: ScopeEngine,
+  request: DimensionRequest,
+  options: DimensionOptions,
+  failed: () => boolean,
+  inline: boolean,
+): boolean {
+  // `failed` is asked only where failures wait: every key of every other job passes through here.
+  if (!engine.failures || options.toleratedFailures || !failed()) return false;
+  const topLevel = request.outerKeys.length === 0;
+  if (topLevel && !inline) return true;
+  return engine.patched(REDRIVE_KEYS_PATCH) ? topLevel : !inline;
+}
+
+/** How a kind of unit (a key, a shard) reports its failures and keeps its records for its next run. */
+interface UnitKind<R> {
+  failures(result: R): { failed: WaitingStep[]; unlisted: number };
+  /** Synchronous where nothing is stored (a shard's parts): an await there would shift the workflow's commands by a tick. */
+  kept(result: R): StoredRef[] | Promise<StoredRef[]>;
+}
+
+/**
+ * A unit's result that ended with failures, in a workflow whose failures wait: parks it, and runs it
+ * again on each redrive (with the records it keeps as `reusedParts`) until it ends without
+ * untolerated failures or is given up. `rerun(parts, drive)` runs the unit again.
+ */
+async function settle<R>(
+  engine: ScopeEngine,
+  kind: UnitKind<R>,
+  first: R,
+  events: number,
+  rerun: (reusedParts: StoredRef[], drive: number) => Promise<R>,
+  redriving: (result: R) => void = () => {},
+): Promise<R> {
+  const failures = engine.failures;
+  let result = first;
+  for (let drive = 1; failures; drive++) {
+    const { failed, unlisted } = kind.failures(result);
+    if (failed.length === 0) return result;
+    if ((await failures.park(failed, unlisted, events)) === 'give-up') return result;
+    redriving(result);
+    const kept = kind.kept(result);
+    result = await rerun(kept instanceof Promise ? await kept : kept, drive);
+  }
+  return result;
+}
+
+/** A key (child, batch item or inline): what did not fail is stored for its next run. */
+export function settleKey(
   engine: ScopeEngine,
   first: ScopeResult,
   events: number,
   rerun: (reusedParts: StoredRef[], drive: number) => Promise<ScopeResult>,
   /** Called with the result about to run again (its failed and abandoned steps are counted again by the rerun). */
-  redriving: (result: ScopeResult) => void = () => {},
+  redriving?: (result: ScopeResult) => void,
 ): Promise<ScopeResult> {
-  const failures = engine.failures;
-  let result = first;
-  for (let drive = 1; failures; drive++) {
-    const failed = untoleratedFailures(result);
-    if (failed.length === 0) return result;
-    if ((await failures.park(failed, 0, events)) === 'give-up') return result;
-    redriving(result);
-    result = await rerun(await keptParts(engine, result), drive);
-  }
-  return result;
+  const kind: UnitKind<ScopeResult> = {
+    failures: (result) => ({ failed: untoleratedFailures(result), unlisted: 0 }),
+    kept: (result) => keptParts(engine, result),
+  };
+  return settle(engine, kind, first, events, rerun, redriving);
 }
 
-/** The same for a shard: its stored records are taken over, the failed keys run again. */
-export async function settleShard(
+/** A shard: its stored records are taken over (filtered as they load), the failed keys run again. */
+export function settleShard(
   engine: ScopeEngine,
   first: ShardResult,
   events: number,
   rerun: (reusedParts: StoredRef[], drive: number) => Promise<ShardResult>,
 ): Promise<ShardResult> {
-  const failures = engine.failures;
-  let result = first;
-  for (let drive = 1; failures; drive++) {
-    const failed = result.failures.filter((f) => !f.tolerated);
-    if (failed.length === 0) return result;
-    const counted = Object.values(result.nodes).reduce((sum, n) => sum + (n.statuses.FAILURE ?? 0), 0);
-    if ((await failures.park(failed, Math.max(0, counted - failed.length), events)) === 'give-up') return result;
-    result = await rerun(result.parts, drive);
-  }
-  return result;
+  const kind: UnitKind<ShardResult> = {
+    failures: (result) => {
+      const failed = result.failures.filter((f) => !f.tolerated);
+      // Its failure list is cut short; its summary counts them all.
+      const counted = Object.values(result.nodes).reduce((sum, n) => sum + (n.statuses.FAILURE ?? 0), 0);
+      return { failed, unlisted: Math.max(0, counted - failed.length) };
+    },
+    kept: (result) => result.parts,
+  };
+  return settle(engine, kind, first, events, rerun);
 }
 
 /** A key result's records for its next run: the inline ones it keeps, stored, and its stored parts (filtered as they load). */

@@ -4,7 +4,7 @@ import type { DimensionOptions, JobPlan } from '../dsl/plan.ts';
 import type { Binding, ShardResult, ShardWorkflowInput, StoredRef } from '../dsl/protocol.ts';
 import type { DimensionRequest, ScopeEngine, ShardRequest } from './types.ts';
 import { forEachWindowed, pauseGate } from './window.ts';
-import { Lanes, REDRIVE_KEYS_PATCH, settleShard } from './redrive.ts';
+import { Lanes, settleShard, waitsHere } from './redrive.ts';
 import { dimensionBytes } from './inputSize.ts';
 import { jsonBytes } from './payload.ts';
 import type { ResolvedRunConfig } from '../dsl/runConfig.ts';
@@ -65,13 +65,7 @@ export async function runShards(
     const bytes = dimensionBytes(plan, work.runConfig) + jsonBytes(shard.items) + jsonBytes(shard.bindings) + jsonBytes(shard.priorParts);
     const run = (again: ShardRequest) => engine.budget.run('child', () => engine.runShard(shardRequest, again), bytes);
     const first = await run(shard);
-    const waits =
-      engine.failures !== undefined &&
-      !options.toleratedFailures &&
-      first.failures.some((f) => !f.tolerated) &&
-      // A nested map's shard fails its outer key, which waits (see REDRIVE_KEYS_PATCH).
-      (request.outerKeys.length === 0 || !engine.patched(REDRIVE_KEYS_PATCH));
-    if (!waits) {
+    if (!waitsHere(engine, request, options, () => first.failures.some((f) => !f.tolerated), false)) {
       work.finished(index, first, end - start);
       return;
     }
