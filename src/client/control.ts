@@ -4,9 +4,10 @@
  * the request (a known map, still running, a window from 1 to MAP_OPTION_BOUNDS.maxConcurrency) and
  * answers with the map's state; the CLI's `opgraph map pause|resume|resize` uses these.
  */
-import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { MAP_CONTROL } from '../dsl/constants.ts';
 import { OpgraphError } from '../dsl/errors.ts';
+import { runUpdate } from './runUpdate.ts';
 import { type MapAction, type MapControlReport, type MapControlRequest, windowProblem } from '../engine/maps.ts';
 
 export type { MapAction, MapControlReport } from '../engine/maps.ts';
@@ -44,31 +45,21 @@ export function resizeMap(client: Client, workflowId: string, map: string, maxCo
 const UPDATE_NAME: Record<MapAction, string> = { pause: MAP_CONTROL.pause, resume: MAP_CONTROL.resume, resize: MAP_CONTROL.resize };
 
 async function controlMap(client: Client, workflowId: string, action: MapAction, request: MapControlRequest): Promise<MapControlReport> {
-  const handle = client.workflow.getHandle(workflowId);
-  try {
-    return await handle.executeUpdate<MapControlReport, [MapControlRequest]>(UPDATE_NAME[action], { args: [request] });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw new MapControlError(`cannot ${action} map "${request.map}" of ${workflowId}: ${err.cause?.message ?? err.message}`, true, {
-        cause: err,
-      });
-    }
-    const status = await handle
-      .describe()
-      .then((d) => d.status.name)
-      .catch((e: unknown) => (e instanceof WorkflowNotFoundError ? 'NOT_FOUND' : undefined));
-    if (status === 'NOT_FOUND' || (status === undefined && err instanceof WorkflowNotFoundError)) {
-      throw new MapControlError(
-        `no workflow "${workflowId}" in namespace "${client.options.namespace}" (check the id printed by \`opgraph launch\`, and TEMPORAL_NAMESPACE)`,
-        false,
-        { cause: err },
-      );
-    }
-    if (status !== undefined && status !== 'RUNNING') {
-      throw new MapControlError(`cannot ${action} map "${request.map}": run ${workflowId} is not running (status ${status})`, false, {
-        cause: err,
-      });
-    }
-    throw err;
-  }
+  return runUpdate(
+    client,
+    workflowId,
+    (handle) => handle.executeUpdate<MapControlReport, [MapControlRequest]>(UPDATE_NAME[action], { args: [request] }),
+    (problem, cause) =>
+      problem.kind === 'refused'
+        ? new MapControlError(`cannot ${action} map "${request.map}" of ${workflowId}: ${problem.detail}`, true, { cause })
+        : problem.kind === 'not-found'
+          ? new MapControlError(problem.message, false, { cause })
+          : new MapControlError(
+              `cannot ${action} map "${request.map}": run ${workflowId} is not running (status ${problem.status})`,
+              false,
+              {
+                cause,
+              },
+            ),
+  );
 }

@@ -4,9 +4,10 @@
  * Each is a Temporal Update on the run's job workflow, which refuses unknown or not-waiting step keys
  * with the ones that wait; `opgraph redrive` and `opgraph give-up` use these.
  */
-import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { REDRIVE, type RedriveReport, type RedriveRequest } from '../dsl/constants.ts';
 import { OpgraphError } from '../dsl/errors.ts';
+import { runUpdate } from './runUpdate.ts';
 
 export type { RedriveReport } from '../dsl/constants.ts';
 
@@ -37,31 +38,19 @@ export function giveUp(client: Client, workflowId: string): Promise<RedriveRepor
   return update(client, workflowId, 'give up', REDRIVE.giveUp, []);
 }
 
-async function update(client: Client, workflowId: string, what: string, name: string, args: [RedriveRequest] | []): Promise<RedriveReport> {
-  const handle = client.workflow.getHandle(workflowId);
-  try {
-    return await (args.length === 0
-      ? handle.executeUpdate<RedriveReport, []>(name)
-      : handle.executeUpdate<RedriveReport, [RedriveRequest]>(name, { args }));
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw new RedriveError(`cannot ${what} ${workflowId}: ${err.cause?.message ?? err.message}`, true, { cause: err });
-    }
-    const status = await handle
-      .describe()
-      .then((d) => d.status.name)
-      .catch((e: unknown) => (e instanceof WorkflowNotFoundError ? 'NOT_FOUND' : undefined));
-    if (status === 'NOT_FOUND') {
-      throw new RedriveError(
-        `no workflow "${workflowId}" in namespace "${client.options.namespace}" (check the id printed by \`opgraph launch\`, and TEMPORAL_NAMESPACE)`,
-        false,
-        { cause: err },
-      );
-    }
-    if (status !== undefined && status !== 'RUNNING') {
-      const hint = status === 'FAILED' ? `; re-execute it instead: opgraph reexecute ${workflowId} --from-failure` : '';
-      throw new RedriveError(`cannot ${what} ${workflowId}: the run is not running (status ${status})${hint}`, false, { cause: err });
-    }
-    throw err;
-  }
+function update(client: Client, workflowId: string, what: string, name: string, args: [RedriveRequest] | []): Promise<RedriveReport> {
+  return runUpdate(
+    client,
+    workflowId,
+    (handle) =>
+      args.length === 0
+        ? handle.executeUpdate<RedriveReport, []>(name)
+        : handle.executeUpdate<RedriveReport, [RedriveRequest]>(name, { args }),
+    (problem, cause) => {
+      if (problem.kind === 'refused') return new RedriveError(`cannot ${what} ${workflowId}: ${problem.detail}`, true, { cause });
+      if (problem.kind === 'not-found') return new RedriveError(problem.message, false, { cause });
+      const hint = problem.status === 'FAILED' ? `; re-execute it instead: opgraph reexecute ${workflowId} --from-failure` : '';
+      return new RedriveError(`cannot ${what} ${workflowId}: the run is not running (status ${problem.status})${hint}`, false, { cause });
+    },
+  );
 }
