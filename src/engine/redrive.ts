@@ -48,7 +48,7 @@ interface Unit {
 export interface WaitingSummary {
   /** Failed steps waiting, listed or not. */
   readonly steps: number;
-  /** The first of them, by step key. */
+  /** The first of them, sorted by step key. */
   readonly stepKeys: string[];
 }
 
@@ -83,12 +83,13 @@ export class WaitingFailures {
 
   summary(): WaitingSummary {
     let steps = 0;
-    const stepKeys: string[] = [];
+    const listed: string[] = [];
     for (const unit of this.undecided()) {
       steps += unit.failed.length + unit.unlisted;
-      for (const step of unit.failed) if (stepKeys.length < SHOWN) stepKeys.push(step.stepKey);
+      for (const step of unit.failed) listed.push(step.stepKey);
     }
-    return { steps, stepKeys };
+    // By step key, not by when each failed (which differs from run to run).
+    return { steps, stepKeys: listed.sort().slice(0, SHOWN) };
   }
 
   /**
