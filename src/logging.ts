@@ -1,19 +1,36 @@
-import { DefaultLogger, type LogEntry, type LogLevel, Runtime } from '@temporalio/worker';
+import { DefaultLogger, type LogEntry, type LogLevel, Runtime, type RuntimeOptions } from '@temporalio/worker';
+import { OpgraphError } from './dsl/errors.ts';
 
 let installed = false;
 
 /**
  * Installs the Temporal runtime's logger once per process, at `OPGRAPH_LOG_LEVEL` (default WARN,
- * so worker lifecycle chatter stays out of the way; INFO shows op logs). Each entry prints as one
- * line (see `logLine`).
+ * so worker lifecycle chatter stays out of the way; INFO shows op logs), with `options` (e.g. the
+ * Prometheus endpoint, src/telemetry/metrics.ts). Each entry prints as one line (see `logLine`).
  */
-export function installRuntimeLogger(level: string = process.env.OPGRAPH_LOG_LEVEL ?? 'WARN'): void {
+export function installRuntimeLogger(
+  level: string = process.env.OPGRAPH_LOG_LEVEL ?? 'WARN',
+  options: Omit<RuntimeOptions, 'logger'> = {},
+): void {
   if (installed) return;
   installed = true;
+  installRuntime({ ...options, logger: oneLineLogger(level) });
+}
+
+/**
+ * `Runtime.install`, once per process. A runtime that already exists (the embedding app installed
+ * its own) is kept — unless `options` ask for telemetry it cannot have any more: then an error.
+ */
+export function installRuntime(options: RuntimeOptions): void {
   try {
-    Runtime.install({ logger: oneLineLogger(level) });
-  } catch {
-    // A runtime already exists (the embedding app installed its own): keep it.
+    Runtime.install(options);
+  } catch (err) {
+    if (options.telemetryOptions?.metrics) {
+      throw new OpgraphError(
+        `cannot serve Prometheus metrics: this process's Temporal runtime was created before (${(err as Error).message}); install it with telemetryOptions first.`,
+        { cause: err },
+      );
+    }
   }
 }
 

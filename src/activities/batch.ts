@@ -11,6 +11,7 @@ import { runShardScope } from '../engine/shardScope.ts';
 import type { DimensionRequest, KeyedScope, ScopeEngine, ShardRequest } from '../engine/types.ts';
 import { forEachWindowed } from '../engine/window.ts';
 import { fitBatchResults } from './fitting.ts';
+import { observeBatchStored } from './observe.ts';
 import { sliceItems, storeValue } from './bookkeeping.ts';
 
 /** How a batch runs one step: the op runner (passed in, so the op runner and the batch host do not import each other). */
@@ -42,7 +43,7 @@ export async function runBatch(definitions: Definitions, runStep: RunStep, raw: 
     results[index] = await new ScopeInterpreter(childScope(input, request, keyed), engine).run();
   });
   // Many keys' outputs share one activity result: the largest go to the store until the rest fits.
-  return { results: await fitBatchResults(results) };
+  return { results: await fitBatchResults(results, observeBatchStored(input.plan)) };
 }
 
 /** No Temporal limits inside one activity: in-batch concurrency is bounded by the batch loop instead. */

@@ -9,6 +9,7 @@ import { FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts'
 import { userPath } from '../dsl/runConfig.ts';
 import { materialize } from '../store/store.ts';
 import { fitOutputs, offloadOutput } from './fitting.ts';
+import { observeStep, retriesAfter, type OnStored } from './observe.ts';
 import { issuesText, OutputCollector } from './outputs.ts';
 import { resolveStep } from './resolveStep.ts';
 import { StepJournalWriter } from './stepJournal.ts';
@@ -25,7 +26,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
   // The step's journal (its attempts and ctx.log lines, for `opgraph logs` and the run page).
   const journal = new StepJournalWriter(task, activity);
   try {
-    const result = await runAttempt(definitions, task, activity, journal);
+    const result = await observeStep(definitions, task, (onStored) => runAttempt(definitions, task, activity, journal, onStored));
     await journal.finish('succeeded');
     return result;
   } catch (err) {
@@ -35,7 +36,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
       const failure = err instanceof ApplicationFailure ? err : undefined;
       const error = { type: failure?.type ?? 'Error', message: failure?.message ?? (err as Error).message, ...errorClassOf(failure) };
       const policy = definitions.jobs.get(task.job)?.plan.nodes.find((n) => n.id === task.node)?.retryPolicy;
-      await journal.finish('failed', error, error.type === FailureType.UserError && !!policy && task.attempt <= policy.maxRetries);
+      await journal.finish('failed', error, retriesAfter(error.type, policy, task.attempt));
     }
     throw err;
   }
@@ -52,6 +53,7 @@ async function runAttempt(
   task: OpTaskInput,
   activity: Context,
   journal: StepJournalWriter,
+  onStored: OnStored,
 ): Promise<OpTaskResult> {
   const spec = resolveStep(definitions, task);
   const config = parseConfig(spec, task);
@@ -73,7 +75,7 @@ async function runAttempt(
   try {
     const collector = new OutputCollector(spec, task.stepKey);
     await collector.consume(spec.fn(ctx, ...args));
-    const outputs = await fitOutputs(await Promise.all(collector.finish().map(offloadOutput)));
+    const outputs = await fitOutputs(await Promise.all(collector.finish().map((output) => offloadOutput(output, onStored))), onStored);
     // An op that returned after its run was cancelled must not look like a success.
     if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
     return { outputs };

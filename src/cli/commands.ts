@@ -50,6 +50,14 @@ function taskQueueOption(description: string): Option {
   return new Option('-q, --task-queue <queue>', description);
 }
 
+/** `--metrics-port` (env OPGRAPH_METRICS_PORT): the runtime's Prometheus endpoint (src/telemetry/metrics.ts). */
+function metricsPortOption(env: NodeJS.ProcessEnv): Option {
+  return new Option(
+    '--metrics-port <port>',
+    "serve Prometheus metrics (the worker's and opgraph's) on this port, or host:port (default host 0.0.0.0); with --processes n, ports port..port+n-1",
+  ).default(env.OPGRAPH_METRICS_PORT?.trim() || undefined);
+}
+
 /** Builds the program; `setExit` receives each command's exit code. */
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const out = printer(io.stdout);
@@ -111,7 +119,8 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .addOption(moduleOption())
     .addOption(taskQueueOption('task queue to poll').default(fallback.taskQueue))
     .option('-p, --processes <n>', 'worker processes, so CPU-bound ops use every core (default: one per core)')
-    .action(async (opts: { module: string; taskQueue?: string; processes?: string }) => {
+    .addOption(metricsPortOption(io.env))
+    .action(async (opts: { module: string; taskQueue?: string; processes?: string; metricsPort?: string }) => {
       setExit(await workerCommand(opts, io));
     });
 
@@ -126,6 +135,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .addOption(moduleOption())
     .addOption(taskQueueOption('task queue the worker polls').default(fallback.taskQueue))
     .option('--no-worker', 'server and UI only')
+    .addOption(metricsPortOption(io.env))
     .action(
       async (opts: {
         port?: string;
@@ -136,6 +146,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
         module: string;
         taskQueue?: string;
         worker: boolean;
+        metricsPort?: string;
       }) => {
         setExit(await devCommand(opts, io));
       },

@@ -10,12 +10,15 @@ import { type CliIO, printer } from './io.ts';
 import { startRunPage } from './runPage.ts';
 import { installCliRuntime, requireServer } from './server.ts';
 import { superviseProcesses } from './supervise.ts';
+import { metricsBindAddress, offsetBindAddress } from '../telemetry/metrics.ts';
 
 export interface WorkerCommandOptions {
   module: string;
   taskQueue?: string;
   /** Worker processes to run (default: one per core); CPU-bound ops then use every core. */
   processes?: string;
+  /** Prometheus endpoint, `port` or `host:port` (process n of several serves port + n - 1). */
+  metricsPort?: string;
 }
 
 /** Serves the module's jobs on TEMPORAL_ADDRESS until Ctrl+C / SIGTERM (then shuts down gracefully). */
@@ -24,16 +27,17 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIO): P
   const processes = options.processes === undefined ? availableParallelism() : Number(options.processes);
   if (!Number.isInteger(processes) || processes < 1)
     throw new UsageError(`--processes must be a positive integer, got "${options.processes}"`);
-  if (processes > 1) return superviseWorkers(processes, options, io);
+  const metricsBindAddress = metricsOption(options.metricsPort);
+  if (processes > 1) return superviseWorkers(processes, options, metricsBindAddress, io);
   const definitions = await loadDefinitions(options.module, io.cwd);
-  installCliRuntime({ ownSignals: false, defaultLevel: 'INFO' });
+  installCliRuntime({ ownSignals: false, defaultLevel: 'INFO', ...(metricsBindAddress ? { metricsBindAddress } : {}) });
   const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
   const native = await connectNative(target.address);
   try {
     const worker = await createWorker({ definitions, connection: native, namespace: target.namespace, taskQueue });
     const jobs = [...definitions.jobs.keys()];
     printer(io.stderr)(
-      `opgraph worker: ${jobs.length} job(s) [${jobs.join(', ')}] on task queue "${taskQueue}" at ${target.address} (namespace ${target.namespace}); Ctrl+C to stop`,
+      `opgraph worker: ${jobs.length} job(s) [${jobs.join(', ')}] on task queue "${taskQueue}" at ${target.address} (namespace ${target.namespace})${metricsBindAddress ? `, metrics at http://${metricsBindAddress}/metrics` : ''}; Ctrl+C to stop`,
     );
     await worker.run();
     printer(io.stderr)('opgraph worker: stopped');
@@ -47,12 +51,29 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIO): P
  * Runs `processes` single-process workers as child processes on the same task queue (Temporal
  * spreads tasks across them), restarting any that dies (src/cli/supervise.ts), until Ctrl+C / SIGTERM.
  */
-async function superviseWorkers(processes: number, options: WorkerCommandOptions, io: CliIO): Promise<number> {
+async function superviseWorkers(
+  processes: number,
+  options: WorkerCommandOptions,
+  metricsBindAddress: string | undefined,
+  io: CliIO,
+): Promise<number> {
   const script = process.argv[1];
   if (!script) throw new UsageError('cannot find the opgraph entry script to start worker processes');
   const args = [...process.execArgv, script, 'worker', '--processes', '1', '--module', options.module];
   if (options.taskQueue) args.push('--task-queue', options.taskQueue);
-  return superviseProcesses({ processes, command: process.execPath, args, cwd: io.cwd, env: io.env, log: printer(io.stderr) });
+  // Each process serves its own metrics: port, port + 1, … (one Prometheus target each).
+  const argsFor = (slot: number): string[] =>
+    metricsBindAddress ? [...args, '--metrics-port', offsetBindAddress(metricsBindAddress, slot - 1)] : args;
+  return superviseProcesses({ processes, command: process.execPath, args: argsFor, cwd: io.cwd, env: io.env, log: printer(io.stderr) });
+}
+
+function metricsOption(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  try {
+    return metricsBindAddress(value);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 export interface DevCommandOptions {
@@ -66,6 +87,8 @@ export interface DevCommandOptions {
   uiCodecEndpoint?: string;
   /** false with --no-worker: the server only. */
   worker: boolean;
+  /** Prometheus endpoint of the worker, `port` or `host:port`. */
+  metricsPort?: string;
 }
 
 function parsePort(value: string | undefined, flag: string): number | undefined {
@@ -80,7 +103,8 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
   const port = parsePort(options.port, '--port');
   const uiPort = parsePort(options.uiPort, '--ui-port');
   const definitions = options.worker ? await loadDefinitions(options.module, io.cwd) : undefined;
-  installCliRuntime({ ownSignals: false, defaultLevel: 'INFO' });
+  const metricsBindAddress = metricsOption(options.metricsPort);
+  installCliRuntime({ ownSignals: false, defaultLevel: 'INFO', ...(metricsBindAddress ? { metricsBindAddress } : {}) });
   const out = printer(io.stdout);
   const server = await localDevServer({
     ui: true,
@@ -108,6 +132,7 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
     if (worker && definitions) {
       out(`  Worker:           task queue "${taskQueue}", ${definitions.jobs.size} job(s) from ${options.module}`);
     }
+    if (metricsBindAddress) out(`  Metrics:          http://${metricsBindAddress}/metrics`);
     out('');
     out('In another shell:');
     out(`  export TEMPORAL_ADDRESS=${server.address}${server.uiUrl ? ` TEMPORAL_UI_URL=${server.uiUrl}` : ''}`);

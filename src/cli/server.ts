@@ -1,8 +1,9 @@
 /** Where the CLI's commands find Temporal: TEMPORAL_ADDRESS, or an embedded dev server (with the Web UI). */
-import { type LogLevel, Runtime } from '@temporalio/worker';
+import { type LogLevel } from '@temporalio/worker';
 import { temporalTargetFromEnv, type TemporalTarget } from '../connection.ts';
 import { localDevServer, stopLocalDevServer } from '../execute.ts';
-import { installRuntimeLogger, oneLineLogger } from '../logging.ts';
+import { installRuntime, installRuntimeLogger, oneLineLogger } from '../logging.ts';
+import { prometheusTelemetry } from '../telemetry/metrics.ts';
 import { UsageError } from './errors.ts';
 
 export interface CliTarget extends TemporalTarget {
@@ -52,19 +53,14 @@ export async function openTarget(env: NodeJS.ProcessEnv, log: (line: string) => 
  * Installs the Temporal runtime (logger at OPGRAPH_LOG_LEVEL, default `defaultLevel`).
  * `ownSignals`: the command handles Ctrl+C itself (e.g. `run` cancels the run first), so the
  * runtime must not shut workers down on SIGINT/SIGTERM; otherwise the runtime's default applies
- * (workers shut down gracefully and `worker.run()` returns).
+ * (workers shut down gracefully and `worker.run()` returns). `metricsBindAddress`: serve the
+ * worker's and opgraph's Prometheus metrics there (`--metrics-port`).
  */
-export function installCliRuntime(options: { ownSignals: boolean; defaultLevel?: LogLevel }): void {
+export function installCliRuntime(options: { ownSignals: boolean; defaultLevel?: LogLevel; metricsBindAddress?: string }): void {
   const level = (process.env.OPGRAPH_LOG_LEVEL ?? options.defaultLevel ?? 'WARN').toUpperCase();
+  const telemetry = options.metricsBindAddress ? { telemetryOptions: prometheusTelemetry(options.metricsBindAddress) } : {};
   if (options.ownSignals) {
-    try {
-      Runtime.install({
-        logger: oneLineLogger(level),
-        shutdownSignals: [],
-      });
-    } catch {
-      // A runtime already exists in this process: keep it.
-    }
+    installRuntime({ ...telemetry, logger: oneLineLogger(level), shutdownSignals: [] });
   }
-  installRuntimeLogger(level);
+  installRuntimeLogger(level, telemetry);
 }

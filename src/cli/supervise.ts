@@ -44,9 +44,9 @@ export function describeChildExit(code: number | null, signal: NodeJS.Signals | 
 
 export interface SuperviseOptions {
   processes: number;
-  /** node, and the arguments that start one single-process worker. */
+  /** node, and the arguments that start one single-process worker (per slot, 1-based, when they differ). */
   command: string;
-  args: readonly string[];
+  args: readonly string[] | ((slot: number) => readonly string[]);
   cwd: string;
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
@@ -106,7 +106,8 @@ export function superviseProcesses(o: SuperviseOptions): Promise<number> {
     const start = (slot: Slot): void => {
       slot.timer = undefined;
       if (stopping) return;
-      const child = spawn(o.command, [...o.args], { cwd: o.cwd, env: o.env, stdio: 'inherit' });
+      const args = typeof o.args === 'function' ? o.args(slot.index) : o.args;
+      const child = spawn(o.command, [...args], { cwd: o.cwd, env: o.env, stdio: 'inherit' });
       slot.child = child;
       slot.startedAt = Date.now();
       o.log(

@@ -2,6 +2,7 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { clientConnectionOptions, targetForAddress } from '../connection.ts';
 import { defaultDataConverter } from '../codec/index.ts';
 import { OpgraphError } from '../dsl/errors.ts';
+import { clientTracingInterceptors } from '../telemetry/tracing.ts';
 
 export const UNREACHABLE_HINT =
   'Start a server (e.g. `temporal server start-dev`), fix TEMPORAL_ADDRESS, or unset it to let opgraph start a local dev server.';
@@ -20,7 +21,7 @@ export async function connectClient(
   const resolved = options ?? clientConnectionOptions(targetForAddress(address, namespace));
   try {
     const connection = await Connection.connect({ ...resolved, address, connectTimeout: timeoutMs });
-    return new Client({ connection, namespace, dataConverter: defaultDataConverter() });
+    return new Client({ connection, namespace, dataConverter: defaultDataConverter(), interceptors: clientTracingInterceptors() });
   } catch (err) {
     throw new OpgraphError(
       `cannot reach the Temporal server at ${address} within ${timeoutMs / 1000}s: ${(err as Error).message}. ${UNREACHABLE_HINT}`,

@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, NativeConnection, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
+import {
+  type BundleOptions,
+  bundleWorkflowCode,
+  NativeConnection,
+  Worker,
+  type NativeConnectionOptions,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import type { Definitions } from '../dsl/job.ts';
 import { createOpActivities } from '../activities/index.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, nativeConnectionOptions, targetForAddress, temporalTargetFromEnv } from '../connection.ts';
@@ -7,15 +14,25 @@ import { OpgraphError } from '../dsl/errors.ts';
 import { UNREACHABLE_HINT } from '../client/connect.ts';
 import { getDefaultStore } from '../store/store.ts';
 import { defaultDataConverter } from '../codec/index.ts';
+import { workerTracingOptions } from '../telemetry/tracing.ts';
 
 /** The interpreter's workflow module (bundled by the worker with webpack). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/**
+ * What the worker bundles: the interpreter and the tracing workflow interceptor (it passes the run's
+ * trace context on to activities and children; src/workflows/tracing.ts). Tests bundle the same.
+ */
+export const INTERPRETER_BUNDLE: Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> = {
+  workflowsPath: WORKFLOWS_PATH,
+  workflowInterceptorModules: [fileURLToPath(new URL('../workflows/tracing.ts', import.meta.url))],
+};
 
 let bundle: Promise<{ code: string }> | undefined;
 
 /** Bundles the interpreter once per process; workers created afterwards start in milliseconds. */
 export function interpreterBundle(): Promise<{ code: string }> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger }).catch((err: unknown) => {
+  bundle ??= bundleWorkflowCode({ ...INTERPRETER_BUNDLE, logger: quietBundlerLogger }).catch((err: unknown) => {
     bundle = undefined;
     throw err;
   });
@@ -44,11 +61,13 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   // missing bucket or missing credentials stop the worker here, not its first large value.
   await getDefaultStore().check?.();
   const nativeConnection = connection ?? (await connectNative(resolvedAddress as string));
+  const tracing = workerTracingOptions();
   return Worker.create({
     namespace: target?.namespace ?? DEFAULT_NAMESPACE,
     // Payload encryption when OPGRAPH_CODEC_KEYS / OPGRAPH_CODEC_KEY_FILE are set (src/codec).
     dataConverter: defaultDataConverter(),
     ...rest,
+    interceptors: { ...rest.interceptors, activity: [...(tracing.interceptors?.activity ?? []), ...(rest.interceptors?.activity ?? [])] },
     connection: nativeConnection,
     taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowBundle: rest.workflowBundle ?? (await interpreterBundle()),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { startCluster } from '../../src/server/cluster.ts';
-import { WORKFLOWS_PATH } from '../../src/worker/createWorker.ts';
+import { INTERPRETER_BUNDLE } from '../../src/worker/createWorker.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -24,7 +24,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const cluster = await startCluster({ onProgress: say });
   const dir = mkdtempSync(join(tmpdir(), 'opgraph-cluster-test-'));
   const bundlePath = join(dir, 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
+  const { code } = await bundleWorkflowCode({ ...INTERPRETER_BUNDLE, logger: silentLogger });
   writeFileSync(bundlePath, code);
   say(
     `Temporal server ${cluster.version} at ${cluster.address} (${cluster.numHistoryShards} history shards, PostgreSQL ${cluster.postgres.major}), ` +

@@ -5,7 +5,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { OPGRAPH_SEARCH_ATTRIBUTES } from '../../src/searchAttributes.ts';
 import { startDevServer } from '../../src/server/devServer.ts';
-import { WORKFLOWS_PATH } from '../../src/worker/createWorker.ts';
+import { INTERPRETER_BUNDLE } from '../../src/worker/createWorker.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,7 +23,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const server = await startDevServer({ onNotice: (m) => console.error(`[test setup] ${m}`), searchAttributes: OPGRAPH_SEARCH_ATTRIBUTES });
   const dir = mkdtempSync(join(tmpdir(), 'opgraph-test-'));
   const bundlePath = join(dir, 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
+  const { code } = await bundleWorkflowCode({ ...INTERPRETER_BUNDLE, logger: silentLogger });
   writeFileSync(bundlePath, code);
   console.error(
     `[test setup] Temporal dev server at ${server.address}, interpreter bundled (${((Date.now() - started) / 1000).toFixed(1)}s)`,
