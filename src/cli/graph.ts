@@ -219,9 +219,9 @@ export function renderDot(plan: JobPlan, decorations?: GraphDecorations): string
     `  label=${dotString(graph.description ? `${graph.job}\n${graph.description}` : graph.job)};`,
     '  labelloc=t;',
     '  rankdir=TB;',
-    // Edge labels as xlabels, placed after layout where they overlap nothing (forcelabels keeps every one),
-    // and cluster labels at the bottom, away from the map edges entering at the top.
-    '  forcelabels=true;',
+    // Edge labels are real labels (dot lays them out as nodes, so nothing overlaps them). A cluster's
+    // title is a plaintext node beside its first row, not the cluster label, which edges entering or
+    // leaving the cluster would cross (checked by laying the output out with Graphviz in the tests).
     '  nodesep=0.5;',
     '  ranksep=0.6;',
     '  node [shape=box, style=rounded];',
@@ -243,13 +243,18 @@ export function renderDot(plan: JobPlan, decorations?: GraphDecorations): string
     }
   };
   let clusters = 0;
+  const subtreeNodes = (dim: GraphDimension): Set<string> =>
+    new Set([...dim.nodes, ...(tree.get(dim.id) ?? []).flatMap((child) => [...subtreeNodes(child)])]);
   const emitDimension = (dim: GraphDimension, indent: string): void => {
-    lines.push(`${indent}subgraph ${dotString(`cluster_${clusters++}`)} {`);
-    lines.push(`${indent}  label=${dotString(dimensionLabel(dim))};`);
-    lines.push(`${indent}  labelloc=b;`);
-    lines.push(`${indent}  labeljust=l;`);
+    const cluster = `cluster_${clusters++}`;
+    const title = `${cluster} title`; // a space: no node id has one
+    lines.push(`${indent}subgraph ${dotString(cluster)} {`);
+    lines.push(`${indent}  label="";`); // else the cluster repeats the graph's label
     lines.push(`${indent}  style=dashed;`);
+    lines.push(`${indent}  ${dotString(title)} [shape=plaintext, fontsize=11, label=${dotString(dimensionLabel(dim))}];`);
     emitNodes(dim.nodes, `${indent}  `);
+    const first = firstRow(graph, dim.nodes, subtreeNodes(dim));
+    if (first.length > 0) lines.push(`${indent}  { rank=same; ${[title, ...first].map(dotString).join('; ')}; }`);
     for (const child of tree.get(dim.id) ?? []) emitDimension(child, `${indent}  `);
     lines.push(`${indent}}`);
   };
@@ -261,12 +266,21 @@ export function renderDot(plan: JobPlan, decorations?: GraphDecorations): string
   for (const edge of graph.edges) {
     const attrs: string[] = [];
     const label = edgeLabel(edge);
-    if (label) attrs.push(`xlabel=${dotString(label)}`);
+    if (label) attrs.push(`label=${dotString(label)}`);
     if (edge.kind === 'map' || edge.kind === 'collect') attrs.push('style=bold');
     lines.push(`  ${dotString(edge.from)} -> ${dotString(edge.to)}${attrs.length ? ` [${attrs.join(', ')}]` : ''};`);
   }
   lines.push('}');
   return `${lines.join('\n')}\n`;
+}
+
+/** The nodes of `ids` with no edge from a node of the cluster (`members`, nested ones included): its first row, where its title sits. */
+function firstRow(
+  graph: { edges: readonly { from: string; to: string }[] },
+  ids: readonly string[],
+  members: ReadonlySet<string>,
+): string[] {
+  return ids.filter((id) => !graph.edges.some((e) => e.to === id && members.has(e.from)));
 }
 
 /** A standalone SVG (laid out in graphSvg.ts); with decorations, nodes coloured by a run's states. */

@@ -5,6 +5,26 @@ import { renderDot, renderGraph, renderJson, renderMermaid } from '../../src/cli
 import { runCli } from '../../src/cli/commands.ts';
 import { DynamicOut, DynamicOutput, job, op } from '../../src/index.ts';
 import { captureIO } from './capture.ts';
+import { layoutCollisions } from './dotLayout.ts';
+
+/** A fan-out inside a mapped scope: a cluster nested in a cluster. */
+function nestedJob() {
+  const keys = op({ name: 'g_outer_keys', out: new DynamicOut<number>() }, async function* () {
+    yield new DynamicOutput(1, 'a');
+  });
+  const split = op({ name: 'g_split', out: new DynamicOut<number>() }, async function* (_ctx, n: number) {
+    yield new DynamicOutput(n, 'x');
+  });
+  const double = op({ name: 'g_double' }, async (_ctx, n: number) => n * 2);
+  const total = op({ name: 'g_total' }, async (_ctx, xs: number[]) => xs.length);
+  return job({ name: 'g_nested' }, () => {
+    total(
+      keys()
+        .map((k) => total(split(k).map(double).collect()))
+        .collect(),
+    );
+  });
+}
 
 describe('opgraph graph: dynamic_graph', () => {
   it('mermaid: the mapped step inside a subgraph for its dimension, map/collect edges', () => {
@@ -30,21 +50,20 @@ describe('opgraph graph: dynamic_graph', () => {
         '  label="dynamic_graph";',
         '  labelloc=t;',
         '  rankdir=TB;',
-        '  forcelabels=true;',
         '  nodesep=0.5;',
         '  ranksep=0.6;',
         '  node [shape=box, style=rounded];',
         '  "load_pieces" [label="load_pieces\\nDynamicOut"];',
         '  "merge_and_analyze" [label="merge_and_analyze"];',
         '  subgraph "cluster_0" {',
-        '    label="map over load_pieces";',
-        '    labelloc=b;',
-        '    labeljust=l;',
+        '    label="";',
         '    style=dashed;',
+        '    "cluster_0 title" [shape=plaintext, fontsize=11, label="map over load_pieces"];',
         '    "compute_piece" [label="compute_piece"];',
+        '    { rank=same; "cluster_0 title"; "compute_piece"; }',
         '  }',
-        '  "load_pieces" -> "compute_piece" [xlabel="map", style=bold];',
-        '  "compute_piece" -> "merge_and_analyze" [xlabel="collect", style=bold];',
+        '  "load_pieces" -> "compute_piece" [label="map", style=bold];',
+        '  "compute_piece" -> "merge_and_analyze" [label="collect", style=bold];',
         '}',
         '',
       ].join('\n'),
@@ -119,21 +138,7 @@ describe('opgraph graph: other shapes', () => {
   });
 
   it('nests the subgraph/cluster of a fan-out inside a mapped scope', () => {
-    const keys = op({ name: 'g_outer_keys', out: new DynamicOut<number>() }, async function* () {
-      yield new DynamicOutput(1, 'a');
-    });
-    const split = op({ name: 'g_split', out: new DynamicOut<number>() }, async function* (_ctx, n: number) {
-      yield new DynamicOutput(n, 'x');
-    });
-    const double = op({ name: 'g_double' }, async (_ctx, n: number) => n * 2);
-    const total = op({ name: 'g_total' }, async (_ctx, xs: number[]) => xs.length);
-    const nested = job({ name: 'g_nested' }, () => {
-      total(
-        keys()
-          .map((k) => total(split(k).map(double).collect()))
-          .collect(),
-      );
-    });
+    const nested = nestedJob();
     expect(renderMermaid(nested.plan)).toBe(
       [
         'flowchart TD',
@@ -154,9 +159,11 @@ describe('opgraph graph: other shapes', () => {
       ].join('\n'),
     );
     const dot = renderDot(nested.plan);
-    expect(dot).toContain('  subgraph "cluster_0" {\n    label="map over g_outer_keys";');
     expect(dot).toContain(
-      '    subgraph "cluster_1" {\n      label="map over g_split";\n      labelloc=b;\n      labeljust=l;\n      style=dashed;\n      "g_double" [label="g_double"];\n    }\n  }',
+      '  subgraph "cluster_0" {\n    label="";\n    style=dashed;\n    "cluster_0 title" [shape=plaintext, fontsize=11, label="map over g_outer_keys"];',
+    );
+    expect(dot).toContain(
+      '    subgraph "cluster_1" {\n      label="";\n      style=dashed;\n      "cluster_1 title" [shape=plaintext, fontsize=11, label="map over g_split"];\n      "g_double" [label="g_double"];\n      { rank=same; "cluster_1 title"; "g_double"; }\n    }\n  }',
     );
     expect(JSON.parse(renderJson(nested.plan)).dimensions).toEqual([
       { id: 'g_outer_keys:result', source: { node: 'g_outer_keys', output: 'result' }, parent: null, nodes: ['g_split', 'g_total'] },
@@ -175,15 +182,31 @@ describe('opgraph graph: other shapes', () => {
 });
 
 describe('opgraph graph --format dot: labels that do not collide', () => {
-  it('every example job: edge labels are xlabels (placed after layout, all kept), map labels sit at the bottom of their clusters', async () => {
+  it('every example job, laid out by Graphviz: no label overlaps another or a node, no edge crosses a label or a third node', async () => {
     const { defs } = await import('../../examples/definitions.ts');
-    for (const definition of defs.jobs.values()) {
-      const dot = renderDot(definition.plan);
-      expect(dot).toContain('  forcelabels=true;\n');
-      const edges = dot.split('\n').filter((l) => l.includes(' -> '));
-      for (const edge of edges) expect(edge, `${definition.name}: ${edge}`).not.toMatch(/[[ ]label=/);
-      const clusters = dot.split('subgraph "cluster_').length - 1;
-      expect(dot.split('labelloc=b;').length - 1, definition.name).toBe(clusters);
+    for (const definition of [...defs.jobs.values(), nestedJob()]) {
+      expect(await layoutCollisions(renderDot(definition.plan)), definition.name).toEqual([]);
+      // With a run's states: every mapped node carries a long counts line.
+      const decorations = Object.fromEntries(
+        definition.plan.nodes.map((n) => [
+          n.id,
+          {
+            state: 'running' as const,
+            mapped: n.dim.length > 0,
+            counts: { succeeded: 1200, running: 40, retrying: 3, failed: 2, waiting: 1 },
+          },
+        ]),
+      );
+      expect(await layoutCollisions(renderDot(definition.plan, decorations)), `${definition.name} with states`).toEqual([]);
     }
+  });
+
+  it('the check sees a collision: the former layout (xlabels, cluster labels at the bottom) crossed them', async () => {
+    const former = renderDot(multiple.plan)
+      .replace(/\[label="(map|collect)/g, '[xlabel="$1')
+      .replace(/ {4}"cluster_(\d+) title" \[shape=plaintext, fontsize=11, label=("[^"]*")\];/g, '    label=$2;\n    labelloc=b;')
+      .replace(/ *\{ rank=same;[^}]*\}\n/g, '');
+    expect(former).toContain('labelloc=b;');
+    expect((await layoutCollisions(former)).join('\n')).toMatch(/crosses label of cluster_\d/);
   });
 });
