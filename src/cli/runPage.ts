@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { JobPlan } from '../dsl/plan.ts';
 import { getDefaultStore } from '../store/store.ts';
-import { readStepJournal } from '../store/stepLogs.ts';
+import { readStepJournal, type StepJournal } from '../store/stepLogs.ts';
 import type { ValueStore } from '../store/types.ts';
 import { renderSvg } from './graph.ts';
 import { NODE_STATES, STATE_COLOURS } from './nodeStates.ts';
@@ -29,6 +29,15 @@ export interface RunPageOptions {
   store?: ValueStore;
   port?: number;
   host?: string;
+  /** Step rows a panel lists at first, and adds per "show more" (default PANEL_ROWS). */
+  panelRows?: number;
+}
+
+/** What the server keeps of a run it shows: its plan and run id, and the journals of its succeeded steps (final). */
+interface KnownRun {
+  plan: JobPlan;
+  runId: string;
+  succeededJournals: Map<string, StepJournal>;
 }
 
 export interface RunPageServer {
@@ -40,27 +49,53 @@ export interface RunPageServer {
 
 export async function startRunPage(options: RunPageOptions): Promise<RunPageServer> {
   const store = options.store ?? getDefaultStore();
-  const known = new Map<string, { plan: JobPlan; runId: string }>();
+  const known = new Map<string, KnownRun>();
+  // One read of a run at a time, however many tabs poll it; a closed run's answer is kept as is.
+  const reading = new Map<string, Promise<string>>();
+  const closed = new Map<string, { body: string; runId: string }>();
+  const readRun = async (workflowId: string): Promise<string> => {
+    const fetched = await fetchRunView(options.client, options.namespace, workflowId, store, known.get(workflowId));
+    known.set(workflowId, {
+      plan: fetched.plan,
+      runId: fetched.view.runId,
+      succeededJournals: known.get(workflowId)?.succeededJournals ?? new Map<string, StepJournal>(),
+    });
+    const ui = options.uiUrl ? { base: options.uiUrl.replace(/\/+$/, ''), namespace: options.namespace } : null;
+    // Per map, the nodes mapped over it (directly or in a nested map): what its panel lists.
+    const maps: Record<string, string[]> = {};
+    for (const node of fetched.plan.nodes) for (const dim of node.dim) (maps[dim] ??= []).push(node.id);
+    const body = JSON.stringify({ view: fetched.view, svg: renderSvg(fetched.plan, fetched.view.nodes), ui, maps });
+    if (fetched.view.status !== 'RUNNING') {
+      closed.set(workflowId, { body, runId: fetched.view.runId });
+      known.delete(workflowId);
+    }
+    return body;
+  };
+  const runJson = (workflowId: string): Promise<string> => {
+    const done = closed.get(workflowId);
+    if (done) return Promise.resolve(done.body);
+    let pending = reading.get(workflowId);
+    if (!pending) {
+      pending = readRun(workflowId).finally(() => reading.delete(workflowId));
+      reading.set(workflowId, pending);
+    }
+    return pending;
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts.length === 0) return send(res, 200, 'text/html; charset=utf-8', await indexHtml(options.client));
     if (parts[0] === 'runs' && parts.length === 2 && parts[1]) {
-      return send(res, 200, 'text/html; charset=utf-8', pageHtml(parts[1]));
+      return send(res, 200, 'text/html; charset=utf-8', pageHtml(parts[1], options.panelRows ?? PANEL_ROWS));
     }
     if (parts[0] === 'api' && parts[1] === 'runs' && parts[2]) {
       const workflowId = parts[2];
-      if (parts.length === 3) {
-        const fetched = await fetchRunView(options.client, options.namespace, workflowId, store, known.get(workflowId));
-        known.set(workflowId, { plan: fetched.plan, runId: fetched.view.runId });
-        const ui = options.uiUrl ? { base: options.uiUrl.replace(/\/+$/, ''), namespace: options.namespace } : null;
-        // Per map, the nodes mapped over it (directly or in a nested map): what its panel lists.
-        const maps: Record<string, string[]> = {};
-        for (const node of fetched.plan.nodes) for (const dim of node.dim) (maps[dim] ??= []).push(node.id);
-        return sendJson(res, 200, { view: fetched.view, svg: renderSvg(fetched.plan, fetched.view.nodes), ui, maps });
-      }
+      if (parts.length === 3) return send(res, 200, 'application/json; charset=utf-8', await runJson(workflowId));
       if (parts[3] === 'logs') {
-        const runId = known.get(workflowId)?.runId ?? (await fetchRunView(options.client, options.namespace, workflowId, store)).view.runId;
+        const runId =
+          known.get(workflowId)?.runId ??
+          closed.get(workflowId)?.runId ??
+          (await fetchRunView(options.client, options.namespace, workflowId, store)).view.runId;
         const journal = await readStepJournal(store, runId, url.searchParams.get('step') ?? '');
         return sendJson(res, 200, journal ?? null);
       }
@@ -116,7 +151,10 @@ async function indexHtml(client: Client): Promise<string> {
 `;
 }
 
-function pageHtml(workflowId: string): string {
+/** Step rows the panel lists at first (and adds per "show more"): a map of 100,000 keys stays a page. */
+export const PANEL_ROWS = 500;
+
+function pageHtml(workflowId: string, panelRows: number): string {
   const legend = NODE_STATES.map(
     (s) =>
       `<span class="legend-item" data-legend="${s}"><i style="background:${STATE_COLOURS[s].fill};border-color:${STATE_COLOURS[s].stroke}"></i>${s}</span>`,
@@ -158,10 +196,12 @@ ${badgeCss}
 <script type="module">
 const workflowId = ${JSON.stringify(workflowId).replace(/</g, '\\u003c')};
 const api = '/api/runs/' + encodeURIComponent(workflowId);
-let latest = null, selected = null, selectedStep = null, timer = null;
+const ROWS = ${panelRows};
+let latest = null, selected = null, selectedStep = null, timer = null, shownRows = ROWS;
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const uiLink = (wf, run, text) => latest.ui && wf ? '<a target="_blank" href="' + esc(latest.ui.base + '/namespaces/' + encodeURIComponent(latest.ui.namespace) + '/workflows/' + encodeURIComponent(wf) + (run ? '/' + encodeURIComponent(run) + '/history' : '')) + '">' + esc(text) + '</a>' : esc(text);
 async function poll() {
+  const started = Date.now();
   try {
     const res = await fetch(api);
     const body = await res.json();
@@ -173,7 +213,8 @@ async function poll() {
     document.getElementById('status').textContent = 'error: ' + err.message;
   }
   const running = !latest || latest.view.status === 'RUNNING';
-  timer = setTimeout(poll, running ? 1000 : 5000);
+  // Every second while it runs, but never more than half the time (a big run takes a while to read).
+  timer = setTimeout(poll, running ? Math.max(1000, 2 * (Date.now() - started)) : 5000);
 }
 function render() {
   const { view, svg } = latest;
@@ -196,6 +237,7 @@ function render() {
 function select(target) {
   selected = target;
   selectedStep = null;
+  shownRows = ROWS;
   render();
   const steps = stepsOf(target);
   const first = steps.find((s) => s.state === 'failed') || steps.find((s) => s.state === 'retrying') || steps[0];
@@ -210,7 +252,7 @@ function renderPanel() {
   const steps = stepsOf(selected);
   const decoration = selected.kind === 'node' ? latest.view.nodes[selected.id] : null;
   const title = selected.kind === 'node' ? 'Node ' + selected.id : 'Map ' + selected.id;
-  const rows = steps.map((s) =>
+  const rows = steps.slice(0, shownRows).map((s) =>
     '<tr class="step' + (s.stepKey === selectedStep ? ' selected' : '') + '" data-step="' + esc(s.stepKey) + '" data-state="' + s.state + '">' +
     '<td>' + esc(s.stepKey) + '</td><td><span class="badge ' + s.state + '">' + s.state + '</span></td><td>' + s.attempts + '</td><td>' + s.logLines + '</td>' +
     '<td>' + (s.workflowId ? uiLink(s.workflowId, s.workflowRunId, s.activityId ? 'activity ' + s.activityId : 'workflow') : '') + '</td></tr>' +
@@ -219,9 +261,12 @@ function renderPanel() {
   document.getElementById('panel').innerHTML =
     '<h2 id="panel-title">' + esc(title) + (decoration ? ' · <span class="badge ' + decoration.state + '">' + decoration.state + '</span>' : '') + '</h2>' +
     (steps.length === 0 ? '<p class="muted">No step of it has started yet.</p>' :
-      '<table id="steps"><thead><tr><th>step key</th><th>state</th><th>attempts</th><th>log lines</th><th>Temporal</th></tr></thead><tbody>' + rows + '</tbody></table>') +
+      '<table id="steps"><thead><tr><th>step key</th><th>state</th><th>attempts</th><th>log lines</th><th>Temporal</th></tr></thead><tbody>' + rows + '</tbody></table>' +
+      (steps.length > shownRows ? '<p class="muted" id="more-steps">' + shownRows + ' of ' + steps.length + ' steps shown · <a href="#" id="show-more">show ' + Math.min(ROWS, steps.length - shownRows) + ' more</a></p>' : '')) +
     '<h2>Logs' + (selectedStep ? ' of ' + esc(selectedStep) : '') + '</h2><div id="logs"><span class="muted">Click a step.</span></div>';
   for (const tr of document.querySelectorAll('#steps tr.step')) tr.addEventListener('click', () => void showLogs(tr.dataset.step, true));
+  const more = document.getElementById('show-more');
+  if (more) more.addEventListener('click', (e) => { e.preventDefault(); shownRows += ROWS; renderPanel(); });
 }
 async function showLogs(stepKey, rerender) {
   selectedStep = stepKey;

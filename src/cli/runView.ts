@@ -180,7 +180,7 @@ export async function fetchRunView(
   namespace: string,
   workflowId: string,
   store: ValueStore = getDefaultStore(),
-  known?: { plan: JobPlan; runId: string },
+  known?: { plan: JobPlan; runId: string; succeededJournals?: Map<string, StepJournal> },
 ): Promise<FetchedRun> {
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
@@ -201,7 +201,7 @@ export async function fetchRunView(
     const result = await awaitRun({ jobName: plan.job, runId, workflowId, handle, plan });
     records = result.steps();
   }
-  const journals = await listStepJournals(store, runId);
+  const journals = await listStepJournals(store, runId, known?.succeededJournals);
   const view = buildRunView({
     workflowId,
     runId,

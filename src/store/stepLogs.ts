@@ -75,17 +75,30 @@ export async function readStepJournal(store: ValueStore, runId: string, stepKey:
   return json === undefined ? undefined : parseJournal(json);
 }
 
-/** Every step journal of a run (in no particular order). */
-export async function listStepJournals(store: ValueStore, runId: string): Promise<StepJournal[]> {
+/**
+ * Every step journal of a run (in no particular order). `succeeded`: journals of succeeded steps
+ * read before, by name. A succeeded step never runs again in its run (a redrive re-runs failed
+ * steps only), so its journal is final: a live view that polls reads each once, not every time.
+ */
+export async function listStepJournals(store: ValueStore, runId: string, succeeded?: Map<string, StepJournal>): Promise<StepJournal[]> {
   const names = await store.listNamed(runJournalPrefix(runId));
   const journals: StepJournal[] = [];
+  const unread: string[] = [];
+  for (const name of names) {
+    const known = succeeded?.get(name);
+    if (known) journals.push(known);
+    else unread.push(name);
+  }
   // A few at a time: a large fan-out has thousands, and the S3 store pays a request each.
-  for (let i = 0; i < names.length; i += 32) {
-    const batch = await Promise.all(names.slice(i, i + 32).map((name) => store.getNamed(name)));
-    for (const json of batch) {
+  for (let i = 0; i < unread.length; i += 32) {
+    const batch = unread.slice(i, i + 32);
+    const texts = await Promise.all(batch.map((name) => store.getNamed(name)));
+    texts.forEach((json, j) => {
       const journal = json === undefined ? undefined : parseJournal(json);
-      if (journal) journals.push(journal);
-    }
+      if (!journal) return;
+      journals.push(journal);
+      if (journal.attempts[journal.attempts.length - 1]?.state === 'succeeded') succeeded?.set(batch[j]!, journal);
+    });
   }
   return journals;
 }

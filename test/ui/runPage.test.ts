@@ -158,6 +158,24 @@ describe('the run page shows a live run graph coloured by step state (real chrom
     expect(await page.locator('#panel-title').textContent()).toContain('Map rp_fan:result');
   });
 
+  it('a long step list comes in pages: the panel lists `panelRows` rows, then more on request', async () => {
+    requireBrowser();
+    const paged = await startRunPage({ client: harness.client, namespace: 'default', panelRows: 4 });
+    const tab = await context!.newPage();
+    try {
+      await tab.goto(paged.pageUrl(run.workflowId));
+      await tab.locator('#graph g.map text').first().click();
+      await expect.poll(() => tab.locator('#steps tr.step').count()).toBe(4);
+      expect(await tab.locator('#more-steps').textContent()).toContain('4 of 6 steps shown');
+      await tab.locator('#show-more').click();
+      await expect.poll(() => tab.locator('#steps tr.step').count()).toBe(6);
+      expect(await tab.locator('#more-steps').count()).toBe(0);
+    } finally {
+      await tab.close();
+      await paged.close();
+    }
+  });
+
   it('opgraph graph --run colours nodes by state (mermaid, dot, svg) while the run runs', async () => {
     requireBrowser();
     const env = { TEMPORAL_ADDRESS: inject('temporalAddress') };
