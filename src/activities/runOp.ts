@@ -147,14 +147,22 @@ function makeContext(
   return { ctx, latestDetails: () => details };
 }
 
-/** Heartbeats while user code runs, so a dead worker is noticed within the heartbeat timeout. */
+/**
+ * Heartbeats while user code runs, so a dead worker is noticed within the heartbeat timeout and a
+ * cancel reaches ctx.signal: Temporal delivers a cancel only in a heartbeat's response. A beat here
+ * is an in-process call; the SDK sends at most one per heartbeat throttle (the worker's
+ * maxHeartbeatThrottleInterval, 1 s by default: src/worker/timing.ts), so beating every 500 ms
+ * keeps a beat waiting whenever the throttle lets one through.
+ */
 function autoHeartbeat(activity: Context, latestDetails: () => unknown): () => void {
   const timeoutMs = activity.info.heartbeatTimeoutMs ?? 30_000;
-  const interval = Math.max(50, Math.min(timeoutMs / 4, 5_000));
+  const interval = Math.max(50, Math.min(timeoutMs / 4, AUTO_HEARTBEAT_MS));
   const timer = setInterval(() => activity.heartbeat(latestDetails()), interval);
   timer.unref();
   return () => clearInterval(timer);
 }
+
+const AUTO_HEARTBEAT_MS = 500;
 
 function validationFailure(task: OpTaskInput, message: string): ApplicationFailure {
   return ApplicationFailure.create({

@@ -19,6 +19,7 @@ import { addRunsCommand } from './runs.ts';
 import { registerRunViewCommands } from './runViewCommands.ts';
 import { addScheduleCommands } from './schedule.ts';
 import { devCommand, workerCommand } from './serve.ts';
+import { DEFAULT_HEARTBEAT_THROTTLE_MS, DEFAULT_STICKY_TIMEOUT_MS, WORKER_TIMING_ENV } from '../worker/timing.ts';
 
 /** `opgraph list`: every job, then its nodes (ids), with op name, fan-outs and mapping. */
 export function listLines(definitions: Definitions): string[] {
@@ -58,6 +59,21 @@ function metricsPortOption(env: NodeJS.ProcessEnv): Option {
   ).default(env.OPGRAPH_METRICS_PORT?.trim() || undefined);
 }
 
+/** `--sticky-timeout` / `--heartbeat-throttle` (env OPGRAPH_STICKY_TIMEOUT / OPGRAPH_HEARTBEAT_THROTTLE): src/worker/timing.ts. */
+function stickyTimeoutOption(): Option {
+  return new Option(
+    '--sticky-timeout <duration>',
+    `how long a run's next task waits for the worker that has it cached before any worker takes it (default ${DEFAULT_STICKY_TIMEOUT_MS / 1000}s; env ${WORKER_TIMING_ENV.stickyTimeout})`,
+  );
+}
+
+function heartbeatThrottleOption(): Option {
+  return new Option(
+    '--heartbeat-throttle <duration>',
+    `longest pause between two heartbeats of a running op, i.e. how long a cancel takes to reach ctx.signal (default ${DEFAULT_HEARTBEAT_THROTTLE_MS / 1000}s; env ${WORKER_TIMING_ENV.heartbeatThrottle})`,
+  );
+}
+
 /** Builds the program; `setExit` receives each command's exit code. */
 export function buildProgram(io: CliIO, setExit: (code: number) => void): Command {
   const out = printer(io.stdout);
@@ -81,6 +97,7 @@ Environment:
   OPGRAPH_DEFINITIONS default for -m/--module (else ${DEFAULT_MODULE})
   OPGRAPH_TASK_QUEUE  default task queue for worker/dev/launch/run --no-worker (else ${DEFAULT_TASK_QUEUE})
   OPGRAPH_LOG_LEVEL   worker log level (TRACE, DEBUG, INFO, WARN, ERROR)
+  OPGRAPH_STICKY_TIMEOUT / OPGRAPH_HEARTBEAT_THROTTLE  worker timings (as --sticky-timeout / --heartbeat-throttle); README "Reliability"
   OPGRAPH_CODEC_KEYS  payload encryption keys, <id>=<base64 32 bytes>,… (or OPGRAPH_CODEC_KEY_FILE); README "Security"
 
 Exit codes: 0 success, 1 run failed / cancelled / server error, 2 usage or config error.`,
@@ -120,9 +137,20 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .addOption(taskQueueOption('task queue to poll').default(fallback.taskQueue))
     .option('-p, --processes <n>', 'worker processes, so CPU-bound ops use every core (default: one per core)')
     .addOption(metricsPortOption(io.env))
-    .action(async (opts: { module: string; taskQueue?: string; processes?: string; metricsPort?: string }) => {
-      setExit(await workerCommand(opts, io));
-    });
+    .addOption(stickyTimeoutOption())
+    .addOption(heartbeatThrottleOption())
+    .action(
+      async (opts: {
+        module: string;
+        taskQueue?: string;
+        processes?: string;
+        metricsPort?: string;
+        stickyTimeout?: string;
+        heartbeatThrottle?: string;
+      }) => {
+        setExit(await workerCommand(opts, io));
+      },
+    );
 
   program
     .command('dev')
@@ -136,6 +164,8 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .addOption(taskQueueOption('task queue the worker polls').default(fallback.taskQueue))
     .option('--no-worker', 'server and UI only')
     .addOption(metricsPortOption(io.env))
+    .addOption(stickyTimeoutOption())
+    .addOption(heartbeatThrottleOption())
     .action(
       async (opts: {
         port?: string;
@@ -147,6 +177,8 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
         taskQueue?: string;
         worker: boolean;
         metricsPort?: string;
+        stickyTimeout?: string;
+        heartbeatThrottle?: string;
       }) => {
         setExit(await devCommand(opts, io));
       },

@@ -4,6 +4,7 @@ import { connectClient } from '../client/connect.ts';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { localDevServer, stopLocalDevServer } from '../execute.ts';
 import { connectNative, createWorker } from '../worker/createWorker.ts';
+import { workerTiming, type WorkerTimingSettings } from '../worker/timing.ts';
 import { loadDefinitions } from './definitions.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { type CliIO, printer } from './io.ts';
@@ -19,6 +20,9 @@ export interface WorkerCommandOptions {
   processes?: string;
   /** Prometheus endpoint, `port` or `host:port` (process n of several serves port + n - 1). */
   metricsPort?: string;
+  /** Worker timings as durations (src/worker/timing.ts); default from the environment, else 2 s / 1 s. */
+  stickyTimeout?: string;
+  heartbeatThrottle?: string;
 }
 
 /** Serves the module's jobs on TEMPORAL_ADDRESS until Ctrl+C / SIGTERM (then shuts down gracefully). */
@@ -28,13 +32,14 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIO): P
   if (!Number.isInteger(processes) || processes < 1)
     throw new UsageError(`--processes must be a positive integer, got "${options.processes}"`);
   const metricsBindAddress = metricsOption(options.metricsPort);
+  const timing = timingOption(options, io.env);
   if (processes > 1) return superviseWorkers(processes, options, metricsBindAddress, io);
   const definitions = await loadDefinitions(options.module, io.cwd);
   installCliRuntime({ ownSignals: false, defaultLevel: 'INFO', ...(metricsBindAddress ? { metricsBindAddress } : {}) });
   const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
   const native = await connectNative(target.address);
   try {
-    const worker = await createWorker({ definitions, connection: native, namespace: target.namespace, taskQueue });
+    const worker = await createWorker({ definitions, connection: native, namespace: target.namespace, taskQueue, timing });
     const jobs = [...definitions.jobs.keys()];
     printer(io.stderr)(
       `opgraph worker: ${jobs.length} job(s) [${jobs.join(', ')}] on task queue "${taskQueue}" at ${target.address} (namespace ${target.namespace})${metricsBindAddress ? `, metrics at http://${metricsBindAddress}/metrics` : ''}; Ctrl+C to stop`,
@@ -61,10 +66,23 @@ async function superviseWorkers(
   if (!script) throw new UsageError('cannot find the opgraph entry script to start worker processes');
   const args = [...process.execArgv, script, 'worker', '--processes', '1', '--module', options.module];
   if (options.taskQueue) args.push('--task-queue', options.taskQueue);
+  if (options.stickyTimeout) args.push('--sticky-timeout', options.stickyTimeout);
+  if (options.heartbeatThrottle) args.push('--heartbeat-throttle', options.heartbeatThrottle);
   // Each process serves its own metrics: port, port + 1, … (one Prometheus target each).
   const argsFor = (slot: number): string[] =>
     metricsBindAddress ? [...args, '--metrics-port', offsetBindAddress(metricsBindAddress, slot - 1)] : args;
   return superviseProcesses({ processes, command: process.execPath, args: argsFor, cwd: io.cwd, env: io.env, log: printer(io.stderr) });
+}
+
+/** The worker timing flags, checked before anything starts (a usage error names the flag or variable). */
+function timingOption(options: WorkerTimingSettings, env: NodeJS.ProcessEnv): WorkerTimingSettings {
+  const timing = { stickyTimeout: options.stickyTimeout, heartbeatThrottle: options.heartbeatThrottle };
+  try {
+    workerTiming(env, timing);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return timing;
 }
 
 function metricsOption(value: string | undefined): string | undefined {
@@ -89,6 +107,8 @@ export interface DevCommandOptions {
   worker: boolean;
   /** Prometheus endpoint of the worker, `port` or `host:port`. */
   metricsPort?: string;
+  stickyTimeout?: string;
+  heartbeatThrottle?: string;
 }
 
 function parsePort(value: string | undefined, flag: string): number | undefined {
@@ -104,6 +124,7 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
   const uiPort = parsePort(options.uiPort, '--ui-port');
   const definitions = options.worker ? await loadDefinitions(options.module, io.cwd) : undefined;
   const metricsBindAddress = metricsOption(options.metricsPort);
+  const timing = timingOption(options, io.env);
   installCliRuntime({ ownSignals: false, defaultLevel: 'INFO', ...(metricsBindAddress ? { metricsBindAddress } : {}) });
   const out = printer(io.stdout);
   const server = await localDevServer({
@@ -121,7 +142,9 @@ export async function devCommand(options: DevCommandOptions, io: CliIO): Promise
   try {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     const worker =
-      definitions && native ? await createWorker({ definitions, connection: native, namespace: server.namespace, taskQueue }) : undefined;
+      definitions && native
+        ? await createWorker({ definitions, connection: native, namespace: server.namespace, taskQueue, timing })
+        : undefined;
     out('Temporal dev server is up.');
     out(`  Web UI:           ${server.uiUrl ?? '(none)'}`);
     out(`  Run pages:        ${runPage.url}/ (a run's graph, live: ${runPage.url}/runs/<workflowId>)`);

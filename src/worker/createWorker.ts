@@ -15,6 +15,7 @@ import { UNREACHABLE_HINT } from '../client/connect.ts';
 import { getDefaultStore } from '../store/store.ts';
 import { defaultDataConverter } from '../codec/index.ts';
 import { workerTracingOptions } from '../telemetry/tracing.ts';
+import { workerTiming, type WorkerTimingSettings } from './timing.ts';
 
 /** The interpreter's workflow module (bundled by the worker with webpack). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -45,11 +46,19 @@ export interface CreateWorkerOptions extends Partial<Omit<WorkerOptions, 'activi
   /** Used when no connection is given; default `TEMPORAL_ADDRESS`. */
   address?: string;
   taskQueue?: string;
+  /**
+   * Sticky-queue timeout and heartbeat throttle as durations (`opgraph worker --sticky-timeout`
+   * / `--heartbeat-throttle`), else OPGRAPH_STICKY_TIMEOUT / OPGRAPH_HEARTBEAT_THROTTLE, else 2 s / 1 s
+   * (src/worker/timing.ts). The Temporal options of the same names, when given, win.
+   */
+  timing?: WorkerTimingSettings;
 }
 
 /** A Temporal worker that runs the interpreter workflows and every op of `definitions`. */
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
-  const { definitions, connection, address, taskQueue, ...rest } = options;
+  const { definitions, connection, address, taskQueue, timing, ...rest } = options;
+  // Read before connecting: a malformed setting stops the worker with the flag or variable named.
+  const timings = workerTiming(process.env, timing);
   const target = temporalTargetFromEnv();
   const resolvedAddress = address ?? target?.address;
   if (!connection && !resolvedAddress) {
@@ -66,6 +75,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     namespace: target?.namespace ?? DEFAULT_NAMESPACE,
     // Payload encryption when OPGRAPH_CODEC_KEYS / OPGRAPH_CODEC_KEY_FILE are set (src/codec).
     dataConverter: defaultDataConverter(),
+    // A dead worker's cached runs move on within the sticky timeout; a cancel reaches a running op
+    // within the heartbeat throttle (README, "Reliability").
+    ...timings,
     ...rest,
     interceptors: { ...rest.interceptors, activity: [...(tracing.interceptors?.activity ?? []), ...(rest.interceptors?.activity ?? [])] },
     connection: nativeConnection,

@@ -26,6 +26,22 @@ const waitForever = op({ name: 'wait_forever', timeouts: { heartbeat: '1s' } }, 
   return key;
 });
 
+/** Default timeouts (a 30 s heartbeat timeout): notes when it started and when ctx.signal fired. */
+const startedAt = new Map<string, number>();
+const abortedAt = new Map<string, number>();
+const waitDefaultHeartbeat = op({ name: 'wait_default_heartbeat' }, async (ctx, key: string) => {
+  startedAt.set(ctx.stepKey, Date.now());
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 120_000);
+    ctx.signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      abortedAt.set(ctx.stepKey, Date.now());
+      resolve();
+    });
+  });
+  return key;
+});
+
 const gather = op({ name: 'cancel_gather' }, async (_ctx, xs: string[]) => xs.join(''));
 
 const cancellable = job({ name: 'cancellable' }, () => {
@@ -35,6 +51,10 @@ const cancellable = job({ name: 'cancellable' }, () => {
 /** The same in activity mode: the keys' steps are activities of the job workflow, counted as running there. */
 const cancellableInline = job({ name: 'cancellable_inline' }, () => {
   gather(keys().map(waitForever, { mode: 'activity' }).collect());
+});
+
+const cancellableDefaults = job({ name: 'cancellable_default_heartbeat' }, () => {
+  gather(keys().map(waitDefaultHeartbeat).collect());
 });
 
 describe('cancelling a run', () => {
@@ -86,5 +106,24 @@ describe('cancelling a run', () => {
       '    wait_forever[*]     0 succeeded, 3 cancelled',
       '○ cancel_gather         not started',
     ]);
+  });
+
+  it('a running op with the default 30 s heartbeat timeout sees ctx.signal within seconds, and the run ends CANCELLED', async () => {
+    const { cancelledAt, endedAt, result } = await harness.withWorker([cancellableDefaults], async (taskQueue) => {
+      const run = await launchRun(harness.client, cancellableDefaults, { taskQueue });
+      while (startedAt.size < 3) await new Promise((r) => setTimeout(r, 50));
+      // Let the ops run past their first heartbeat: the SDK sends that one at once and then throttles
+      // (0.8 × 30 s = 24 s unless the worker caps it), so a cancel sent now waited ~24 s to arrive.
+      await new Promise((r) => setTimeout(r, 6_000));
+      const cancelledAt = Date.now();
+      await cancelRun(harness.client, run.workflowId);
+      const ended = await awaitRun(run);
+      return { cancelledAt, endedAt: Date.now(), result: ended };
+    });
+    expect(result.status).toBe('CANCELLED');
+    expect([...abortedAt.keys()].sort()).toEqual(['wait_default_heartbeat[a]', 'wait_default_heartbeat[b]', 'wait_default_heartbeat[c]']);
+    // Functional bounds, not a benchmark (the target is 2 s and 5 s): they fail with a 24–30 s delay.
+    for (const [step, at] of abortedAt) expect(at - cancelledAt, `${step} saw ctx.signal after`).toBeLessThan(5_000);
+    expect(endedAt - cancelledAt).toBeLessThan(8_000);
   });
 });
