@@ -226,6 +226,10 @@ export interface RecordedActivity {
   /** Server time (ms) at which the completion was recorded. */
   completedAt: number;
   workflowTaskTimeouts: number;
+  /** Server times (ms) of those timeouts (a task left a dead worker's sticky queue, or one it had started timed out). */
+  workflowTaskTimeoutsAt?: number[];
+  /** …of which tasks the worker had started (timed out after the workflow task timeout, 10 s). */
+  workflowTaskStartToCloseTimeouts?: number;
 }
 
 /** Reads each mapped key's child workflow history (`<job wf id>/crash_fan_out[<key>]`). */
@@ -247,7 +251,14 @@ export async function recordedWorkActivities(
         if (started) attempt = started.attempt ?? 0;
         if (event.activityTaskCompletedEventAttributes) completedAt = tsToMs(event.eventTime);
       }
-      out.set(`${WORK}[${key}]`, { attempt, completedAt, workflowTaskTimeouts: workflowTaskTimeouts(history).at.length });
+      const timeouts = workflowTaskTimeouts(history);
+      out.set(`${WORK}[${key}]`, {
+        attempt,
+        completedAt,
+        workflowTaskTimeouts: timeouts.at.length,
+        workflowTaskTimeoutsAt: timeouts.at,
+        workflowTaskStartToCloseTimeouts: timeouts.startToClose,
+      });
     }
   };
   await Promise.all(Array.from({ length: 8 }, lane));
@@ -315,6 +326,11 @@ export interface WorkerKillOptions {
   killAtFraction?: number;
   /** Whole-run deadline after the kill (default 180 s). */
   timeoutMs?: number;
+  /**
+   * Start worker B next to A before the run (a deployment with more than one worker: `opgraph worker
+   * --processes n`) instead of after the kill; B then carries on with A's work alone. Default false.
+   */
+  spareWorker?: boolean;
   log?: (message: string) => void;
 }
 
@@ -346,7 +362,7 @@ export interface WorkerKillReport {
   /** Longest pause between two ledger lines after worker B was ready (a stalled recovery shows here). */
   longestGapAfterRestartMs: number;
   /** Workflow tasks that timed out (the killed worker's sticky queue / in-progress tasks): job workflow, and summed over the per-key children. */
-  workflowTaskTimeouts: { job: WorkflowTaskTimeouts; children: number; childrenAffected: number };
+  workflowTaskTimeouts: { job: WorkflowTaskTimeouts; children: number; childrenStartToClose: number; childrenAffected: number };
   /** Every problem found; empty = the round passed. */
   violations: string[];
   result: Total | undefined;
@@ -358,6 +374,14 @@ export interface WorkerKillReport {
     /** SIGKILL → first body start in worker B / first re-start of a step that was in flight at the kill. */
     firstStartAfterKillMs: number | undefined;
     firstInFlightRetryMs: number | undefined;
+    /**
+     * SIGKILL → the killed worker's work moved again: the first / the last of its orphans resumed. An
+     * orphan is a step it was running (or had finished without reporting), resumed when the step's body
+     * starts again, or a workflow task on its sticky queue, resumed when the server times it out there
+     * and hands it to another worker (a WorkflowTaskTimedOut event). Undefined when there was none.
+     */
+    firstProgressMs: number | undefined;
+    allResumedMs: number | undefined;
     /** SIGKILL → run finished. */
     recoveryMs: number;
     totalMs: number;
@@ -379,6 +403,8 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
   try {
     const a = await WorkerProcess.start({ address: o.address, taskQueue, bundlePath: o.bundlePath });
     workers.push(a);
+    const spare = o.spareWorker ? await WorkerProcess.start({ address: o.address, taskQueue, bundlePath: o.bundlePath }) : undefined;
+    if (spare) workers.push(spare);
     const started = Date.now();
     const run = await launchRun(o.client, crashJobs[mode], { runConfig: crashRunConfig({ ledger, count }), taskQueue });
     const target = Math.max(1, Math.min(count - 1, Math.round(count * killAtFraction)));
@@ -394,9 +420,9 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
     const atKill = readLedger(ledger);
     log(`killed worker A (pid ${a.pid}) at ${doneAtKillSignal}/${count} done, ${killedAt - started} ms after launch`);
 
-    const b = await WorkerProcess.start({ address: o.address, taskQueue, bundlePath: o.bundlePath });
-    workers.push(b);
-    const restartMs = Date.now() - killedAt;
+    const b = spare ?? (await WorkerProcess.start({ address: o.address, taskQueue, bundlePath: o.bundlePath }));
+    if (!spare) workers.push(b);
+    const restartMs = spare ? 0 : Date.now() - killedAt;
     const result = await awaitRunWithin(run, o.timeoutMs ?? 180_000, () => ledgerSummary(readLedger(ledger)));
     const finishedAt = Date.now();
     const lines = readLedger(ledger);
@@ -519,10 +545,15 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
     const totalStarts = all.get(TOTAL)?.starts ?? 0;
     if (totalStarts !== 1) violations.push(`crash_total started ${totalStarts} times`);
 
-    const afterKill = lines.filter((l) => l.event === 'start' && l.pid === b.pid);
+    const afterKill = lines.filter((l) => l.event === 'start' && l.pid === b.pid && l.at >= killedAt);
     const firstStart = afterKill[0];
     const firstRetry = afterKill.find((l) => inFlightAtKill.includes(l.stepKey) || doneBeforeKill.includes(l.stepKey));
     const readyAt = killedAt + restartMs;
+    const jobTimeouts = await jobWorkflowTaskTimeouts(o.client, run);
+    const resumedAt = [
+      ...afterKill.filter((l) => inFlightAtKill.includes(l.stepKey) || doneBeforeKill.includes(l.stepKey)).map((l) => l.at),
+      ...[...recorded.values(), { workflowTaskTimeoutsAt: jobTimeouts.at }].flatMap((r) => r.workflowTaskTimeoutsAt ?? []),
+    ].filter((at) => at >= killedAt);
     let longestGapAfterRestartMs = 0;
     let previous = readyAt;
     for (const line of lines) {
@@ -547,8 +578,9 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
       starts: startsPerStep,
       longestGapAfterRestartMs,
       workflowTaskTimeouts: {
-        job: await jobWorkflowTaskTimeouts(o.client, run),
+        job: jobTimeouts,
         children: [...recorded.values()].reduce((s, r) => s + r.workflowTaskTimeouts, 0),
+        childrenStartToClose: [...recorded.values()].reduce((s, r) => s + (r.workflowTaskStartToCloseTimeouts ?? 0), 0),
         childrenAffected: [...recorded.values()].filter((r) => r.workflowTaskTimeouts > 0).length,
       },
       violations,
@@ -558,6 +590,8 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
         restartMs,
         firstStartAfterKillMs: firstStart ? firstStart.at - killedAt : undefined,
         firstInFlightRetryMs: firstRetry ? firstRetry.at - killedAt : undefined,
+        firstProgressMs: resumedAt.length ? Math.min(...resumedAt) - killedAt : undefined,
+        allResumedMs: resumedAt.length ? Math.max(...resumedAt) - killedAt : undefined,
         recoveryMs: finishedAt - killedAt,
         totalMs: finishedAt - started,
       },
