@@ -110,19 +110,26 @@ export async function runOpgraph(
  * fresh worker's warm-up (its first workflow tasks evaluate the interpreter bundle), the later ones
  * show what a long-lived worker does. seconds = submit to result, per run.
  */
-export async function runOpgraphSeries(env: BenchEnv, job: JobDefinition, times: number, runConfig?: RunConfig): Promise<number[]> {
+export async function runOpgraphSeries(
+  env: BenchEnv,
+  job: JobDefinition,
+  times: number,
+  runConfig?: RunConfig,
+): Promise<{ seconds: number[]; workflowIds: string[] }> {
   const taskQueue = `bench-${randomUUID()}`;
   const worker = await createWorker({ definitions: new Definitions({ jobs: [job] }), connection: env.native, taskQueue });
   return worker.runUntil(async () => {
     const seconds: number[] = [];
+    const workflowIds: string[] = [];
     for (let i = 0; i < times; i++) {
       const started = performance.now();
       const run = await launchRun(env.client, job, { taskQueue, ...(runConfig ? { runConfig } : {}) });
       const result = await awaitRun(run);
       seconds.push((performance.now() - started) / 1000);
+      workflowIds.push(run.workflowId);
       if (!result.success) throw new Error(`${job.name} run ${i + 1} failed: ${JSON.stringify(result.failures.slice(0, 3))}`);
     }
-    return seconds;
+    return { seconds, workflowIds };
   });
 }
 

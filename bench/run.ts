@@ -105,7 +105,7 @@ async function benchOn(kind: BenchServerKind | undefined, first: boolean): Promi
     }
     if (only.has('letters')) {
       // The first run on a fresh worker, then the median of 3 more on the same (warm) worker.
-      const [cold = NaN, ...warm] = await runOpgraphSeries(env, dynamicOutputs, 4);
+      const [cold = NaN, ...warm] = (await runOpgraphSeries(env, dynamicOutputs, 4)).seconds;
       const median = [...warm].sort((a, b) => a - b)[1] ?? NaN;
       record({
         bench: 'letters',
