@@ -553,7 +553,10 @@ export async function runWorkerKillScenario(o: WorkerKillOptions): Promise<Worke
     const resumedAt = [
       ...afterKill.filter((l) => inFlightAtKill.includes(l.stepKey) || doneBeforeKill.includes(l.stepKey)).map((l) => l.at),
       ...[...recorded.values(), { workflowTaskTimeoutsAt: jobTimeouts.at }].flatMap((r) => r.workflowTaskTimeoutsAt ?? []),
-    ].filter((at) => at >= killedAt);
+    ]
+      .filter((at) => at >= killedAt)
+      // A task that left A's sticky queue before B was up waited for B (no spare worker).
+      .map((at) => Math.max(at, killedAt + restartMs));
     let longestGapAfterRestartMs = 0;
     let previous = readyAt;
     for (const line of lines) {
