@@ -16,7 +16,15 @@
 import type { Writable } from 'node:stream';
 import type { RunStatus } from '../client/result.ts';
 import { parseDimensionId } from '../dsl/plan.ts';
-import { controlText, type DimensionProgress, type MapControlProgress, type NodeProgress, type RunProgress } from '../engine/progress.ts';
+import {
+  controlText,
+  failedText,
+  retryingText,
+  type DimensionProgress,
+  type MapControlProgress,
+  type NodeProgress,
+  type RunProgress,
+} from '../engine/progress.ts';
 
 /** The part of a plan progress rendering needs (a JobPlan fits). */
 export interface PlanShape {
@@ -24,10 +32,11 @@ export interface PlanShape {
 }
 
 /** `cancelled` and `not-started` only once a run has ended CANCELLED: it was running / had not started then. */
-export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'abandoned' | 'cancelled' | 'not-started';
+export type StepState = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'abandoned' | 'cancelled' | 'not-started';
 
 export type ProgressItem =
-  | { kind: 'step'; key: string; node: string; state: StepState }
+  /** `counts`: the node's progress (names a retrying or failed step's attempt and error). */
+  | { kind: 'step'; key: string; node: string; state: StepState; counts?: NodeProgress }
   | {
       kind: 'dimension';
       key: string;
@@ -40,6 +49,8 @@ export type ProgressItem =
        */
       state: 'waiting' | 'not-run' | 'running' | 'done' | 'cancelled' | 'not-started';
       counts: DimensionProgress;
+      /** Of `counts.running`: keys with a step retrying now (keys run by this workflow only). */
+      retrying?: number;
       /** Paused or resized while the run runs (`opgraph map …`). */
       control?: MapControlProgress;
     }
@@ -53,6 +64,7 @@ const ZERO_DIM: DimensionProgress = { total: 0, running: 0, done: 0, failed: 0 }
 
 function stepState(n: NodeProgress | undefined): StepState {
   if (!n) return 'pending';
+  if (n.retrying) return 'retrying';
   if (n.running > 0) return 'running';
   if (n.failed > 0) return 'failed';
   if (n.succeeded > 0) return 'succeeded';
@@ -81,7 +93,7 @@ export function progressItems(plan: PlanShape, progress: RunProgress | undefined
 function afterCancel(item: ProgressItem): ProgressItem {
   switch (item.kind) {
     case 'step':
-      if (item.state === 'running') return { ...item, state: 'cancelled' };
+      if (item.state === 'running' || item.state === 'retrying') return { ...item, state: 'cancelled' };
       return item.state === 'pending' ? { ...item, state: 'not-started' } : item;
     case 'dimension':
       if (item.state === 'running') return { ...item, state: 'cancelled' };
@@ -99,7 +111,8 @@ function liveItems(plan: PlanShape, progress: RunProgress | undefined): Progress
   for (const node of plan.nodes) {
     const top = node.dim[0];
     if (top === undefined) {
-      items.push({ kind: 'step', key: `step:${node.id}`, node: node.id, state: stepState(progress?.nodes[node.id]) });
+      const counts = progress?.nodes[node.id];
+      items.push({ kind: 'step', key: `step:${node.id}`, node: node.id, state: stepState(counts), ...(counts ? { counts } : {}) });
       continue;
     }
     if (placed.has(top)) continue;
@@ -116,7 +129,20 @@ function liveItems(plan: PlanShape, progress: RunProgress | undefined): Progress
       else state = 'waiting';
       const label = dim === top ? dimensionLabel(top) : `${dimensionLabel(top)}${dim.slice(top.length)}`;
       const control = progress?.controls?.[top];
-      items.push({ kind: 'dimension', key: `dim:${dim}`, label, state, counts: counts ?? ZERO_DIM, ...(control ? { control } : {}) });
+      const mappedHere = plan.nodes.filter((n) => n.dim[0] === top && n.dim.length === 1);
+      const retrying = Math.min(
+        counts?.running ?? 0,
+        mappedHere.reduce((sum, n) => sum + (progress?.nodes[n.id]?.retrying ?? 0), 0),
+      );
+      items.push({
+        kind: 'dimension',
+        key: `dim:${dim}`,
+        label,
+        state,
+        counts: counts ?? ZERO_DIM,
+        ...(retrying > 0 && dim === top ? { retrying } : {}),
+        ...(control ? { control } : {}),
+      });
     }
     // Maps nested in this one that were paused or resized.
     const nested = new Set(plan.nodes.filter((n) => n.dim[0] === top).flatMap((n) => n.dim.slice(1)));
@@ -138,9 +164,11 @@ export function progressBar(done: number, total: number, width: number, full: st
 
 function countsText(c: NodeProgress, cancelled = 0): string {
   const parts: string[] = [];
-  if (c.running) parts.push(`${c.running} running`);
+  const running = c.running - (c.retrying ?? 0);
+  if (running > 0) parts.push(`${running} running`);
+  if (c.retrying) parts.push(`${c.retrying} retrying (${retryingText(c)})`);
   parts.push(`${c.succeeded} succeeded`);
-  if (c.failed) parts.push(`${c.failed} failed`);
+  if (c.failed) parts.push(`${c.failed} failed${c.failedKeys?.length ? ` (${failedText(c)})` : ''}`);
   if (c.skipped) parts.push(`${c.skipped} skipped`);
   if (c.abandoned) parts.push(`${c.abandoned} abandoned`);
   if (c.waiting) parts.push(`${c.waiting} failed, waiting for a redrive`);
@@ -148,8 +176,13 @@ function countsText(c: NodeProgress, cancelled = 0): string {
   return parts.join(', ');
 }
 
-/** A step state as words: `not started`, the others as they are. */
-function stateWord(state: StepState): string {
+/** A step state as words: `not started`, the others as they are; a retrying or failed step names its attempt and error. */
+function stateWord(state: StepState, counts?: NodeProgress): string {
+  if (state === 'retrying' && counts?.retryingKeys?.[0]) {
+    const r = counts.retryingKeys[0];
+    return `retrying (attempt ${r.attempt} of ${r.of}, last error: ${r.error})`;
+  }
+  if (state === 'failed' && counts?.failedKeys?.[0]?.error) return `failed (${counts.failedKeys[0].error})`;
   return state === 'not-started' ? 'not started' : state;
 }
 
@@ -168,7 +201,9 @@ function dimensionText(item: Extract<ProgressItem, { kind: 'dimension' }>, bar: 
       return `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} cancelled, ${counts.failed} failed${notStarted ? `, ${notStarted} not started` : ''}`;
     }
     default: {
-      const line = `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${counts.running} running, ${counts.failed} failed`;
+      const retrying = item.retrying ?? 0;
+      const inFlight = `${counts.running - retrying} running${retrying ? `, ${retrying} retrying` : ''}`;
+      const line = `[${bar(counts.done, counts.total)}] ${counts.done}/${counts.total} keys done, ${inFlight}, ${counts.failed} failed`;
       if (!item.control || item.state === 'done') return line;
       const waiting = Math.max(0, counts.total - counts.done - counts.running);
       return `${line} · ${controlText(item.control, item.control.sharded ? undefined : { inFlight: counts.running, waiting })}`;
@@ -180,7 +215,7 @@ function dimensionText(item: Extract<ProgressItem, { kind: 'dimension' }>, bar: 
 export function plainLine(item: ProgressItem): string {
   switch (item.kind) {
     case 'step':
-      return `${item.node}: ${stateWord(item.state)}`;
+      return `${item.node}: ${stateWord(item.state, item.counts)}`;
     case 'dimension':
       return `map over ${item.label} ${dimensionText(item, (d, t) => progressBar(d, t, 20, '#', '-'))}`;
     case 'mapped':
@@ -193,6 +228,7 @@ export function plainLine(item: ProgressItem): string {
 const SYMBOL: Record<StepState, string> = {
   pending: '○',
   running: '◐',
+  retrying: '↻',
   succeeded: '✔',
   failed: '✖',
   skipped: '⊘',
@@ -224,7 +260,7 @@ export function ttyLines(items: readonly ProgressItem[]): string[] {
     const label = name(item).padEnd(width);
     switch (item.kind) {
       case 'step':
-        return `${SYMBOL[item.state]} ${label}  ${stateWord(item.state)}`;
+        return `${SYMBOL[item.state]} ${label}  ${stateWord(item.state, item.counts)}`;
       case 'dimension': {
         const symbol = DIMENSION_SYMBOL[item.state] ?? (item.counts.failed > 0 ? '✖' : '▸');
         return `${symbol} ${label}  ${dimensionText(item, (d, t) => progressBar(d, t, 24, '█', '░'))}`;

@@ -54,7 +54,7 @@ import {
   storeWithin,
   type Measure,
 } from './payload.ts';
-import { NO_PROGRESS, type ProgressSink } from './progress.ts';
+import { NO_PROGRESS, shortError, type ProgressSink } from './progress.ts';
 import { DAGSTER_JITTER_PATCH, retryDelayMs } from './retry.ts';
 import { runShards, type ShardDecision } from './shards.ts';
 import { storeInChunks } from './results.ts';
@@ -605,6 +605,7 @@ export class ScopeInterpreter {
       const sent: OpTaskInput = { ...task, signature: opSignature(node) };
       try {
         const result = await this.engine.budget.run('activity', () => this.engine.executeAttempt(node, sent), taskBytes(task));
+        this.progress.stepRetrying?.(node.id, key, undefined);
         return { ...base, status: 'SUCCESS', outputs: result.outputs, attempts: attempt };
       } catch (err) {
         if (this.engine.isCancellation(err)) throw err;
@@ -612,6 +613,9 @@ export class ScopeInterpreter {
         // User-code failures are retried here, per the op's RetryPolicy, counted per step key.
         const policy = node.retryPolicy;
         if (error.type === 'OpUserError' && policy && attempt - retriesFrom <= policy.maxRetries) {
+          // Named in the progress query while it waits and reruns (no command: the query reads it).
+          const of = retriesFrom + policy.maxRetries + 1;
+          this.progress.stepRetrying?.(node.id, key, { attempt: attempt + 1, of, error: shortError(error) });
           const delay = retryDelayMs(
             policy,
             attempt - retriesFrom,
@@ -622,6 +626,7 @@ export class ScopeInterpreter {
           continue;
         }
         const failed: StepRecord = { ...base, status: 'FAILURE', error, attempts: attempt };
+        this.progress.stepRetrying?.(node.id, key, undefined);
         // With onStepFailure 'wait' (in the job workflow): wait for a redrive, then start over with a fresh retry budget.
         if (!(await this.waitForRedrive(node, key, failed))) return failed;
         retriesFrom = attempt;

@@ -1,5 +1,6 @@
 /** Progress of a scope: what it reports as steps and keys run (the host decides where it shows). */
-import type { ShardResult, StepRecord, StepStatus } from '../dsl/protocol.ts';
+import { stepKey } from '../dsl/keys.ts';
+import type { ShardResult, StepError, StepRecord, StepStatus } from '../dsl/protocol.ts';
 import { mapName } from './maps.ts';
 import { waitingText, type WaitingSummary } from './redrive.ts';
 
@@ -11,6 +12,35 @@ export interface NodeProgress {
   abandoned: number;
   /** Steps that failed and wait for a redrive, run by this workflow itself (absent when none ever waited). */
   waiting?: number;
+  /** Of `running`: steps whose last attempt failed and that retry (or wait for their backoff) now (absent when none ever did). */
+  retrying?: number;
+  /** The first NAMED_KEYS of those, by step key (the rest are only counted). */
+  retryingKeys?: RetryingKey[];
+  /** The first NAMED_KEYS steps of `failed`, named as they fail (absent until one does). */
+  failedKeys?: FailedKey[];
+}
+
+/** A step retrying: the attempt it is on (or waits to start), out of how many, and the last attempt's error. */
+export interface RetryingKey {
+  stepKey: string;
+  attempt: number;
+  of: number;
+  error: string;
+}
+
+export interface FailedKey {
+  stepKey: string;
+  error: string;
+}
+
+/** How many retrying or failed step keys a node names in its progress; the others are counted only. */
+export const NAMED_KEYS = 8;
+
+/** `ValueError: boom` cut to one short line (progress is read every second; messages can be long). */
+export function shortError(error: StepError | undefined): string {
+  if (!error) return '';
+  const text = `${error.errorClass ?? error.type}: ${error.message}`.split('\n')[0] ?? '';
+  return text.length > 120 ? `${text.slice(0, 119)}…` : text;
 }
 
 export interface DimensionProgress {
@@ -62,6 +92,11 @@ export interface ProgressSink {
   stepWaiting?(node: string, waiting: boolean): void;
   /** A key run here is redriven: its failed and abandoned steps, counted when they ended, run again. */
   stepsRedriven?(steps: Readonly<Record<string, StepRecord>>): void;
+  /**
+   * A step's attempt failed and the step retries (`retry`: the attempt it goes on to), or it stopped
+   * retrying (undefined: it succeeded, or failed for good). Synchronous: the workflow issues no command for it.
+   */
+  stepRetrying?(node: string, stepKey: string, retry: Omit<RetryingKey, 'stepKey'> | undefined): void;
 }
 
 /** For scopes nobody watches (inside a batch activity). */
@@ -75,7 +110,7 @@ export const NO_PROGRESS: ProgressSink = {
   shardFinished: () => {},
 };
 
-const STATUS_FIELD: Record<StepStatus, keyof NodeProgress> = {
+const STATUS_FIELD: Record<StepStatus, 'succeeded' | 'failed' | 'skipped' | 'abandoned'> = {
   SUCCESS: 'succeeded',
   FAILURE: 'failed',
   SKIPPED: 'skipped',
@@ -106,13 +141,39 @@ export class ProgressCounter implements ProgressSink {
     const counts = this.node(record.node);
     if (wasRunning) counts.running--;
     counts[STATUS_FIELD[record.status]]++;
+    this.nameFailed(record);
     this.changed(this.state);
   }
 
   /** Records reported by a finished child: its steps (and its own children's) count here too. */
   childSteps(steps: Readonly<Record<string, StepRecord>>): void {
-    for (const record of Object.values(steps)) this.node(record.node)[STATUS_FIELD[record.status]]++;
+    for (const record of Object.values(steps)) {
+      this.node(record.node)[STATUS_FIELD[record.status]]++;
+      this.nameFailed(record);
+    }
     this.changed(this.state);
+  }
+
+  /** Per node, every step retrying now (the state names the first NAMED_KEYS). */
+  private readonly retries = new Map<string, Map<string, RetryingKey>>();
+
+  stepRetrying(node: string, key: string, retry: Omit<RetryingKey, 'stepKey'> | undefined): void {
+    const keys = this.retries.get(node) ?? new Map<string, RetryingKey>();
+    this.retries.set(node, keys);
+    if (retry) keys.set(key, { stepKey: key, ...retry });
+    else if (!keys.delete(key)) return;
+    const counts = this.node(node);
+    counts.retrying = keys.size;
+    counts.retryingKeys = [...keys.values()].slice(0, NAMED_KEYS);
+    this.changed(this.state);
+  }
+
+  private nameFailed(record: StepRecord): void {
+    if (record.status !== 'FAILURE') return;
+    const counts = this.node(record.node);
+    const named = (counts.failedKeys ??= []);
+    const key = stepKey(record.node, record.mappingKeys);
+    if (named.length < NAMED_KEYS && !named.some((f) => f.stepKey === key)) named.push({ stepKey: key, error: shortError(record.error) });
   }
 
   dimensionKeys(dim: string, total: number): void {
@@ -149,6 +210,8 @@ export class ProgressCounter implements ProgressSink {
       const counts = this.node(record.node);
       const field = STATUS_FIELD[record.status];
       counts[field] = Math.max(0, (counts[field] ?? 0) - 1);
+      const key = stepKey(record.node, record.mappingKeys);
+      if (counts.failedKeys) counts.failedKeys = counts.failedKeys.filter((f) => f.stepKey !== key);
     }
     this.changed(this.state);
   }
@@ -180,6 +243,12 @@ export class ProgressCounter implements ProgressSink {
     counts.failed += new Set(result.failures.map((f) => f.stepKey.replace(/^[^[]*/, ''))).size;
     for (const [node, summary] of Object.entries(result.nodes)) {
       const progress = this.node(node);
+      const named = (progress.failedKeys ??= []);
+      for (const f of result.failures) {
+        if (f.tolerated || named.length >= NAMED_KEYS || !f.stepKey.startsWith(`${node}[`)) continue;
+        if (!named.some((n) => n.stepKey === f.stepKey)) named.push({ stepKey: f.stepKey, error: shortError(f.error) });
+      }
+      if (named.length === 0) delete progress.failedKeys;
       for (const [status, n] of Object.entries(summary.statuses)) {
         const field = STATUS_FIELD[status as StepStatus];
         if (field) progress[field] += n;
@@ -212,8 +281,9 @@ export function progressMarkdown(state: RunProgress): string {
   }
   for (const [node, n] of Object.entries(state.nodes)) {
     const parts = [`${n.succeeded} ok`];
-    if (n.running) parts.push(`${n.running} running`);
-    if (n.failed) parts.push(`${n.failed} failed`);
+    if (n.running) parts.push(`${n.running - (n.retrying ?? 0)} running`);
+    if (n.retrying) parts.push(`${n.retrying} retrying (${retryingText(n)})`);
+    if (n.failed) parts.push(`${n.failed} failed${n.failedKeys?.length ? ` (${failedText(n)})` : ''}`);
     if (n.skipped) parts.push(`${n.skipped} skipped`);
     if (n.abandoned) parts.push(`${n.abandoned} abandoned`);
     if (n.waiting) parts.push(`${n.waiting} waiting for a redrive`);
@@ -242,4 +312,21 @@ export function controlText(control: MapControlProgress, keys?: { inFlight: numb
   if (control.paused) parts.push(`paused${keys ? ` (${keys.inFlight} in flight, ${keys.waiting} waiting)` : ''}`);
   if (control.maxConcurrency !== control.planned) parts.push(`window ${control.planned} → ${control.maxConcurrency}`);
   return parts.length > 0 ? parts.join(', ') : 'resumed';
+}
+
+/** `k2: attempt 2 of 4, last error: ValueError: boom; …; +3 more` for a node's retrying steps. */
+export function retryingText(n: NodeProgress): string {
+  const named = (n.retryingKeys ?? []).map((r) => `${r.stepKey}: attempt ${r.attempt} of ${r.of}, last error: ${r.error}`);
+  return withMore(named, n.retrying ?? 0);
+}
+
+/** `k5: ValueError: boom; +2 more` for a node's failed steps named so far. */
+export function failedText(n: NodeProgress): string {
+  const named = (n.failedKeys ?? []).map((f) => (f.error ? `${f.stepKey}: ${f.error}` : f.stepKey));
+  return withMore(named, n.failed);
+}
+
+function withMore(named: readonly string[], total: number): string {
+  const more = total - named.length;
+  return more > 0 ? [...named, `+${more} more`].join('; ') : named.join('; ');
 }
