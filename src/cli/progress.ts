@@ -112,7 +112,10 @@ function liveItems(plan: PlanShape, progress: RunProgress | undefined): Progress
     const top = node.dim[0];
     if (top === undefined) {
       const counts = progress?.nodes[node.id];
-      items.push({ kind: 'step', key: `step:${node.id}`, node: node.id, state: stepState(counts), ...(counts ? { counts } : {}) });
+      let state = stepState(counts);
+      // Doomed by a failure upstream (through a collect): it will never run.
+      if (state === 'pending' && progress?.doomed?.includes(node.id)) state = 'abandoned';
+      items.push({ kind: 'step', key: `step:${node.id}`, node: node.id, state, ...(counts ? { counts } : {}) });
       continue;
     }
     if (placed.has(top)) continue;

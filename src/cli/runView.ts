@@ -155,6 +155,8 @@ export function buildRunView(input: RunViewInput): RunView {
     let state = PRECEDENCE.find((s) => (counts[s] ?? 0) > 0) ?? 'pending';
     // A map still yielding or running keys is not done because its first keys are.
     if (live && mapped && state === 'succeeded' && !mapDone(input.progress, planNode.dim[0])) state = 'running';
+    // Doomed by a failure upstream (through a collect): it will never run, though its record comes only at the end.
+    if (live && state === 'pending' && input.progress?.doomed?.includes(planNode.id)) state = 'abandoned';
     nodes[planNode.id] = { state, counts, mapped };
   }
   const view: RunView = { workflowId: input.workflowId, runId: input.runId, job: input.plan.job, status: input.status, nodes, steps };

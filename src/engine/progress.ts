@@ -1,6 +1,8 @@
 /** Progress of a scope: what it reports as steps and keys run (the host decides where it shows). */
 import { stepKey } from '../dsl/keys.ts';
 import type { ShardResult, StepError, StepRecord, StepStatus } from '../dsl/protocol.ts';
+import type { JobPlan } from '../dsl/plan.ts';
+import { doomedNodes } from './doomed.ts';
 import { mapName } from './maps.ts';
 import { waitingText, type WaitingSummary } from './redrive.ts';
 
@@ -75,6 +77,11 @@ export interface RunProgress {
   controls?: Record<string, MapControlProgress>;
   /** A job with onStepFailure 'wait': its failed steps waiting for a redrive (absent until one waits). */
   waiting?: WaitingSummary;
+  /**
+   * Nodes that will never run: a step they depend on through a collect failed for good (job
+   * workflow only; see doomedNodes). Shown abandoned before their records say so. Absent until one is.
+   */
+  doomed?: string[];
 }
 
 /** Where a scope reports progress. */
@@ -168,8 +175,21 @@ export class ProgressCounter implements ProgressSink {
     this.changed(this.state);
   }
 
+  /** The job's plan, where doomed nodes are worked out (the job workflow sets it). */
+  plan?: JobPlan;
+
+  private doom(node: string): void {
+    if (!this.plan) return;
+    const doomed = doomedNodes(this.plan, node);
+    if (doomed.length === 0) return;
+    const known = new Set(this.state.doomed ?? []);
+    for (const id of doomed) known.add(id);
+    this.state.doomed = [...known];
+  }
+
   private nameFailed(record: StepRecord): void {
     if (record.status !== 'FAILURE') return;
+    if (!record.tolerated) this.doom(record.node);
     const counts = this.node(record.node);
     const named = (counts.failedKeys ??= []);
     const key = stepKey(record.node, record.mappingKeys);
@@ -245,7 +265,9 @@ export class ProgressCounter implements ProgressSink {
       const progress = this.node(node);
       const named = (progress.failedKeys ??= []);
       for (const f of result.failures) {
-        if (f.tolerated || named.length >= NAMED_KEYS || !f.stepKey.startsWith(`${node}[`)) continue;
+        if (f.tolerated || !f.stepKey.startsWith(`${node}[`)) continue;
+        this.doom(node);
+        if (named.length >= NAMED_KEYS) continue;
         if (!named.some((n) => n.stepKey === f.stepKey)) named.push({ stepKey: f.stepKey, error: shortError(f.error) });
       }
       if (named.length === 0) delete progress.failedKeys;
@@ -279,8 +301,10 @@ export function progressMarkdown(state: RunProgress): string {
   for (const [dim, control] of Object.entries(state.controls ?? {})) {
     lines.push(`- \`${mapName(dim)}\`: ${controlText(control, keysOf(state, dim))}`);
   }
+  const doomed = new Set(state.doomed ?? []);
   for (const [node, n] of Object.entries(state.nodes)) {
     const parts = [`${n.succeeded} ok`];
+    if (doomed.has(node) && n.running + n.succeeded + n.abandoned === 0) parts.push('abandoned (an upstream step failed)');
     if (n.running) parts.push(`${n.running - (n.retrying ?? 0)} running`);
     if (n.retrying) parts.push(`${n.retrying} retrying (${retryingText(n)})`);
     if (n.failed) parts.push(`${n.failed} failed${n.failedKeys?.length ? ` (${failedText(n)})` : ''}`);

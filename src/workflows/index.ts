@@ -72,6 +72,8 @@ export default async function opgraphInterpreter(raw: unknown): Promise<ScopeRes
   const progress = progressTracker(scope.plan.job, scope.runId, watched);
   reportControls(engine.controls, scope.plan, progress);
   if (input.kind === 'job') {
+    // Works out, as steps fail, which nodes can no longer run (progress only: no command).
+    progress.plan = input.plan;
     engine.failures = waitingFailures(input.plan, progress);
     job = { plan: input.plan, engine, progress };
     if (!byName) {

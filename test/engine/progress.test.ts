@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { plainLine, progressItems } from '../../src/cli/progress.ts';
 import { DynamicOut, job, op, RetryPolicy } from '../../src/dsl/index.ts';
+import { doomedNodes } from '../../src/engine/doomed.ts';
 import { ScopeInterpreter } from '../../src/engine/interpreter.ts';
 import { NAMED_KEYS, ProgressCounter, progressMarkdown, type RunProgress } from '../../src/engine/progress.ts';
 import { FakeEngine, items, jobScope, keyed, value } from './fakeEngine.ts';
@@ -35,6 +36,7 @@ describe('progress names retrying and failed keys live', () => {
       'run1',
       progressJob.plan.nodes.map((n) => n.id),
     );
+    counter.plan = progressJob.plan;
     const fake = new FakeEngine({
       ops: {
         keys: () => items(keyed(4)),
@@ -72,6 +74,11 @@ describe('progress names retrying and failed keys live', () => {
     expect(afterK2, 'a snapshot after k2 failed for good, while the run still runs').toBeDefined();
     expect(afterK2?.nodes.work?.failedKeys).toEqual([{ stepKey: 'work[k2]', error: 'OpUserError: always broken' }]);
     expect(progressItems(progressJob.plan, afterK2).map(plainLine).join('\n')).toContain('1 failed (work[k2]: OpUserError: always broken)');
+    // The collect's consumer can no longer run: abandoned while the run still runs (k3 has not ended).
+    expect(k1OnSecond?.doomed).toBeUndefined();
+    expect(afterK2?.doomed).toEqual(['total']);
+    expect(progressItems(progressJob.plan, afterK2).map(plainLine)).toContain('total: abandoned');
+    expect(afterK2?.nodes.total?.abandoned).toBe(0);
     const k2Last = seen.find((s) => s.nodes.work?.retryingKeys?.some((r) => r.stepKey === 'work[k2]' && r.attempt === 4));
     expect(k2Last, 'k2 named on its 4th and last attempt').toBeDefined();
 
@@ -103,5 +110,37 @@ describe('progress names retrying and failed keys live', () => {
     expect(work?.failedKeys).toHaveLength(NAMED_KEYS);
     expect(progressItems(progressJob.plan, counter.state).map(plainLine).join('\n')).toContain('; +12 more)');
     expect(during).toBeDefined();
+  });
+});
+
+describe('doomedNodes', () => {
+  const double = op({ name: 'double' }, async (_ctx, x: number) => x * 2);
+  const after = op({ name: 'after' }, async (_ctx, x: number) => x);
+  const chain = job({ name: 'doom_chain' }, () => {
+    after(total(keys().map(work).map(double).collect()));
+  });
+
+  it('a failed mapped step dooms what collects from its map, and what follows that', () => {
+    expect(doomedNodes(chain.plan, 'work').sort()).toEqual(['after', 'total']);
+    expect(doomedNodes(chain.plan, 'double').sort()).toEqual(['after', 'total']);
+  });
+
+  it('an unmapped failure needs nothing here (its consumers are abandoned at once)', () => {
+    expect(doomedNodes(chain.plan, 'total')).toEqual([]);
+  });
+
+  it("with onStepFailure 'wait' nothing is doomed: what follows waits for a redrive", () => {
+    expect(doomedNodes({ ...chain.plan, onStepFailure: { mode: 'wait' } }, 'work')).toEqual([]);
+  });
+
+  it('a map with toleratedFailures dooms nothing (its collect may still run)', () => {
+    const tolerant = job({ name: 'doom_tolerant' }, () => {
+      total(
+        keys()
+          .map(work, { toleratedFailures: { count: 1 } })
+          .collect(),
+      );
+    });
+    expect(doomedNodes(tolerant.plan, 'work')).toEqual([]);
   });
 });
