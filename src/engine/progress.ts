@@ -38,11 +38,15 @@ export interface FailedKey {
 /** How many retrying or failed step keys a node names in its progress; the others are counted only. */
 export const NAMED_KEYS = 8;
 
-/** `ValueError: boom` cut to one short line (progress is read every second; messages can be long). */
+/**
+ * An error as one short line (progress is read every second; messages can be long): the op runner's
+ * `ValueError (at mine/ops.ts:13:30): boom` without its `[job step] op "x" raised ` lead, else `Type: message`.
+ */
 export function shortError(error: StepError | undefined): string {
   if (!error) return '';
-  const text = `${error.errorClass ?? error.type}: ${error.message}`.split('\n')[0] ?? '';
-  return text.length > 120 ? `${text.slice(0, 119)}…` : text;
+  const raised = /^\[.*?\] op "[^"]*" raised (.*)$/s.exec(error.message)?.[1];
+  const text = (raised ?? `${error.errorClass ?? error.type}: ${error.message}`).split('\n')[0] ?? '';
+  return text.length > 160 ? `${text.slice(0, 159)}…` : text;
 }
 
 export interface DimensionProgress {
