@@ -62,7 +62,10 @@ describe('opgraph run (subprocess, suite server)', () => {
     expect(stdout).not.toContain('checking key a');
     expect(stdout).toMatch(/^Web UI: http:\/\/ui\.example:8233\/namespaces\/default\/workflows\/fail_one-[0-9a-f-]{36}$/m);
     expect(stderr).toMatch(/^\[\d+\.\ds\] map over cli_keys \[#{20}\] 3\/3 keys done, 0 running, 1 failed$/m);
-    expect(stderr).toMatch(/^\[\d+\.\ds\] maybe_fail\[\*\]: 2 succeeded, 1 failed$/m);
+    // The failed key is named, with its error and the frame of the user's code, as soon as it fails.
+    expect(stderr).toMatch(
+      /^\[\d+\.\ds\] maybe_fail\[\*\]: (\d running, )?\d succeeded, 1 failed \(maybe_fail\[b\]: Error \(at test\/cli\/fixtures\/defs\.ts:17:26\): bad key b\)$/m,
+    );
     expect(stderr).toMatch(/^\[\d+\.\ds\] cli_gather: abandoned$/m);
   }, 180_000);
 
