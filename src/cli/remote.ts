@@ -9,10 +9,12 @@ import { OpgraphError } from '../dsl/errors.ts';
 import { JobWorkflowInput } from '../dsl/protocol.ts';
 import { resolveRunConfig } from '../dsl/runConfig.ts';
 import type { RunProgress } from '../engine/progress.ts';
+import { getDefaultStore } from '../store/store.ts';
 import { readRunConfigFile } from './config.ts';
 import { getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT } from './errors.ts';
 import { type CliIO, printer, withTimeout } from './io.ts';
+import { hasChildMaps, journalRetryReader, withJournalRetries } from './journalRetries.ts';
 import { type PlanShape, progressItems, ttyLines } from './progress.ts';
 import { progressOfRecords } from './recordProgress.ts';
 import { resolveWorkflowId } from './runs.ts';
@@ -99,6 +101,11 @@ export async function statusCommand(id: string, io: CliIO): Promise<number> {
         );
       } catch (err) {
         out(`Progress:   unavailable (${errorMessage(err)})`);
+      }
+      // Keys retrying inside their child workflows, from their step journals (src/cli/journalRetries.ts).
+      if (progress && !result && input && hasChildMaps(input.plan)) {
+        const retrying = await journalRetryReader(getDefaultStore(), runId, input.plan)().catch(() => undefined);
+        if (retrying) progress = withJournalRetries(progress, retrying);
       }
     }
     if (progress) {

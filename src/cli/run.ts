@@ -14,10 +14,12 @@ import type { JobPlan } from '../dsl/plan.ts';
 import { resolveRunConfig } from '../dsl/runConfig.ts';
 import { connectNative, createWorker } from '../worker/createWorker.ts';
 import type { RunProgress } from '../engine/progress.ts';
+import { getDefaultStore } from '../store/store.ts';
 import { readRunConfigFile } from './config.ts';
 import { getJob, loadDefinitions } from './definitions.ts';
 import { errorMessage, EXIT, UsageError } from './errors.ts';
 import { type CliIO, printer, withTimeout } from './io.ts';
+import { hasChildMaps, journalRetryReader, withJournalRetries } from './journalRetries.ts';
 import { createProgressView, plainMode, watchProgress } from './progress.ts';
 import { installCliRuntime, openTarget, type CliTarget } from './server.ts';
 import { runLogLines } from './runViewCommands.ts';
@@ -113,8 +115,13 @@ export async function runCommand(jobName: string, options: RunCommandOptions, io
 /** Shows live progress until the run ends, draws the final state, returns the result. */
 async function followRun(run: LaunchedRun, plan: JobPlan, io: CliIO): Promise<JobResult> {
   const plain = plainMode(io.stderr, io.env);
-  const query = (): Promise<RunProgress> =>
-    withTimeout(run.handle.query<RunProgress>('progress'), QUERY_TIMEOUT_MS, 'progress query timed out');
+  // Keys retrying inside their child workflows are named from their step journals (src/cli/journalRetries.ts).
+  const retries = hasChildMaps(plan) ? journalRetryReader(getDefaultStore(), run.runId, plan) : undefined;
+  const query = async (): Promise<RunProgress> => {
+    const progress = await withTimeout(run.handle.query<RunProgress>('progress'), QUERY_TIMEOUT_MS, 'progress query timed out');
+    const fromJournals = await retries?.().catch(() => undefined);
+    return fromJournals ? withJournalRetries(progress, fromJournals) : progress;
+  };
   const view = createProgressView(io.stderr, plan, `${run.jobName} · run ${run.runId}`, { plain });
   const watcher = watchProgress(query, view, plain ? 500 : 250);
   let result: JobResult;

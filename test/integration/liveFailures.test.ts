@@ -4,10 +4,13 @@
  * before the run ends; the step that collects from the failed map shows abandoned at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
 import { awaitRun, launchRun } from '../../src/client/run.ts';
+import { runCli } from '../../src/cli/commands.ts';
 import { plainLine, progressItems } from '../../src/cli/progress.ts';
 import { DynamicOut, DynamicOutput, job, op, RetryPolicy } from '../../src/dsl/index.ts';
 import type { RunProgress } from '../../src/engine/progress.ts';
+import { captureIO } from '../cli/capture.ts';
 import { TemporalHarness } from './harness.ts';
 
 let releaseLast = false;
@@ -28,6 +31,17 @@ const work = op({ name: 'lf_work', retryPolicy: new RetryPolicy({ maxRetries: 1,
 const total = op({ name: 'lf_total' }, async (_ctx, xs: string[]) => xs.length);
 const liveFailures = job({ name: 'live_failures' }, () => {
   total(keys().map(work, { mode: 'activity' }).collect());
+});
+
+// The same in child mode (the default): k1 retries inside its own child workflow.
+let releaseChild = false;
+const childWork = op({ name: 'lf_c_work', retryPolicy: new RetryPolicy({ maxRetries: 1, delay: 4 }) }, async (ctx, k: string) => {
+  if (k === 'k1' && ctx.attempt === 1) throw new ValueError('k1 fails its first attempt');
+  while (k === 'k3' && !releaseChild && !ctx.signal.aborted) await new Promise((r) => setTimeout(r, 100));
+  return k;
+});
+const childRetries = job({ name: 'live_failures_child' }, () => {
+  total.alias('lf_c_total')(keys.alias('lf_c_keys')().map(childWork).collect());
 });
 
 async function until(query: () => Promise<RunProgress>, test: (p: RunProgress) => boolean, what: string): Promise<RunProgress> {
@@ -61,17 +75,17 @@ describe('progress names retrying and failed keys, and doomed steps, while the r
         stepKey: 'lf_work[k1]',
         attempt: 2,
         of: 2,
-        error: 'ValueError (at test/integration/liveFailures.test.ts:22:46): k1 fails its first attempt',
+        error: 'ValueError (at test/integration/liveFailures.test.ts:25:46): k1 fails its first attempt',
       });
       const lines = progressItems(liveFailures.plan, retrying).map(plainLine).join('\n');
       expect(lines).toMatch(
-        /lf_work\[\*\]: .*retrying \(.*lf_work\[k1\]: attempt 2 of 2, last error: ValueError \(at test\/integration\/liveFailures.test.ts:22:46\): k1 fails its first attempt/,
+        /lf_work\[\*\]: .*retrying \(.*lf_work\[k1\]: attempt 2 of 2, last error: ValueError \(at test\/integration\/liveFailures.test.ts:25:46\): k1 fails its first attempt/,
       );
       expect(lines).toMatch(/map over lf_keys .* keys done, \d+ running, [12] retrying, 0 failed/);
 
       const failed = await until(query, (p) => (p.nodes.lf_work?.failed ?? 0) > 0 && (p.doomed?.length ?? 0) > 0, 'lf_work[k2] failed');
       expect(failed.nodes.lf_work?.failedKeys).toEqual([
-        { stepKey: 'lf_work[k2]', error: 'ValueError (at test/integration/liveFailures.test.ts:23:25): k2 always fails' },
+        { stepKey: 'lf_work[k2]', error: 'ValueError (at test/integration/liveFailures.test.ts:26:25): k2 always fails' },
       ]);
       expect(failed.doomed).toEqual(['lf_total']);
       expect(failed.nodes.lf_total?.abandoned).toBe(0); // its record comes only when the map ends
@@ -83,5 +97,29 @@ describe('progress names retrying and failed keys, and doomed steps, while the r
     expect(result.success).toBe(false);
     expect(result.steps()['lf_total']?.status).toBe('ABANDONED');
     expect(result.steps()['lf_work[k1]']).toMatchObject({ status: 'SUCCESS', attempts: 2 });
+  }, 120_000);
+
+  it('child mode: `opgraph status` and the run bar name k1 retrying inside its child, from its step journal', async () => {
+    const result = await harness.withWorker([childRetries], async (taskQueue) => {
+      const run = await launchRun(harness.client, childRetries, { taskQueue });
+      const deadline = Date.now() + 60_000;
+      let stdout = '';
+      while (Date.now() < deadline && !stdout.includes('lf_c_work[k1]: attempt 2 of 2')) {
+        const io = captureIO({ TEMPORAL_ADDRESS: inject('temporalAddress') });
+        await runCli(['status', run.workflowId], io.io);
+        stdout = io.stdout();
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(stdout).toMatch(
+        /lf_c_work\[\*\].*1 retrying \(lf_c_work\[k1\]: attempt 2 of 2, last error: ValueError \(at test\/integration\/liveFailures.test.ts:\d+:\d+\): k1 fails its first attempt\)/,
+      );
+      // The job's own query cannot see inside the child: the name came from the journal.
+      const progress = await run.handle.query<RunProgress>('progress');
+      expect(progress.nodes.lf_c_work?.retryingKeys ?? []).toEqual([]);
+      releaseChild = true;
+      return awaitRun(run);
+    });
+    expect(result.success).toBe(true);
+    expect(result.steps()['lf_c_work[k1]']).toMatchObject({ status: 'SUCCESS', attempts: 2 });
   }, 120_000);
 });
