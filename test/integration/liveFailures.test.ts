@@ -99,7 +99,7 @@ describe('progress names retrying and failed keys, and doomed steps, while the r
     expect(result.steps()['lf_work[k1]']).toMatchObject({ status: 'SUCCESS', attempts: 2 });
   }, 120_000);
 
-  it('child mode: `opgraph status` and the run bar name k1 retrying inside its child, from its step journal', async () => {
+  it('child mode: `opgraph status` names k1 retrying inside its child, from its step journal (the bar of opgraph run reads it the same way)', async () => {
     const result = await harness.withWorker([childRetries], async (taskQueue) => {
       const run = await launchRun(harness.client, childRetries, { taskQueue });
       const deadline = Date.now() + 60_000;
