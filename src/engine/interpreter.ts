@@ -12,6 +12,7 @@ import type { InputSource, OutputRef, PlanNode } from '../dsl/plan.ts';
 import type {
   Binding,
   OpTaskInput,
+  OpTaskResult,
   ReusedChunk,
   ScopeResult,
   ShardResult,
@@ -124,11 +125,16 @@ export class ScopeInterpreter {
   /** Maps below this scope that ended with more failed keys than their `toleratedFailures` allow. */
   private readonly overTolerance: string[] = [];
 
+  /** Runs steps whose inputs are known without a promise per input and per layer (see LEAN_KEYS_PATCH in src/engine/keyed.ts). */
+  private readonly lean: boolean;
+
   constructor(
     private readonly scope: ScopeContext,
     private readonly engine: ScopeEngine,
     private readonly progress: ProgressSink = NO_PROGRESS,
+    options: { lean?: boolean } = {},
   ) {
+    this.lean = options.lean ?? false;
     for (const node of scope.plan.nodes) this.nodes.set(node.id, node);
     this.prior = { ...scope.prior };
     this.active = stageNodes(scope.plan.nodes, scope.dim, scope.stage);
@@ -144,14 +150,27 @@ export class ScopeInterpreter {
     }
   }
 
-  async run(): Promise<ScopeResult> {
+  run(): Promise<ScopeResult> {
+    const { priorParts, reused, reusedParts } = this.scope;
+    if (!this.lean || (priorParts?.length ?? 0) + (reused?.length ?? 0) + (reusedParts?.length ?? 0) > 0) return this.loadAndRun();
+    const here = ownNodes(this.active, this.scope.dim, this.scope.stage);
+    const below = dimensionsBelow(this.active, this.scope.dim);
+    const runs: Promise<unknown>[] = [...here.map((n) => this.runNode(n.id)), ...below.map((d) => this.runDimension(d).all)];
+    return (runs.length === 1 ? (runs[0] as Promise<unknown>) : Promise.all(runs)).then(() => this.report(here, below));
+  }
+
+  private async loadAndRun(): Promise<ScopeResult> {
     if (this.scope.priorParts && this.scope.priorParts.length > 0) await this.loadPriorParts(this.scope.priorParts);
     if (this.scope.reused && this.scope.reused.length > 0) await this.loadReused(this.scope.reused);
     if (this.scope.reusedParts && this.scope.reusedParts.length > 0) await this.loadRedriven(this.scope.reusedParts);
     const here = ownNodes(this.active, this.scope.dim, this.scope.stage);
     const below = dimensionsBelow(this.active, this.scope.dim);
     await Promise.all([...here.map((n) => this.runNode(n.id)), ...below.map((d) => this.runDimension(d).all)]);
-    // Report steps in plan order, clones in yield order, whatever order they finished in.
+    return this.report(here, below);
+  }
+
+  /** This scope's result once its nodes and dimensions ran: steps in plan order, clones in yield order, whatever order they finished in. */
+  private report(here: readonly PlanNode[], below: readonly string[]): ScopeResult {
     const ordered: Record<string, StepRecord> = {};
     for (const node of here) {
       const key = stepKey(node.id, this.scope.keys);
@@ -344,32 +363,125 @@ export class ScopeInterpreter {
     return { ...report(failedKeys.size), failedKeys };
   }
 
-  private async evaluateNode(node: PlanNode): Promise<StepRecord> {
-    const key = stepKey(node.id, this.scope.keys);
-    const base = { node: node.id, mappingKeys: [...this.scope.keys] };
-    const bindings = await Promise.all(node.inputs.map((input) => this.resolveInput(node, input.name, input.source)));
-    const abandoned = bindings.find((b) => b.state === 'abandoned');
-    let record: StepRecord;
-    if (abandoned && abandoned.state === 'abandoned') {
-      record = {
-        ...base,
-        status: 'ABANDONED',
-        error: { type: 'Abandoned', message: `Dependencies for step ${key} failed: ${abandoned.reason}. Not executing.` },
-      };
-    } else if (bindings.some((b) => b.state === 'missing')) {
-      record = { ...base, status: 'SKIPPED' };
-    } else {
-      const inputs: Record<string, unknown> = {};
-      node.inputs.forEach((input, i) => {
-        const binding = bindings[i];
-        inputs[input.name] = binding?.state === 'value' ? binding.value : undefined;
-      });
-      this.progress.stepStarted(node.id);
-      record = await this.execute(node, key, inputs);
+  private evaluateNode(node: PlanNode): Promise<StepRecord> {
+    if (!this.lean) return this.evaluateNodeAsync(node);
+    const ready = this.bindingsNow(node);
+    if (ready) return this.evaluateWith(node, ready);
+    // Steps of this scope it consumes (started here, in input order, as resolveInput does): wait for them alone.
+    const producers = this.producersOf(node);
+    if (!producers) return this.evaluateNodeAsync(node);
+    return (producers.length === 1 ? (producers[0] as Promise<StepRecord>) : Promise.all(producers)).then(() => {
+      const now = this.bindingsNow(node);
+      return now ? this.evaluateWith(node, now) : this.evaluateNodeAsync(node);
+    });
+  }
+
+  /** Runs the steps of this scope whose outputs `node` consumes; undefined when it needs more than steps (a collect). */
+  private producersOf(node: PlanNode): Promise<StepRecord>[] | undefined {
+    const runs: Promise<StepRecord>[] = [];
+    for (const { source } of node.inputs) {
+      if (source.kind === 'collect') return undefined;
+      const refs = source.kind === 'output' ? [source] : source.kind === 'fanin' ? source.sources : [];
+      for (const ref of refs) {
+        if (this.valueNow(ref)) continue;
+        runs.push(this.runNode(ref.node));
+      }
     }
+    return runs;
+  }
+
+  private evaluateWith(node: PlanNode, ready: readonly Binding[]): Promise<StepRecord> {
+    const key = stepKey(node.id, this.scope.keys);
+    const settled = this.settleInputs(node, key, ready);
+    if ('record' in settled) return Promise.resolve(this.finishStep(key, settled.record));
+    this.progress.stepStarted(node.id);
+    return this.executeLean(node, key, settled.inputs).then((record) => this.finishStep(key, record));
+  }
+
+  private async evaluateNodeAsync(node: PlanNode): Promise<StepRecord> {
+    const key = stepKey(node.id, this.scope.keys);
+    const bindings = await Promise.all(node.inputs.map((input) => this.resolveInput(node, input.name, input.source)));
+    const settled = this.settleInputs(node, key, bindings);
+    let record: StepRecord;
+    if ('record' in settled) {
+      record = settled.record;
+    } else {
+      this.progress.stepStarted(node.id);
+      record = await this.execute(node, key, settled.inputs);
+    }
+    return this.finishStep(key, record);
+  }
+
+  /** A step's inputs, once bound: the values to run it with, or its record when an input was abandoned or is missing. */
+  private settleInputs(
+    node: PlanNode,
+    key: string,
+    bindings: readonly Binding[],
+  ): { record: StepRecord } | { inputs: Record<string, unknown> } {
+    const base = { node: node.id, mappingKeys: [...this.scope.keys] };
+    const abandoned = bindings.find((b) => b.state === 'abandoned');
+    if (abandoned && abandoned.state === 'abandoned') {
+      return {
+        record: {
+          ...base,
+          status: 'ABANDONED',
+          error: { type: 'Abandoned', message: `Dependencies for step ${key} failed: ${abandoned.reason}. Not executing.` },
+        },
+      };
+    }
+    if (bindings.some((b) => b.state === 'missing')) return { record: { ...base, status: 'SKIPPED' } };
+    const inputs: Record<string, unknown> = {};
+    node.inputs.forEach((input, i) => {
+      const binding = bindings[i];
+      inputs[input.name] = binding?.state === 'value' ? binding.value : undefined;
+    });
+    return { inputs };
+  }
+
+  private finishStep(key: string, record: StepRecord): StepRecord {
     this.steps[key] = record;
     this.progress.stepFinished(record, record.status === 'SUCCESS' || record.status === 'FAILURE');
     return record;
+  }
+
+  /** Every input of `node` when all are known right now (config, the key's item, finished or earlier-stage steps); else undefined. */
+  private bindingsNow(node: PlanNode): Binding[] | undefined {
+    const bindings: Binding[] = [];
+    for (const { name, source } of node.inputs) {
+      let binding: Binding | undefined;
+      switch (source.kind) {
+        case 'config':
+          binding = { state: 'value', value: this.scope.runConfig[node.id]?.inputs[name] };
+          break;
+        case 'item':
+          binding = this.bound(dimensionId(source));
+          break;
+        case 'output':
+          binding = this.valueNow(source);
+          break;
+        case 'fanin': {
+          const parts = source.sources.map((ref) => this.valueNow(ref));
+          binding = parts.every((p) => p !== undefined) ? gather(parts, source.sources.length) : undefined;
+          break;
+        }
+        case 'collect':
+          binding = undefined;
+          break;
+      }
+      if (binding === undefined) return undefined;
+      bindings.push(binding);
+    }
+    return bindings;
+  }
+
+  /** What `valueOf` resolves to, when it is known without waiting. */
+  private valueNow(ref: OutputRef): Binding | undefined {
+    const prior = this.prior[stepKey(ref.node, this.scope.keys)];
+    if (prior) return outputBinding(prior, ref.output);
+    const producer = this.nodes.get(ref.node);
+    if (!producer || !this.isHere(producer)) return this.bound(`${ref.node}:${ref.output}`);
+    const done = this.steps[stepKey(ref.node, this.scope.keys)];
+    return done ? outputBinding(done, ref.output) : undefined;
   }
 
   private async resolveInput(node: PlanNode, name: string, source: InputSource): Promise<Binding> {
@@ -509,7 +621,7 @@ export class ScopeInterpreter {
       this.scope,
       this.engine,
       this.progress,
-      (scope) => new ScopeInterpreter(scope, this.engine, this.progress).run(),
+      (scope, lean) => new ScopeInterpreter(scope, this.engine, this.progress, { lean }).run(),
       request,
       keyed,
       options,
@@ -584,29 +696,57 @@ export class ScopeInterpreter {
     return bindings;
   }
 
-  private async execute(node: PlanNode, key: string, given: Record<string, unknown>): Promise<StepRecord> {
+  /** A step's first attempt without an async layer; a failed attempt goes on in `execute` (retries, redrive). */
+  private executeLean(node: PlanNode, key: string, inputs: Record<string, unknown>): Promise<StepRecord> {
+    if (inputFit(inputs, this.engine).length > 0) return this.execute(node, key, inputs);
+    return this.attempt(node, key, inputs, 1).then(
+      (result) => this.succeeded(node, key, result.outputs, 1),
+      (error: unknown) => this.execute(node, key, inputs, { error }),
+    );
+  }
+
+  /** One attempt of a step, within the workflow's budget (the budget's own promise: no extra tick). */
+  private attempt(node: PlanNode, key: string, inputs: Record<string, unknown>, attempt: number): Promise<OpTaskResult> {
+    const task: OpTaskInput = {
+      runId: this.scope.runId,
+      job: this.scope.plan.job,
+      node: node.id,
+      op: node.op,
+      stepKey: key,
+      mappingKeys: [...this.scope.keys],
+      inputs,
+      config: this.scope.runConfig[node.id]?.config,
+      attempt,
+    };
+    // The signature is not counted: the budget's byte sums decide when steps start, as they did before it was sent.
+    const sent: OpTaskInput = { ...task, signature: opSignature(node) };
+    return this.engine.budget.run('activity', () => this.engine.executeAttempt(node, sent), taskBytes(task));
+  }
+
+  private succeeded(node: PlanNode, key: string, outputs: TaskOutput[], attempts: number): StepRecord {
+    this.progress.stepRetrying?.(node.id, key, undefined);
+    return { node: node.id, mappingKeys: [...this.scope.keys], status: 'SUCCESS', outputs, attempts };
+  }
+
+  /**
+   * Runs a step: its attempts, retries per its policy, and (onStepFailure 'wait') its redrives.
+   * `firstFailed`: its first attempt already ran and failed with this error (executeLean).
+   */
+  private async execute(
+    node: PlanNode,
+    key: string,
+    given: Record<string, unknown>,
+    firstFailed?: { error: unknown },
+  ): Promise<StepRecord> {
     const base = { node: node.id, mappingKeys: [...this.scope.keys] };
-    const inputs = await fitInputs(given, this.engine);
+    const inputs = firstFailed ? given : await fitInputs(given, this.engine);
     // Attempts before the last redrive do not count against the retry policy.
     let retriesFrom = 0;
     for (let attempt = 1; ; attempt++) {
-      const task: OpTaskInput = {
-        runId: this.scope.runId,
-        job: this.scope.plan.job,
-        node: node.id,
-        op: node.op,
-        stepKey: key,
-        mappingKeys: [...this.scope.keys],
-        inputs,
-        config: this.scope.runConfig[node.id]?.config,
-        attempt,
-      };
-      // The signature is not counted: the budget's byte sums decide when steps start, as they did before it was sent.
-      const sent: OpTaskInput = { ...task, signature: opSignature(node) };
       try {
-        const result = await this.engine.budget.run('activity', () => this.engine.executeAttempt(node, sent), taskBytes(task));
-        this.progress.stepRetrying?.(node.id, key, undefined);
-        return { ...base, status: 'SUCCESS', outputs: result.outputs, attempts: attempt };
+        if (firstFailed && attempt === 1) throw firstFailed.error;
+        const result = await this.attempt(node, key, inputs, attempt);
+        return this.succeeded(node, key, result.outputs, attempt);
       } catch (err) {
         if (this.engine.isCancellation(err)) throw err;
         const error = this.engine.errorOf(err);
@@ -669,10 +809,14 @@ const LEGACY_CONCAT_CHUNK_CHARS = 384 * 1024;
  * up to more than one activity input may carry. Then the largest inputs go to the store: lists in
  * chunks (`$opgraphConcat`), other values whole; the op runner loads them back.
  */
-async function fitInputs(inputs: Record<string, unknown>, engine: ScopeEngine): Promise<Record<string, unknown>> {
+function inputFit(inputs: Record<string, unknown>, engine: ScopeEngine): InputFit {
   const current = planInputFit(inputs, jsonBytes, PAYLOAD.activityInput, PAYLOAD.chunk);
   const legacy = planInputFit(inputs, jsonChars, LEGACY_INPUTS_INLINE_CHARS, LEGACY_CONCAT_CHUNK_CHARS);
-  const fit = storedByEither(engine, current, legacy, 'opgraph-store-large-inputs');
+  return storedByEither(engine, current, legacy, 'opgraph-store-large-inputs');
+}
+
+async function fitInputs(inputs: Record<string, unknown>, engine: ScopeEngine): Promise<Record<string, unknown>> {
+  const fit = inputFit(inputs, engine);
   if (fit.length === 0) return inputs;
   const fitted = { ...inputs };
   for (const { name, chunks } of fit) {

@@ -11,6 +11,15 @@ import type { DimensionRequest, KeyedScope, ScopeContext, ScopeEngine } from './
 import { forEachWindowed, mapGate, type WindowGate } from './window.ts';
 
 /**
+ * Inline keys (mode 'activity') without a promise per layer: the SDK captures a stack trace for every
+ * promise workflow code creates, and a key's async layers (window lane, key scope, step, inputs, fit,
+ * attempt) made that most of the workflow's CPU on big maps (bench/RESULTS.md, "Workflow CPU per key").
+ * Fewer promises means fewer microtask ticks, so commands may come in another order than runs
+ * recorded before it: those replay the async path.
+ */
+export const LEAN_KEYS_PATCH = 'opgraph-lean-inline-keys';
+
+/**
  * Runs the given keys of one dimension per its mode — a child workflow per key, the key's steps as
  * activities of this workflow, or batches of keys per activity — within the map's sliding window
  * (`maxConcurrency`, a share of the budget) and the workflow's budget of pending commands.
@@ -20,8 +29,8 @@ export async function runKeyed(
   scope: Pick<ScopeContext, 'runId' | 'runConfig'>,
   engine: ScopeEngine,
   progress: ProgressSink,
-  /** Runs one key's scope right here (mode 'activity'): the interpreter, passed in to keep this module below it. */
-  runInline: (scope: ScopeContext) => Promise<ScopeResult>,
+  /** Runs one key's scope right here (mode 'activity'): the interpreter, passed in to keep this module below it. `lean`: see LEAN_KEYS_PATCH. */
+  runInline: (scope: ScopeContext, lean: boolean) => Promise<ScopeResult>,
   request: DimensionRequest,
   keyed: readonly KeyedScope[],
   options: DimensionOptions,
@@ -85,12 +94,18 @@ export async function runKeyed(
           .then((results) => results[0] ?? { steps: {} });
       batchResults.forEach((result, i) => settle(b * size + i, batch[i] as KeyedScope, result, 2 * EVENTS.activity, again));
     });
+  } else if (mode === 'activity' && engine.patched(LEAN_KEYS_PATCH)) {
+    // The key's steps run as activities of this very workflow: no child, lower overhead.
+    const inline = (again: KeyedScope) => runInline(childScope(scope, request, again), true);
+    await forEachWindowed(keyed, window, (item, index) => {
+      progress.childStarted(progressLabel);
+      return inline(item).then((result) => settle(index, item, result, inlineEvents, inline));
+    });
   } else {
     await forEachWindowed(keyed, window, async (item, index) => {
       progress.childStarted(progressLabel);
       if (mode === 'activity') {
-        // The key's steps run as activities of this very workflow: no child, lower overhead.
-        const inline = (again: KeyedScope) => runInline(childScope(scope, request, again));
+        const inline = (again: KeyedScope) => runInline(childScope(scope, request, again), false);
         settle(index, item, await inline(item), inlineEvents, inline);
       } else {
         settle(index, item, await runChild(item), EVENTS.child + EVENTS.activity, runChild);

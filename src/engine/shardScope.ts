@@ -59,7 +59,7 @@ export async function runShardScope(input: ShardWorkflowInput, engine: ScopeEngi
   engine.budget.reserveEvents(keyed.length * perKey);
   const results: ScopeResult[] = [];
   progress.dimensionKeys(dimId, keyed.length);
-  const runInline = (scope: ScopeContext) => new ScopeInterpreter(scope, engine, progress).run();
+  const runInline = (scope: ScopeContext, lean: boolean) => new ScopeInterpreter(scope, engine, progress, { lean }).run();
   await runKeyed(input, engine, progress, runInline, request, keyed, options, dimId, (index, result) => {
     results[index] = result;
   });

@@ -16,6 +16,7 @@ import { getDefaultStore } from '../store/store.ts';
 import { defaultDataConverter } from '../codec/index.ts';
 import { workerTracingOptions } from '../telemetry/tracing.ts';
 import { workerTiming, type WorkerTimingSettings } from './timing.ts';
+import { withoutWorkflowStackTraces } from './stackTraces.ts';
 
 /** The interpreter's workflow module (bundled by the worker with webpack). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -71,20 +72,23 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   await getDefaultStore().check?.();
   const nativeConnection = connection ?? (await connectNative(resolvedAddress as string));
   const tracing = workerTracingOptions();
-  return Worker.create({
-    namespace: target?.namespace ?? DEFAULT_NAMESPACE,
-    // Payload encryption when OPGRAPH_CODEC_KEYS / OPGRAPH_CODEC_KEY_FILE are set (src/codec).
-    dataConverter: defaultDataConverter(),
-    // A dead worker's cached runs move on within the sticky timeout; a cancel reaches a running op
-    // within the heartbeat throttle (README, "Reliability").
-    ...timings,
-    ...rest,
-    interceptors: { ...rest.interceptors, activity: [...(tracing.interceptors?.activity ?? []), ...(rest.interceptors?.activity ?? [])] },
-    connection: nativeConnection,
-    taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowBundle: rest.workflowBundle ?? (await interpreterBundle()),
-    activities: createOpActivities(definitions),
-  });
+  const workflowBundle = rest.workflowBundle ?? (await interpreterBundle());
+  return withoutWorkflowStackTraces(process.env, () =>
+    Worker.create({
+      namespace: target?.namespace ?? DEFAULT_NAMESPACE,
+      // Payload encryption when OPGRAPH_CODEC_KEYS / OPGRAPH_CODEC_KEY_FILE are set (src/codec).
+      dataConverter: defaultDataConverter(),
+      // A dead worker's cached runs move on within the sticky timeout; a cancel reaches a running op
+      // within the heartbeat throttle (README, "Reliability").
+      ...timings,
+      ...rest,
+      interceptors: { ...rest.interceptors, activity: [...(tracing.interceptors?.activity ?? []), ...(rest.interceptors?.activity ?? [])] },
+      connection: nativeConnection,
+      taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
+      workflowBundle,
+      activities: createOpActivities(definitions),
+    }),
+  );
 }
 
 /**
