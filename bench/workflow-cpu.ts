@@ -36,7 +36,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const env = await benchEnv('dev');
 const rows: Record<string, { seconds: number[]; cpu: number[]; timeouts: number[]; failed: number[]; longest: number[] }> = {};
 try {
-  console.log(`commit ${execSync('git rev-parse --short HEAD').toString().trim()}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `commit ${execSync('git rev-parse --short HEAD').toString().trim()}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   for (let r = 0; r < repeat; r++) {
     for (const traces of [false, true]) {
       if (traces) process.env[WORKFLOW_STACK_TRACES_ENV] = '1';
@@ -53,7 +57,13 @@ try {
         if (e.workflowTaskStartedEventAttributes) started = e;
         if (e.workflowTaskCompletedEventAttributes && started) longest = Math.max(longest, ms(e) - ms(started));
       }
-      const row = (rows[traces ? 'stack traces on' : 'stack traces off (default)'] ??= { seconds: [], cpu: [], timeouts: [], failed: [], longest: [] });
+      const row = (rows[traces ? 'stack traces on' : 'stack traces off (default)'] ??= {
+        seconds: [],
+        cpu: [],
+        timeouts: [],
+        failed: [],
+        longest: [],
+      });
       row.seconds.push(run.seconds);
       row.cpu.push((used.user + used.system) / 1e6);
       row.timeouts.push(events.filter((e) => e.workflowTaskTimedOutEventAttributes).length);
@@ -65,14 +75,20 @@ try {
       );
     }
   }
-  console.log(`\n| workers (${MAPS} maps × ${KEYS} keys, activity mode, ops sleep 2 s) | run s | worker CPU s | WFT timed out | WFT failed | longest WFT s |`);
+  console.log(
+    `\n| workers (${MAPS} maps × ${KEYS} keys, activity mode, ops sleep 2 s) | run s | worker CPU s | WFT timed out | WFT failed | longest WFT s |`,
+  );
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const [name, r] of Object.entries(rows)) {
     console.log(
       `| ${name} | ${median(r.seconds).toFixed(1)} | ${median(r.cpu).toFixed(1)} | ${median(r.timeouts)} | ${median(r.failed)} | ${median(r.longest).toFixed(2)} |`,
     );
   }
-  console.log(`(medians of ${repeat} alternating runs each; load average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  console.log(
+    `(medians of ${repeat} alternating runs each; load average after: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')})`,
+  );
 } finally {
   await env.close();
 }

@@ -26,11 +26,7 @@ const KEYS = 300;
 
 /** One step per key, and a chain of two with a value from outside the map. */
 const oneStep = job({ name: 'lean_one_step' }, () => {
-  total(
-    keys()
-      .map(inc, { mode: 'activity' })
-      .collect(),
-  );
+  total(keys().map(inc, { mode: 'activity' }).collect());
 });
 const chained = job({ name: 'lean_chained' }, () => {
   const s = seed();
@@ -89,11 +85,7 @@ describe('inline keys with few promises (LEAN_KEYS_PATCH)', () => {
 
   it('a failed first attempt goes on in the retry loop: retried per the op policy, same records as the async path', async () => {
     const retrying = job({ name: 'lean_retry' }, () => {
-      total(
-        keys()
-          .map(incRetried, { mode: 'activity' })
-          .collect(),
-      );
+      total(keys().map(incRetried, { mode: 'activity' }).collect());
     });
     const lean = await run(retrying, true, 'k7');
     const async = await run(retrying, false, 'k7');
@@ -104,11 +96,7 @@ describe('inline keys with few promises (LEAN_KEYS_PATCH)', () => {
   it('child and batch maps do not ask for the patch (it would add a marker to every child history)', async () => {
     for (const mode of ['child', 'batch'] as const) {
       const definition = job({ name: `lean_${mode}` }, () => {
-        total(
-          keys()
-            .map(inc, { mode })
-            .collect(),
-        );
+        total(keys().map(inc, { mode }).collect());
       });
       const { asked } = await run(definition, true);
       expect(asked).not.toContain(LEAN_KEYS_PATCH);
