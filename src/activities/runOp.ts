@@ -9,6 +9,7 @@ import { FailureType, OpTaskInput, type OpTaskResult } from '../dsl/protocol.ts'
 import { userPath } from '../dsl/runConfig.ts';
 import { materialize } from '../store/store.ts';
 import { fitOutputs, offloadOutput } from './fitting.ts';
+import { HeartbeatPacer } from './heartbeatPacer.ts';
 import { observeStep, retriesAfter, type OnStored } from './observe.ts';
 import { issuesText, OutputCollector } from './outputs.ts';
 import { resolveStep } from './resolveStep.ts';
@@ -16,7 +17,7 @@ import { StepJournalWriter } from './stepJournal.ts';
 import { frameText, userFrame } from './userFrame.ts';
 
 /** Runs one step: validates what comes in, runs the op body with auto-heartbeats, validates what goes out. */
-export async function runOp(definitions: Definitions, raw: unknown): Promise<OpTaskResult> {
+export async function runOp(definitions: Definitions, raw: unknown, pacer: HeartbeatPacer = SHARED_PACER): Promise<OpTaskResult> {
   const parsed = OpTaskInput.safeParse(raw);
   if (!parsed.success) {
     throw ApplicationFailure.nonRetryable(`op task input is malformed: ${parsed.error.message}`, FailureType.Definition);
@@ -26,7 +27,7 @@ export async function runOp(definitions: Definitions, raw: unknown): Promise<OpT
   // The step's journal (its attempts and ctx.log lines, for `opgraph logs` and the run page).
   const journal = new StepJournalWriter(task, activity);
   try {
-    const result = await observeStep(definitions, task, (onStored) => runAttempt(definitions, task, activity, journal, onStored));
+    const result = await observeStep(definitions, task, (onStored) => runAttempt(definitions, task, activity, journal, onStored, pacer));
     await journal.finish('succeeded');
     return result;
   } catch (err) {
@@ -54,6 +55,7 @@ async function runAttempt(
   activity: Context,
   journal: StepJournalWriter,
   onStored: OnStored,
+  pacer: HeartbeatPacer,
 ): Promise<OpTaskResult> {
   const spec = resolveStep(definitions, task);
   const config = parseConfig(spec, task);
@@ -71,7 +73,9 @@ async function runAttempt(
   });
 
   const { ctx, latestDetails } = makeContext(task, config, activity, journal);
-  const stopHeartbeats = autoHeartbeat(activity, latestDetails);
+  // Heartbeats while user code runs, so a dead worker is noticed within the heartbeat timeout and a
+  // cancel reaches ctx.signal (Temporal delivers a cancel only in a heartbeat's answer): src/activities/heartbeatPacer.ts.
+  const stopHeartbeats = pacer.start(activity, task.runId, latestDetails);
   try {
     const collector = new OutputCollector(spec, task.stepKey);
     await collector.consume(spec.fn(ctx, ...args));
@@ -147,22 +151,8 @@ function makeContext(
   return { ctx, latestDetails: () => details };
 }
 
-/**
- * Heartbeats while user code runs, so a dead worker is noticed within the heartbeat timeout and a
- * cancel reaches ctx.signal: Temporal delivers a cancel only in a heartbeat's response. A beat here
- * is an in-process call; the SDK sends at most one per heartbeat throttle (the worker's
- * maxHeartbeatThrottleInterval, 1 s by default: src/worker/timing.ts), so beating every 500 ms
- * keeps a beat waiting whenever the throttle lets one through.
- */
-function autoHeartbeat(activity: Context, latestDetails: () => unknown): () => void {
-  const timeoutMs = activity.info.heartbeatTimeoutMs ?? 30_000;
-  const interval = Math.max(50, Math.min(timeoutMs / 4, AUTO_HEARTBEAT_MS));
-  const timer = setInterval(() => activity.heartbeat(latestDetails()), interval);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
-const AUTO_HEARTBEAT_MS = 500;
+/** For runOp calls outside a worker's activities (tests): one pacer for the process. */
+const SHARED_PACER = new HeartbeatPacer();
 
 function validationFailure(task: OpTaskInput, message: string): ApplicationFailure {
   return ApplicationFailure.create({

@@ -19,6 +19,7 @@ import { addRunsCommand } from './runs.ts';
 import { registerRunViewCommands } from './runViewCommands.ts';
 import { addScheduleCommands } from './schedule.ts';
 import { devCommand, workerCommand } from './serve.ts';
+import { DEFAULT_HEARTBEAT_RATE } from '../activities/heartbeatPacer.ts';
 import { DEFAULT_HEARTBEAT_THROTTLE_MS, DEFAULT_STICKY_TIMEOUT_MS, WORKER_TIMING_ENV } from '../worker/timing.ts';
 
 /** `opgraph list`: every job, then its nodes (ids), with op name, fan-outs and mapping. */
@@ -59,7 +60,7 @@ function metricsPortOption(env: NodeJS.ProcessEnv): Option {
   ).default(env.OPGRAPH_METRICS_PORT?.trim() || undefined);
 }
 
-/** `--sticky-timeout` / `--heartbeat-throttle` (env OPGRAPH_STICKY_TIMEOUT / OPGRAPH_HEARTBEAT_THROTTLE): src/worker/timing.ts. */
+/** `--sticky-timeout` / `--heartbeat-throttle` / `--heartbeat-rate` (env OPGRAPH_STICKY_TIMEOUT / …): src/worker/timing.ts. */
 function stickyTimeoutOption(): Option {
   return new Option(
     '--sticky-timeout <duration>',
@@ -71,6 +72,13 @@ function heartbeatThrottleOption(): Option {
   return new Option(
     '--heartbeat-throttle <duration>',
     `longest pause between two heartbeats of a running op, i.e. how long a cancel takes to reach ctx.signal (default ${DEFAULT_HEARTBEAT_THROTTLE_MS / 1000}s; env ${WORKER_TIMING_ENV.heartbeatThrottle})`,
+  );
+}
+
+function heartbeatRateOption(): Option {
+  return new Option(
+    '--heartbeat-rate <n>',
+    `heartbeats per second this worker's running ops send together: up to n ops beat every throttle interval, more beat less often (a cancel still reaches them all within about a second) (default ${DEFAULT_HEARTBEAT_RATE}; env ${WORKER_TIMING_ENV.heartbeatRate})`,
   );
 }
 
@@ -97,7 +105,7 @@ Environment:
   OPGRAPH_DEFINITIONS default for -m/--module (else ${DEFAULT_MODULE})
   OPGRAPH_TASK_QUEUE  default task queue for worker/dev/launch/run --no-worker (else ${DEFAULT_TASK_QUEUE})
   OPGRAPH_LOG_LEVEL   worker log level (TRACE, DEBUG, INFO, WARN, ERROR)
-  OPGRAPH_STICKY_TIMEOUT / OPGRAPH_HEARTBEAT_THROTTLE  worker timings (as --sticky-timeout / --heartbeat-throttle); README "Reliability"
+  OPGRAPH_STICKY_TIMEOUT / OPGRAPH_HEARTBEAT_THROTTLE / OPGRAPH_HEARTBEAT_RATE  worker timings (as --sticky-timeout / --heartbeat-throttle / --heartbeat-rate); README "Reliability"
   OPGRAPH_CODEC_KEYS  payload encryption keys, <id>=<base64 32 bytes>,… (or OPGRAPH_CODEC_KEY_FILE); README "Security"
 
 Exit codes: 0 success, 1 run failed / cancelled / server error, 2 usage or config error.`,
@@ -139,6 +147,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .addOption(metricsPortOption(io.env))
     .addOption(stickyTimeoutOption())
     .addOption(heartbeatThrottleOption())
+    .addOption(heartbeatRateOption())
     .action(
       async (opts: {
         module: string;
@@ -147,6 +156,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
         metricsPort?: string;
         stickyTimeout?: string;
         heartbeatThrottle?: string;
+        heartbeatRate?: string;
       }) => {
         setExit(await workerCommand(opts, io));
       },
@@ -166,6 +176,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
     .addOption(metricsPortOption(io.env))
     .addOption(stickyTimeoutOption())
     .addOption(heartbeatThrottleOption())
+    .addOption(heartbeatRateOption())
     .action(
       async (opts: {
         port?: string;
@@ -179,6 +190,7 @@ Ctrl+C against TEMPORAL_ADDRESS cancels the run (ops see ctx.signal) and waits f
         metricsPort?: string;
         stickyTimeout?: string;
         heartbeatThrottle?: string;
+        heartbeatRate?: string;
       }) => {
         setExit(await devCommand(opts, io));
       },

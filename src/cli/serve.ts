@@ -4,7 +4,7 @@ import { connectClient } from '../client/connect.ts';
 import { DEFAULT_TASK_QUEUE } from '../connection.ts';
 import { localDevServer, stopLocalDevServer } from '../execute.ts';
 import { connectNative, createWorker } from '../worker/createWorker.ts';
-import { workerTiming, type WorkerTimingSettings } from '../worker/timing.ts';
+import { workerHeartbeatRate, workerTiming, type WorkerTimingSettings } from '../worker/timing.ts';
 import { loadDefinitions } from './definitions.ts';
 import { EXIT, UsageError } from './errors.ts';
 import { type CliIO, printer } from './io.ts';
@@ -23,6 +23,8 @@ export interface WorkerCommandOptions {
   /** Worker timings as durations (src/worker/timing.ts); default from the environment, else 2 s / 1 s. */
   stickyTimeout?: string;
   heartbeatThrottle?: string;
+  /** Heartbeats per second the worker's running ops share (src/activities/heartbeatPacer.ts). */
+  heartbeatRate?: string;
 }
 
 /** Serves the module's jobs on TEMPORAL_ADDRESS until Ctrl+C / SIGTERM (then shuts down gracefully). */
@@ -68,6 +70,7 @@ async function superviseWorkers(
   if (options.taskQueue) args.push('--task-queue', options.taskQueue);
   if (options.stickyTimeout) args.push('--sticky-timeout', options.stickyTimeout);
   if (options.heartbeatThrottle) args.push('--heartbeat-throttle', options.heartbeatThrottle);
+  if (options.heartbeatRate) args.push('--heartbeat-rate', options.heartbeatRate);
   // Each process serves its own metrics: port, port + 1, … (one Prometheus target each).
   const argsFor = (slot: number): string[] =>
     metricsBindAddress ? [...args, '--metrics-port', offsetBindAddress(metricsBindAddress, slot - 1)] : args;
@@ -76,9 +79,14 @@ async function superviseWorkers(
 
 /** The worker timing flags, checked before anything starts (a usage error names the flag or variable). */
 function timingOption(options: WorkerTimingSettings, env: NodeJS.ProcessEnv): WorkerTimingSettings {
-  const timing = { stickyTimeout: options.stickyTimeout, heartbeatThrottle: options.heartbeatThrottle };
+  const timing = {
+    stickyTimeout: options.stickyTimeout,
+    heartbeatThrottle: options.heartbeatThrottle,
+    heartbeatRate: options.heartbeatRate,
+  };
   try {
     workerTiming(env, timing);
+    workerHeartbeatRate(env, timing);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -109,6 +117,8 @@ export interface DevCommandOptions {
   metricsPort?: string;
   stickyTimeout?: string;
   heartbeatThrottle?: string;
+  /** Heartbeats per second the worker's running ops share (src/activities/heartbeatPacer.ts). */
+  heartbeatRate?: string;
 }
 
 function parsePort(value: string | undefined, flag: string): number | undefined {

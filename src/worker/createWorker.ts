@@ -15,7 +15,7 @@ import { UNREACHABLE_HINT } from '../client/connect.ts';
 import { getDefaultStore } from '../store/store.ts';
 import { defaultDataConverter } from '../codec/index.ts';
 import { workerTracingOptions } from '../telemetry/tracing.ts';
-import { workerTiming, type WorkerTimingSettings } from './timing.ts';
+import { workerHeartbeatRate, workerTiming, type WorkerTimingSettings } from './timing.ts';
 import { withoutWorkflowStackTraces } from './stackTraces.ts';
 
 /** The interpreter's workflow module (bundled by the worker with webpack). */
@@ -50,7 +50,8 @@ export interface CreateWorkerOptions extends Partial<Omit<WorkerOptions, 'activi
   /**
    * Sticky-queue timeout and heartbeat throttle as durations (`opgraph worker --sticky-timeout`
    * / `--heartbeat-throttle`), else OPGRAPH_STICKY_TIMEOUT / OPGRAPH_HEARTBEAT_THROTTLE, else 2 s / 1 s
-   * (src/worker/timing.ts). The Temporal options of the same names, when given, win.
+   * (src/worker/timing.ts). The Temporal options of the same names, when given, win. `heartbeatRate`
+   * (`--heartbeat-rate`, OPGRAPH_HEARTBEAT_RATE, default 50/s) paces the running ops' heartbeats.
    */
   timing?: WorkerTimingSettings;
 }
@@ -60,6 +61,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   const { definitions, connection, address, taskQueue, timing, ...rest } = options;
   // Read before connecting: a malformed setting stops the worker with the flag or variable named.
   const timings = workerTiming(process.env, timing);
+  const heartbeatRate = workerHeartbeatRate(process.env, timing);
   const target = temporalTargetFromEnv();
   const resolvedAddress = address ?? target?.address;
   if (!connection && !resolvedAddress) {
@@ -86,7 +88,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       connection: nativeConnection,
       taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
       workflowBundle,
-      activities: createOpActivities(definitions),
+      activities: createOpActivities(definitions, { heartbeatRate }),
     }),
   );
 }

@@ -42,6 +42,26 @@ const waitDefaultHeartbeat = op({ name: 'wait_default_heartbeat' }, async (ctx, 
   return key;
 });
 
+/** Many long ops of one run on one worker, for the heartbeat pacing (src/activities/heartbeatPacer.ts). */
+const MANY = 120;
+const manyStartedAt = new Map<string, number>();
+const manyAbortedAt = new Map<string, number>();
+const manyKeys = op({ name: 'cancel_many_keys', out: new DynamicOut<string>() }, async function* () {
+  for (let i = 0; i < MANY; i++) yield new DynamicOutput(`k${i}`, `k${i}`);
+});
+const waitLong = op({ name: 'wait_long' }, async (ctx, key: string) => {
+  manyStartedAt.set(ctx.stepKey, Date.now());
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 120_000);
+    ctx.signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      manyAbortedAt.set(ctx.stepKey, Date.now());
+      resolve();
+    });
+  });
+  return key;
+});
+
 const gather = op({ name: 'cancel_gather' }, async (_ctx, xs: string[]) => xs.join(''));
 
 const cancellable = job({ name: 'cancellable' }, () => {
@@ -56,6 +76,17 @@ const cancellableInline = job({ name: 'cancellable_inline' }, () => {
 const cancellableDefaults = job({ name: 'cancellable_default_heartbeat' }, () => {
   gather(keys().map(waitDefaultHeartbeat).collect());
 });
+
+const cancellableMany = job({ name: 'cancellable_many' }, () => {
+  gather(manyKeys().map(waitLong, { mode: 'activity' }).collect());
+});
+
+/** When the server last recorded a heartbeat of each pending activity (ms since the epoch; 0 if none yet). */
+function lastHeartbeats(pending: { lastHeartbeatTime?: { seconds?: unknown; nanos?: number | null } | null }[]): number[] {
+  return pending.map((a) =>
+    a.lastHeartbeatTime ? Number(a.lastHeartbeatTime.seconds ?? 0) * 1000 + (a.lastHeartbeatTime.nanos ?? 0) / 1e6 : 0,
+  );
+}
 
 describe('cancelling a run', () => {
   let harness: TemporalHarness;
@@ -126,4 +157,40 @@ describe('cancelling a run', () => {
     for (const [step, at] of abortedAt) expect(at - cancelledAt, `${step} saw ctx.signal after`).toBeLessThan(5_000);
     expect(endedAt - cancelledAt).toBeLessThan(8_000);
   });
+
+  it('120 long ops on a worker with a heartbeat rate of 4/s: few heartbeats reach the server, yet a cancel reaches every op within seconds', async () => {
+    const { cancelledAt, recentShare, result } = await harness.withWorker(
+      [cancellableMany],
+      async (taskQueue) => {
+        const run = await launchRun(harness.client, cancellableMany, { taskQueue });
+        while (manyStartedAt.size < MANY) await new Promise((r) => setTimeout(r, 50));
+        // Past the first beats of the ops that started while few ran: from here each op beats every ~15 s.
+        await new Promise((r) => setTimeout(r, 6_000));
+        const described = await run.handle.describe();
+        const pending = described.raw.pendingActivities ?? [];
+        expect(pending).toHaveLength(MANY);
+        // Unpaced, every op heartbeats each second (the throttle): all 120 would have one in the last 2 s.
+        const now = Date.now();
+        const recentShare = lastHeartbeats(pending).filter((at) => now - at < 2_000).length / MANY;
+        const cancelledAt = Date.now();
+        await cancelRun(harness.client, run.workflowId);
+        const ended = await awaitRun(run);
+        // Keep the worker up until every op has seen the cancel (its shutdown would abort them too).
+        const deadline = Date.now() + 30_000;
+        while (manyAbortedAt.size < MANY && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        return { cancelledAt, recentShare, result: ended };
+      },
+      { maxConcurrentActivityTaskExecutions: 200, timing: { heartbeatRate: '4' } },
+    );
+    expect(result.status).toBe('CANCELLED');
+    expect(recentShare).toBeLessThan(0.35);
+    expect(manyAbortedAt.size).toBe(MANY);
+    // Paced at 15 s per op, a cancel would take up to 15 s to reach the last op; the first op to learn
+    // of it makes the run's other ops ask at once. Functional bound, not a benchmark.
+    const latest = Math.max(...[...manyAbortedAt.values()].map((at) => at - cancelledAt));
+    expect(latest).toBeLessThan(5_000);
+    console.error(
+      `[cancel] ${MANY} ops at 4 heartbeats/s: ${Math.round(recentShare * 100)} % had a heartbeat in the 2 s before the cancel; every op saw ctx.signal within ${latest} ms`,
+    );
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/commands.ts';
-import { workerTiming } from '../../src/worker/timing.ts';
+import { workerHeartbeatRate, workerTiming } from '../../src/worker/timing.ts';
 import { captureIO } from '../cli/capture.ts';
 
 describe('worker timings (sticky timeout, heartbeat throttle)', () => {
@@ -25,6 +25,21 @@ describe('worker timings (sticky timeout, heartbeat throttle)', () => {
   });
 });
 
+describe('worker heartbeat rate', () => {
+  it('defaults to 50 heartbeats/s; reads OPGRAPH_HEARTBEAT_RATE; the flag wins', () => {
+    expect(workerHeartbeatRate({})).toBe(50);
+    expect(workerHeartbeatRate({ OPGRAPH_HEARTBEAT_RATE: '200' })).toBe(200);
+    expect(workerHeartbeatRate({ OPGRAPH_HEARTBEAT_RATE: '200' }, { heartbeatRate: '12.5' })).toBe(12.5);
+  });
+
+  it('names the flag or variable that holds a bad rate', () => {
+    expect(() => workerHeartbeatRate({ OPGRAPH_HEARTBEAT_RATE: 'fast' })).toThrow(
+      /OPGRAPH_HEARTBEAT_RATE must be a positive number of heartbeats per second, got "fast".*Fix/,
+    );
+    expect(() => workerHeartbeatRate({}, { heartbeatRate: '0' })).toThrow(/--heartbeat-rate must be a positive number/);
+  });
+});
+
 describe('opgraph worker / dev timing flags', () => {
   it('refuse a malformed duration as a usage error naming the flag or variable, before connecting', async () => {
     const flag = captureIO({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
@@ -33,5 +48,8 @@ describe('opgraph worker / dev timing flags', () => {
     const variable = captureIO({ TEMPORAL_ADDRESS: '127.0.0.1:1', OPGRAPH_HEARTBEAT_THROTTLE: '0s' });
     expect(await runCli(['worker', '--processes', '1'], variable.io)).toBe(2);
     expect(variable.stderr()).toMatch(/OPGRAPH_HEARTBEAT_THROTTLE must be a positive/);
+    const rate = captureIO({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(await runCli(['worker', '--processes', '1', '--heartbeat-rate', '-3'], rate.io)).toBe(2);
+    expect(rate.stderr()).toMatch(/--heartbeat-rate must be a positive number of heartbeats per second, got "-3"/);
   });
 });
