@@ -1,7 +1,7 @@
 /** Shared pieces of the benchmarks: a dev server, workers, timing, history and memory probes. */
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { awaitRun, launchRun } from '../src/client/run.ts';
 import type { JobResult } from '../src/client/result.ts';
 import { Definitions, type JobDefinition } from '../src/dsl/job.ts';
@@ -9,7 +9,7 @@ import type { RunConfig } from '../src/dsl/runConfig.ts';
 import { installRuntimeLogger } from '../src/logging.ts';
 import { startCluster, type TemporalCluster } from '../src/server/cluster.ts';
 import { type DevServer, startDevServer } from '../src/server/devServer.ts';
-import { createWorker } from '../src/worker/createWorker.ts';
+import { createWorker, type CreateWorkerOptions } from '../src/worker/createWorker.ts';
 
 export type BenchServerKind = 'dev' | 'cluster' | 'address';
 
@@ -91,7 +91,7 @@ export async function runOpgraph(
   env: BenchEnv,
   job: JobDefinition,
   runConfig?: RunConfig,
-  workerOptions: Partial<WorkerOptions> = {},
+  workerOptions: Partial<Omit<CreateWorkerOptions, 'definitions'>> = {},
 ): Promise<OpgraphRun> {
   const taskQueue = `bench-${randomUUID()}`;
   const worker = await createWorker({ definitions: new Definitions({ jobs: [job] }), connection: env.native, taskQueue, ...workerOptions });
