@@ -7,8 +7,8 @@
  * The first call runs `bench/dagster/setup.sh` (creates `bench/dagster/.venv` with the newest dagster
  * from PyPI that installs on python3; a no-op when it is already there at that version); every call
  * then runs `bench/dagster/run.py`, which executes the job with Dagster's default executor (the
- * multiprocess executor: one spawned Python process per step, at most os.cpu_count() at a time) on a
- * throwaway persistent instance, and prints one JSON line. `seconds` is Dagster's submit-to-result
+ * multiprocess executor: one spawned Python process per step, at most os.cpu_count() at a time), or
+ * its in-process mode with `executor: 'in_process'`, on a throwaway persistent instance, and prints one JSON line. `seconds` is Dagster's submit-to-result
  * wall time (execute_job alone: venv start-up, imports and instance creation before it, and reading
  * the result back after it, are excluded); run.py checks the result value and exits non-zero when
  * it is wrong.
@@ -23,12 +23,18 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export type DagsterJob = 'letters' | 'fanout2000';
+export type DagsterExecutor = 'multiprocess' | 'in_process';
 
 export interface DagsterBenchOptions {
   /** fanout2000 only: mapped keys (default 2,000). Dagster takes seconds per step, so the bench may use fewer. */
   keys?: number;
   /** The multiprocess executor's max_concurrent (default: Dagster's, os.cpu_count()). */
   maxConcurrent?: number;
+  /**
+   * `multiprocess` (default: Dagster's default executor on a persistent instance, a process per step) or
+   * `in_process` (every step in one Python process, one after the other: Dagster's fastest for trivial steps).
+   */
+  executor?: DagsterExecutor;
   /** Python used to create the venv (setup.sh's PYTHON; default python3). */
   python?: string;
   /** Kill the run (and its step processes) after this long; default: no limit. */
@@ -47,6 +53,7 @@ export interface DagsterBenchResult {
   /** Steps executed: keys + 2 (the fan-out op and the collecting op). */
   steps: number;
   maxConcurrent: number;
+  executor: DagsterExecutor;
 }
 
 const dagsterDir = fileURLToPath(new URL('./dagster/', import.meta.url));
@@ -165,6 +172,7 @@ interface RunLine {
   dagster_version: string;
   max_concurrent: number;
   steps: number;
+  executor: DagsterExecutor;
 }
 
 function parseRunLine(stdout: string): RunLine {
@@ -199,6 +207,7 @@ export async function runDagsterBench(job: DagsterJob, opts: DagsterBenchOptions
   const args = [runScript, '--job', job];
   if (opts.keys !== undefined) args.push('--keys', String(opts.keys));
   if (opts.maxConcurrent !== undefined) args.push('--max-concurrent', String(opts.maxConcurrent));
+  if (opts.executor !== undefined) args.push('--executor', opts.executor);
   const outcome = await runProcess(venvPython, args, {
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
@@ -213,5 +222,6 @@ export async function runDagsterBench(job: DagsterJob, opts: DagsterBenchOptions
     keys: line.keys,
     steps: line.steps,
     maxConcurrent: line.max_concurrent,
+    executor: line.executor,
   };
 }

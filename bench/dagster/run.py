@@ -1,11 +1,13 @@
 """Runs one benchmark job on Dagster and prints one JSON line with its submit-to-result wall time.
 
     .venv/bin/python run.py --job letters
-    .venv/bin/python run.py --job fanout2000 [--keys N] [--max-concurrent K]
+    .venv/bin/python run.py --job fanout2000 [--keys N] [--max-concurrent K] [--executor in_process]
 
 The job runs with Dagster's default executor (multi_or_in_process_executor, which is the
 multiprocess executor when a reconstructable job runs on a persistent instance: one spawned Python
-process per step, at most ``max_concurrent`` at a time, default os.cpu_count()), on a throwaway
+process per step, at most ``max_concurrent`` at a time, default os.cpu_count()), or with
+``--executor in_process`` that executor's in-process mode (every step in this process, one after
+the other: Dagster's fastest executor for trivial steps), on a throwaway
 persistent instance: DAGSTER_HOME is a fresh temporary directory (sqlite run/event storage, local
 compute logs, fs_io_manager outputs) removed afterwards.
 
@@ -40,6 +42,12 @@ def main() -> int:
         type=int,
         default=None,
         help="multiprocess executor's max_concurrent (default: Dagster's own default, os.cpu_count())",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["multiprocess", "in_process"],
+        default="multiprocess",
+        help="multi_or_in_process_executor's mode (default multiprocess, Dagster's default for a persistent instance)",
     )
     parser.add_argument("--quiet", action="store_true", help="console logger at CRITICAL (the event log is still stored)")
     args = parser.parse_args()
@@ -78,6 +86,11 @@ def run(args: argparse.Namespace, home: str) -> int:
         keys = args.keys if args.keys is not None else jobs.DEFAULT_FANOUT_KEYS
         run_config = {"ops": {"fan_out": {"config": {"n": keys}}}}
 
+    if args.executor == "in_process":
+        if args.max_concurrent is not None:
+            print("--max-concurrent applies to the multiprocess executor only", file=sys.stderr)
+            return 2
+        run_config["execution"] = {"config": {"in_process": {}}}
     multiprocess_config: dict = {}
     if args.max_concurrent is not None:
         multiprocess_config["max_concurrent"] = args.max_concurrent
@@ -85,8 +98,10 @@ def run(args: argparse.Namespace, home: str) -> int:
         run_config["execution"] = {"config": {"multiprocess": multiprocess_config}}
     if args.quiet:
         run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
-    max_concurrent = args.max_concurrent or int(
-        os.getenv("DAGSTER_MULTIPROCESS_EXECUTOR_MAX_CONCURRENT") or os.cpu_count() or 1
+    max_concurrent = (
+        1
+        if args.executor == "in_process"
+        else args.max_concurrent or int(os.getenv("DAGSTER_MULTIPROCESS_EXECUTOR_MAX_CONCURRENT") or os.cpu_count() or 1)
     )
 
     recon = dg.reconstructable(job_def)
@@ -129,7 +144,7 @@ def run(args: argparse.Namespace, home: str) -> int:
         "seconds": round(seconds, 3),
         "result": value,
         "dagster_version": dg.__version__,
-        "executor": "multiprocess",
+        "executor": args.executor,
         "max_concurrent": max_concurrent,
         "steps": expected_steps,
         # 1-minute load average when the run was submitted and when it finished (machine contention).
