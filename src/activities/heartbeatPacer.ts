@@ -19,8 +19,11 @@ import type { Context } from '@temporalio/activity';
  */
 export class HeartbeatPacer {
   private readonly beats = new Set<Beat>();
-  /** Distinct running activities: batch mode runs many steps inside one activity (one heartbeat stream). */
-  private readonly activities = new Map<object, number>();
+  /**
+   * Distinct running activities: batch mode runs many steps inside one activity (one heartbeat stream,
+   * one cancellation signal, so one abort listener however many of its steps beat).
+   */
+  private readonly activities = new Map<HeartbeatingActivity, { beats: number; onAbort: () => void }>();
   /** Runs with a cancelled op, until when their ops beat at the fast cadence. */
   private readonly hurried = new Map<string, number>();
 
@@ -46,17 +49,23 @@ export class HeartbeatPacer {
     const floorMs = Math.max(MIN_GAP_MS, Math.min(timeoutMs / 4, FAST_GAP_MS));
     const beat: Beat = { activity, run, details, floorMs, ceilingMs: Math.max(floorMs, timeoutMs / 2), timer: undefined };
     this.beats.add(beat);
-    this.activities.set(activity, (this.activities.get(activity) ?? 0) + 1);
-    const onAbort = () => this.onCancelled(beat, activity.cancellationSignal.reason);
-    activity.cancellationSignal.addEventListener('abort', onAbort, { once: true });
+    let running = this.activities.get(activity);
+    if (!running) {
+      const onAbort = () => this.onCancelled(activity, run, activity.cancellationSignal.reason);
+      activity.cancellationSignal.addEventListener('abort', onAbort, { once: true });
+      running = { beats: 0, onAbort };
+      this.activities.set(activity, running);
+    }
+    running.beats++;
     this.schedule(beat, this.gapFor(beat));
     return () => {
       if (!this.beats.delete(beat)) return;
       clearTimeout(beat.timer);
-      activity.cancellationSignal.removeEventListener('abort', onAbort);
-      const left = (this.activities.get(activity) ?? 1) - 1;
-      if (left > 0) this.activities.set(activity, left);
-      else this.activities.delete(activity);
+      const entry = this.activities.get(activity);
+      if (entry && --entry.beats === 0) {
+        activity.cancellationSignal.removeEventListener('abort', entry.onAbort);
+        this.activities.delete(activity);
+      }
     };
   }
 
@@ -88,12 +97,12 @@ export class HeartbeatPacer {
     return false;
   }
 
-  /** One op of `beat.run` was cancelled: its siblings ask the server now whether they are too. */
-  private onCancelled(beat: Beat, reason: unknown): void {
-    if (!HURRYING_REASONS.has(reasonOf(reason)) || this.isHurried(beat.run)) return;
-    this.hurried.set(beat.run, Date.now() + HURRY_MS);
+  /** An activity of `run` was cancelled: the run's other ops ask the server now whether they are too. */
+  private onCancelled(activity: HeartbeatingActivity, run: string, reason: unknown): void {
+    if (!HURRYING_REASONS.has(reasonOf(reason)) || this.isHurried(run)) return;
+    this.hurried.set(run, Date.now() + HURRY_MS);
     for (const other of this.beats) {
-      if (other === beat || other.run !== beat.run || other.activity.cancellationSignal.aborted) continue;
+      if (other.activity === activity || other.run !== run || other.activity.cancellationSignal.aborted) continue;
       other.activity.heartbeat(other.details());
       this.schedule(other, other.floorMs);
     }

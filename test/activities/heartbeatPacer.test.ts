@@ -82,15 +82,21 @@ describe('HeartbeatPacer', () => {
     expect(op?.activity.beats).toEqual([250, 500, 750, 1000, 1250, 1500, 1750, 2000]);
   });
 
-  it('counts a batch activity once, however many of its steps beat', () => {
+  it('counts a batch activity once, with one abort listener, however many of its steps beat', () => {
     const pacer = new HeartbeatPacer(50);
     const batch = standIn();
+    const listen = vi.spyOn(batch.cancellationSignal, 'addEventListener');
+    const unlisten = vi.spyOn(batch.cancellationSignal, 'removeEventListener');
     const stops = Array.from({ length: 20 }, () => pacer.start(batch, 'r1', () => undefined));
     expect(pacer.running).toBe(1);
+    // Node warns (MaxListenersExceededWarning) past 10 listeners on one signal: a batch runs up to 1,000 steps.
+    expect(listen).toHaveBeenCalledTimes(1);
     stops.slice(0, 19).forEach((stop) => stop());
     expect(pacer.running).toBe(1);
+    expect(unlisten).not.toHaveBeenCalled();
     stops[19]?.();
     expect(pacer.running).toBe(0);
+    expect(unlisten).toHaveBeenCalledTimes(1);
   });
 
   it('a cancelled op makes the other ops of its run beat at once and then at the fast cadence; other runs keep their pace', () => {
